@@ -1,0 +1,130 @@
+/**
+ * Error classes. Every failure the library reports is an {@link IkcError}, so one
+ * `instanceof` check catches them all; subclasses say which layer failed.
+ *
+ * @module
+ */
+
+/**
+ * Base class of every error this library throws or rejects with.
+ *
+ * @example
+ * ```ts
+ * import { IkcError } from "./errors.ts";
+ * try { throw new IkcError("x"); } catch (e) { console.log(e instanceof IkcError); }
+ * ```
+ */
+export class IkcError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * Bytes that cannot be decoded (or a value that cannot be encoded) by a freezer.
+ * `offset` is the byte position in the input where decoding failed (-1 when encoding).
+ *
+ * @example
+ * ```ts
+ * import { CodecError } from "./errors.ts";
+ * const e = new CodecError("truncated input", 12);
+ * console.log(e.offset); // 12
+ * ```
+ */
+export class CodecError extends IkcError {
+  readonly offset: number;
+  constructor(message: string, offset = -1, options?: { cause?: unknown }) {
+    super(offset >= 0 ? `${message} (at byte ${offset})` : message, options);
+    this.offset = offset;
+  }
+}
+
+/**
+ * A configured limit (depth, element count, string length, frame size...) was exceeded.
+ *
+ * @example
+ * ```ts
+ * import { LimitError, CodecError } from "./errors.ts";
+ * const e = new LimitError("depth 513 exceeds maxDepth 512", 40);
+ * console.log(e instanceof CodecError); // true
+ * ```
+ */
+export class LimitError extends CodecError {}
+
+/**
+ * The peer broke the IKC protocol: bad negotiation line, bad frame header, unexpected message.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from "./errors.ts";
+ * throw new ProtocolError("expected 'UP', got 'NOT'");
+ * ```
+ */
+export class ProtocolError extends IkcError {}
+
+/**
+ * Connecting or negotiating failed (refused, unreachable, timed out, rejected freezer).
+ *
+ * @example
+ * ```ts
+ * import { ConnectError } from "./errors.ts";
+ * throw new ConnectError("connect to localhost:603 refused");
+ * ```
+ */
+export class ConnectError extends IkcError {}
+
+/**
+ * An operation did not finish within its timeout.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "./errors.ts";
+ * throw new TimeoutError("call poe://K/s/e: no answer within 30 s");
+ * ```
+ */
+export class TimeoutError extends IkcError {}
+
+/**
+ * The connection closed, or was closed, while the operation was pending.
+ *
+ * @example
+ * ```ts
+ * import { DisconnectedError } from "./errors.ts";
+ * throw new DisconnectedError("connection closed with 3 calls pending");
+ * ```
+ */
+export class DisconnectedError extends IkcError {}
+
+/**
+ * The operation was cancelled through an AbortSignal.
+ *
+ * @example
+ * ```ts
+ * import { AbortError } from "./errors.ts";
+ * throw new AbortError("call aborted");
+ * ```
+ */
+export class AbortError extends IkcError {}
+
+/**
+ * The remote kernel reported an error for a request (IKC `remote_error`), e.g. an unknown session.
+ *
+ * @example
+ * ```ts
+ * import { RemoteError } from "./errors.ts";
+ * const e = new RemoteError("Session 'nope' is not available", "RefServer", "deliver");
+ * console.log(e.remoteKernel);
+ * ```
+ */
+export class RemoteError extends IkcError {
+  readonly remoteMessage: string;
+  readonly remoteKernel: string | undefined;
+  readonly phase: string | undefined;
+  constructor(remoteMessage: string, remoteKernel?: string, phase?: string) {
+    super(`remote error${remoteKernel ? ` from ${remoteKernel}` : ""}: ${remoteMessage}`);
+    this.remoteMessage = remoteMessage;
+    this.remoteKernel = remoteKernel;
+    this.phase = phase;
+  }
+}

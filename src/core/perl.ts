@@ -1,0 +1,167 @@
+/**
+ * The Perl value model: how Perl data is represented in JavaScript.
+ *
+ * | Perl                          | JavaScript                                      |
+ * | ----------------------------- | ----------------------------------------------- |
+ * | undef                         | `null` (`undefined` is also sent as undef)      |
+ * | string (UTF-8 flag on)        | `string`                                        |
+ * | string (UTF-8 flag off)       | `string` when ASCII, else `Uint8Array` (option) |
+ * | integer                       | `number`, or `bigint` beyond 2^53               |
+ * | hashref / arrayref            | plain object / array                            |
+ * | ref to scalar, ref to ref     | {@link PerlRef}                                 |
+ * | blessed ref                   | the value, tagged with {@link PERL_CLASS}       |
+ *
+ * @module
+ */
+
+/**
+ * Symbol under which a blessed value keeps its Perl class name.
+ *
+ * @example
+ * ```ts
+ * import { bless, PERL_CLASS } from "./perl.ts";
+ * const user = bless({ name: "ann" }, "My::User");
+ * console.log(user[PERL_CLASS]); // "My::User"
+ * ```
+ */
+export const PERL_CLASS: unique symbol = Symbol.for("poe-ikc.perl.class") as never;
+
+/** A Perl value as seen from JavaScript (see the module table). */
+export type PerlValue =
+  | null
+  | undefined
+  | string
+  | number
+  | bigint
+  | boolean
+  | Uint8Array
+  | PerlValue[]
+  | { [key: string]: PerlValue }
+  | PerlRef
+  | PerlRegexp
+  | PerlVString
+  | StorableHook;
+
+/**
+ * A reference to a scalar (`\"text"`, `\42`) or to another reference (`\\%h`).
+ * Hash and array refs need no wrapper: a JS object or array already stands for one.
+ *
+ * @example
+ * ```ts
+ * import { PerlRef } from "./perl.ts";
+ * const r = new PerlRef("text"); // Perl: \"text"
+ * console.log(r.value);
+ * ```
+ */
+export class PerlRef {
+  /** The referenced value. */
+  value: PerlValue;
+  /** Whether the reference was weak in Perl (informational; weak refs thaw as strong in Perl too if re-sent). */
+  weak: boolean;
+  constructor(value: PerlValue, weak = false) {
+    this.value = value;
+    this.weak = weak;
+  }
+}
+
+/**
+ * A Perl regular expression (`qr/.../flags`), kept as its source so it round-trips.
+ *
+ * @example
+ * ```ts
+ * import { PerlRegexp } from "./perl.ts";
+ * const re = new PerlRegexp("^a+b", "i");
+ * ```
+ */
+export class PerlRegexp {
+  pattern: string;
+  flags: string;
+  constructor(pattern: string, flags = "") {
+    this.pattern = pattern;
+    this.flags = flags;
+  }
+}
+
+/**
+ * A Perl v-string (`v1.2.3`): the literal as written plus the scalar's string value.
+ *
+ * @example
+ * ```ts
+ * import { PerlVString } from "./perl.ts";
+ * const v = new PerlVString("v1.2.3", "\x01\x02\x03");
+ * ```
+ */
+export class PerlVString {
+  vstring: string;
+  value: PerlValue;
+  constructor(vstring: string, value: PerlValue) {
+    this.vstring = vstring;
+    this.value = value;
+  }
+}
+
+/**
+ * An object Perl froze through its class's `STORABLE_freeze` hook. JavaScript cannot run
+ * the class's `STORABLE_thaw`, so the hook's output is kept as is and frozen back unchanged.
+ *
+ * @example
+ * ```ts
+ * import { StorableHook } from "./perl.ts";
+ * const h = new StorableHook("My::Conn", "hash", new TextEncoder().encode("serial"), []);
+ * ```
+ */
+export class StorableHook {
+  /** Perl class whose hook produced this. */
+  className: string;
+  /** Kind of the blessed referent in Perl. */
+  kind: "scalar" | "array" | "hash";
+  /** The serialized string `STORABLE_freeze` returned. */
+  frozen: Uint8Array;
+  /** The extra references `STORABLE_freeze` returned. */
+  refs: PerlValue[];
+  constructor(className: string, kind: "scalar" | "array" | "hash", frozen: Uint8Array, refs: PerlValue[]) {
+    this.className = className;
+    this.kind = kind;
+    this.frozen = frozen;
+    this.refs = refs;
+  }
+}
+
+/**
+ * Marks `value` (an object, array or {@link PerlRef}) as blessed into `className`, like Perl's `bless`.
+ *
+ * @example
+ * ```ts
+ * import { bless, blessedClass } from "./perl.ts";
+ * const obj = bless({ id: 1 }, "My::Thing");
+ * console.log(blessedClass(obj)); // "My::Thing"
+ * ```
+ */
+export function bless<T extends object>(value: T, className: string): T {
+  if (typeof className !== "string" || className === "") {
+    throw new TypeError("bless: class name must be a non-empty string");
+  }
+  Object.defineProperty(value, PERL_CLASS, {
+    value: className,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+  return value;
+}
+
+/**
+ * The Perl class `value` is blessed into, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { bless, blessedClass } from "./perl.ts";
+ * console.log(blessedClass(bless([], "List"))); // "List"
+ * console.log(blessedClass({})); // undefined
+ * ```
+ */
+export function blessedClass(value: unknown): string | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const c = (value as { [PERL_CLASS]?: unknown })[PERL_CLASS];
+  return typeof c === "string" ? c : undefined;
+}
