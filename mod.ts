@@ -1,0 +1,30 @@
+/**
+ * IKC (POE::Component::IKC) for Deno, Bun and Node: talk to Perl POE kernels from TypeScript.
+ *
+ * - {@link IkcClient}: the client (a port of Perl's ClientLite, async, many requests in flight).
+ * - {@link IkcServer}: an IKC server, so Perl kernels can call TypeScript.
+ * - {@link thaw} / {@link nfreeze}: the Storable codec on its own.
+ *
+ * @example
+ * ```ts
+ * import { IkcClient } from "./mod.ts";
+ * const ikc = await IkcClient.connect({ host: "localhost", port: 603 });
+ * console.log(await ikc.call("calc/add", [1, 2, 3]));
+ * await ikc.disconnect();
+ * ```
+ *
+ * @module
+ */
+export * from "./src/core/perl.ts";
+export * from "./src/core/errors.ts";
+export type { Freezer } from "./src/core/freezer.ts";
+export * from "./src/core/storable/mod.ts";
+export * from "./src/core/freezethaw.ts";
+export * from "./src/core/dumper.ts";
+export { builtinFreezers, resolveFreezers } from "./src/core/freezers.ts";
+export * from "./src/core/frame.ts";
+export * from "./src/core/specifier.ts";
+export * from "./src/core/negotiation.ts";
+export * from "./src/client.ts";
+export type { Connection, ConnectOptions, Transport } from "./src/transport/types.ts";
+export { detectTransport, transportFor } from "./src/transport/detect.ts";

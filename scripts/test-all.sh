@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs the one test suite on Deno, Bun and Node (Node against the tsc build in dist/).
+# Fails if any runtime fails. Each runtime's own closing lines are printed, then a total.
+set -u
+cd "$(dirname "$0")/.."
+BIN=node_modules/.bin
+export NO_COLOR=1 FORCE_COLOR=0
+mkdir -p .tmp
+status=0
+total_pass=0
+total_fail=0
+
+echo "== build: tsc -p tsconfig.json"
+if ! "$BIN/tsc" -p tsconfig.json; then
+  echo "build failed"
+  echo "total: 0 passed, 1 failed"
+  exit 1
+fi
+
+run() { # name, command...
+  local name=$1; shift
+  echo
+  echo "== $name: $*"
+  "$@" 2>&1 | tee ".tmp/test-$name.log"
+  local rc=${PIPESTATUS[0]}
+  local pass fail
+  case $name in
+    deno) pass=$(grep -Eo '[0-9]+ passed' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+')
+          fail=$(grep -Eo '[0-9]+ failed' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+') ;;
+    bun)  pass=$(grep -E '^ *[0-9]+ pass$' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+')
+          fail=$(grep -E '^ *[0-9]+ fail$' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+') ;;
+    node) pass=$(grep -E '^# pass [0-9]+' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+')
+          fail=$(grep -E '^# fail [0-9]+' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+') ;;
+  esac
+  pass=${pass:-0}; fail=${fail:-0}
+  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
+  echo "$name: $pass passed, $fail failed (exit $rc)"
+  total_pass=$((total_pass + pass)); total_fail=$((total_fail + fail))
+  [ "$rc" -eq 0 ] || status=1
+}
+
+run deno "$BIN/deno" test --allow-all --no-check=remote tests/
+run bun "$BIN/bun" test --timeout 60000 ./tests/
+run node node --test --test-reporter=tap dist/tests/
+
+echo
+echo "total: $total_pass passed, $total_fail failed"
+exit $status

@@ -1,0 +1,410 @@
+/**
+ * Wire framing of IKC: the text lines of the negotiation stage ({@link LineReader}) and the
+ * `<ascii decimal length>\0<payload>` frames that follow it ({@link FrameReader},
+ * {@link encodeFrame}), as POE::Filter::Line and POE::Filter::Reference speak them.
+ *
+ * Pure: no I/O. Readers take chunks in whatever sizes the socket delivers them.
+ *
+ * @module
+ */
+import { LimitError, ProtocolError } from "./errors.ts";
+
+const NUL = 0x00;
+const LF = 0x0a;
+const CR = 0x0d;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/** Longest decimal length header accepted; 20 digits hold any 64-bit length (leading zeros included). */
+const MAX_HEADER_DIGITS = 20;
+
+/**
+ * Default {@link FrameReaderOptions.maxFrameSize}: 64 MiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_FRAME_SIZE, FrameReader } from "./frame.ts";
+ * const reader = new FrameReader({ maxFrameSize: 4 * DEFAULT_MAX_FRAME_SIZE });
+ * ```
+ */
+export const DEFAULT_MAX_FRAME_SIZE: number = 64 * 1024 * 1024;
+
+/**
+ * Default {@link LineReaderOptions.maxLineLength}: 4096 bytes.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_LINE_LENGTH, LineReader } from "./frame.ts";
+ * const lines = new LineReader({ maxLineLength: 2 * DEFAULT_MAX_LINE_LENGTH });
+ * ```
+ */
+export const DEFAULT_MAX_LINE_LENGTH: number = 4096;
+
+// Buffer subclasses (node's Buffer) have surprising slice/subarray semantics and fail
+// deepStrictEqual against Uint8Array; hand out plain Uint8Array views only.
+function plain(chunk: Uint8Array): Uint8Array {
+  return chunk.constructor === Uint8Array
+    ? chunk
+    : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+function copyOf(src: Uint8Array): Uint8Array {
+  const out = new Uint8Array(src.byteLength);
+  out.set(src);
+  return out;
+}
+
+function describeByte(b: number): string {
+  const hex = `0x${b.toString(16).padStart(2, "0")}`;
+  return b >= 0x20 && b < 0x7f ? `${hex} '${String.fromCharCode(b)}'` : hex;
+}
+
+/**
+ * Options of {@link FrameReader}.
+ *
+ * @example
+ * ```ts
+ * import { FrameReader, type FrameReaderOptions } from "./frame.ts";
+ * const opts: FrameReaderOptions = { maxFrameSize: 1 << 20, copy: true };
+ * const reader = new FrameReader(opts);
+ * ```
+ */
+export interface FrameReaderOptions {
+  /** Largest payload accepted, in bytes (default 64 MiB). A bigger declared length throws a LimitError. */
+  maxFrameSize?: number;
+  /**
+   * Return frames that lie wholly inside one pushed chunk as copies instead of views into that
+   * chunk (default false). Set it when the caller reuses its chunk buffers.
+   */
+  copy?: boolean;
+}
+
+// Reader states (plain numbers: no enums, so the file stays erasable TypeScript).
+const HEADER = 0;
+const BODY = 1;
+
+/**
+ * Splits a byte stream into POE::Filter::Reference frames: `<length in ASCII decimal>\0<length bytes>`.
+ *
+ * Chunks may split or merge frames in any way. Each input byte is looked at once:
+ * - a frame lying wholly inside one chunk is returned as a zero-copy `subarray` view of that chunk
+ *   (so it shares the chunk's memory: if you overwrite or reuse chunk buffers, consume the frame
+ *   before the next `push`, or pass `{ copy: true }`);
+ * - a frame split across chunks is assembled into one buffer of exactly its declared length,
+ *   allocated when its header completes; each byte is copied once;
+ * - a partial header is kept as a running number, never as buffered bytes.
+ *
+ * A bad header throws a {@link ProtocolError}; a declared length above `maxFrameSize` throws a
+ * {@link LimitError} as soon as the digits exceed it, before any body byte is buffered. After
+ * either the reader is poisoned: every later `push` throws the same error until `reset()`.
+ * Leading zeros in the length are accepted (Perl's `/^(\d+)\0/` does).
+ *
+ * @example
+ * ```ts
+ * import { FrameReader, encodeFrame } from "./frame.ts";
+ * const reader = new FrameReader({ maxFrameSize: 1 << 20 });
+ * const wire = encodeFrame(new Uint8Array([5, 11, 1]));
+ * reader.push(wire.subarray(0, 2));            // [] (header incomplete)
+ * const frames = reader.push(wire.subarray(2)); // [Uint8Array [5, 11, 1]]
+ * ```
+ */
+export class FrameReader {
+  readonly #maxFrameSize: number;
+  readonly #copy: boolean;
+  #state: typeof HEADER | typeof BODY = HEADER;
+  #digits = 0;
+  #length = 0;
+  #body: Uint8Array | undefined;
+  #bodyPos = 0;
+  #offset = 0; // stream offset of the next byte to be pushed
+  #headerOffset = 0; // stream offset where the current header began
+  #error: Error | undefined;
+
+  /** Creates a reader; throws RangeError when `maxFrameSize` is not a non-negative safe integer. */
+  constructor(options: FrameReaderOptions = {}) {
+    const max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    if (!Number.isSafeInteger(max) || max < 0) {
+      throw new RangeError(`maxFrameSize must be a non-negative safe integer, got ${max}`);
+    }
+    this.#maxFrameSize = max;
+    this.#copy = options.copy ?? false;
+  }
+
+  /** Bytes of the incomplete frame consumed so far: header digits (and its NUL) plus body bytes assembled. */
+  get buffered(): number {
+    return this.#state === BODY ? this.#digits + 1 + this.#bodyPos : this.#digits;
+  }
+
+  /** Total bytes pushed since construction or the last `reset()`. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /**
+   * Feeds one chunk; returns the payloads of all frames completed by it, in order (often none).
+   * Throws ProtocolError / LimitError on bad input, and again on every later call; frames that
+   * completed earlier in the failing chunk are not returned (the stream is unusable anyway).
+   */
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (this.#error) throw this.#error;
+    const out: Uint8Array[] = [];
+    const data = plain(chunk);
+    const end = data.byteLength;
+    const base = this.#offset;
+    let i = 0;
+    try {
+      while (i < end) {
+        if (this.#state === BODY) {
+          const body = this.#body!;
+          const n = Math.min(this.#length - this.#bodyPos, end - i);
+          body.set(data.subarray(i, i + n), this.#bodyPos);
+          this.#bodyPos += n;
+          i += n;
+          if (this.#bodyPos === this.#length) {
+            out.push(body);
+            this.#startHeader(base + i);
+          }
+          continue;
+        }
+        // Header: digits then NUL.
+        const b = data[i];
+        if (b >= DIGIT_0 && b <= DIGIT_9) {
+          if (++this.#digits > MAX_HEADER_DIGITS) {
+            throw new ProtocolError(
+              `bad frame header at stream offset ${this.#headerOffset}: more than ${MAX_HEADER_DIGITS} digits without NUL`,
+            );
+          }
+          this.#length = this.#length * 10 + (b - DIGIT_0);
+          if (this.#length > this.#maxFrameSize) {
+            throw new LimitError(
+              `frame length exceeds maxFrameSize ${this.#maxFrameSize} (header so far: ${this.#length})`,
+              this.#headerOffset,
+            );
+          }
+          i++;
+          continue;
+        }
+        if (b !== NUL) {
+          throw new ProtocolError(
+            `bad frame header at stream offset ${base + i}: byte ${describeByte(b)} where a digit or NUL was expected`,
+          );
+        }
+        if (this.#digits === 0) {
+          throw new ProtocolError(`bad frame header at stream offset ${base + i}: empty length before NUL`);
+        }
+        i++;
+        const len = this.#length;
+        if (end - i >= len) {
+          const view = data.subarray(i, i + len);
+          out.push(this.#copy ? copyOf(view) : view);
+          i += len;
+          this.#startHeader(base + i);
+        } else {
+          const body = new Uint8Array(len);
+          body.set(data.subarray(i, end));
+          this.#bodyPos = end - i;
+          this.#body = body;
+          this.#state = BODY;
+          i = end;
+        }
+      }
+    } catch (e) {
+      this.#error = e as Error;
+      this.#offset = base + i;
+      throw e;
+    }
+    this.#offset = base + end;
+    return out;
+  }
+
+  /** Forgets any partial frame and a stored error; the reader starts afresh at stream offset 0. */
+  reset(): void {
+    this.#startHeader(0);
+    this.#offset = 0;
+    this.#error = undefined;
+  }
+
+  #startHeader(at: number): void {
+    this.#state = HEADER;
+    this.#digits = 0;
+    this.#length = 0;
+    this.#body = undefined;
+    this.#bodyPos = 0;
+    this.#headerOffset = at;
+  }
+}
+
+/**
+ * Frames one payload for the wire: `<payload length in ASCII decimal>\0<payload>`, in a single
+ * allocation (one write, no header/payload pair to juggle).
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame } from "./frame.ts";
+ * encodeFrame(new Uint8Array([0x05, 0x0b, 0x03])); // Uint8Array [0x33, 0x00, 0x05, 0x0b, 0x03] ("3\0...")
+ * ```
+ */
+export function encodeFrame(payload: Uint8Array): Uint8Array {
+  const header = String(payload.byteLength);
+  const h = header.length;
+  const out = new Uint8Array(h + 1 + payload.byteLength);
+  for (let i = 0; i < h; i++) out[i] = header.charCodeAt(i);
+  out[h] = NUL;
+  out.set(payload, h + 1);
+  return out;
+}
+
+/**
+ * Options of {@link LineReader}.
+ *
+ * @example
+ * ```ts
+ * import { LineReader, type LineReaderOptions } from "./frame.ts";
+ * const opts: LineReaderOptions = { maxLineLength: 1024 };
+ * const lines = new LineReader(opts);
+ * ```
+ */
+export interface LineReaderOptions {
+  /** Longest line accepted, without its line end (default 4096); longer throws a ProtocolError. */
+  maxLineLength?: number;
+}
+
+/**
+ * Splits the negotiation stage into text lines the way Perl's POE::Filter::Line reads them: a line
+ * ends with CR, LF, CR LF or LF CR (`/\x0D\x0A?|\x0A\x0D?/`). Lines are decoded as Latin-1.
+ *
+ * A CR that is the last byte received is held until the next byte shows whether LF follows, so a
+ * CR LF split across two packets never yields a spurious empty line or a stray LF in front of the
+ * first frame. A final LF is taken at once (peers ending lines with LF alone must not stall); a CR
+ * arriving right after it is dropped later, as the second half of an LF CR.
+ *
+ * After negotiation, {@link LineReader.takeRest} hands over the bytes that followed the last line
+ * (the first frame can arrive in the same packet as `UP`).
+ *
+ * @example
+ * ```ts
+ * import { LineReader } from "./frame.ts";
+ * const lines = new LineReader();
+ * lines.push(new TextEncoder().encode("IAM Server\r\nDONE\r"));
+ * lines.nextLine(); // "IAM Server"
+ * lines.nextLine(); // undefined: "DONE\r" may still be followed by LF
+ * lines.push(new TextEncoder().encode("\n3\0abc"));
+ * lines.nextLine(); // "DONE"
+ * lines.takeRest(); // bytes of "3\0abc"
+ * ```
+ */
+export class LineReader {
+  readonly #maxLineLength: number;
+  #buf: Uint8Array = new Uint8Array(0);
+  #start = 0;
+  #end = 0;
+  #scan = 0; // where the search for a line end resumes
+  #skip = -1; // second byte of a two-byte line end that may arrive in the next chunk
+  #error: Error | undefined;
+
+  /** Creates an empty reader. */
+  constructor(options: LineReaderOptions = {}) {
+    this.#maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
+  }
+
+  /** Bytes received and not yet returned as a line. */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /** Appends received bytes. Nothing is parsed until {@link LineReader.nextLine} is called. */
+  push(chunk: Uint8Array): void {
+    if (this.#error) throw this.#error;
+    const n = chunk.byteLength;
+    if (n === 0) return;
+    if (this.#end + n > this.#buf.byteLength) {
+      const live = this.#end - this.#start;
+      const need = live + n;
+      if (need <= this.#buf.byteLength && this.#start > 0) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+      } else {
+        const grown = new Uint8Array(Math.max(need, this.#buf.byteLength * 2, 256));
+        grown.set(this.#buf.subarray(this.#start, this.#end));
+        this.#buf = grown;
+      }
+      this.#scan -= this.#start;
+      this.#start = 0;
+      this.#end = live;
+    }
+    this.#buf.set(chunk, this.#end);
+    this.#end += n;
+  }
+
+  /**
+   * Returns the next complete line without its line end, or undefined when none is complete yet.
+   * Throws a ProtocolError (and keeps throwing) when a line exceeds `maxLineLength`.
+   */
+  nextLine(): string | undefined {
+    if (this.#error) throw this.#error;
+    const buf = this.#buf;
+    this.#dropSkip();
+    const start = this.#start;
+    const end = this.#end;
+    for (let i = Math.max(this.#scan, start); i < end; i++) {
+      const b = buf[i];
+      if (b !== LF && b !== CR) continue;
+      if (i - start > this.#maxLineLength) return this.#tooLong();
+      let next = i + 1;
+      if (b === CR) {
+        if (next === end) {
+          this.#scan = i; // hold: LF may follow in the next chunk
+          return undefined;
+        }
+        if (buf[next] === LF) next++;
+      } else if (next === end) {
+        this.#skip = CR;
+      } else if (buf[next] === CR) {
+        next++;
+      }
+      const line = latin1(buf, start, i);
+      this.#start = next;
+      this.#scan = next;
+      return line;
+    }
+    this.#scan = end;
+    if (end - start > this.#maxLineLength) return this.#tooLong();
+    return undefined;
+  }
+
+  /**
+   * Removes and returns every byte after the last line returned (a held partial line included):
+   * the start of the frame stage. The result does not share memory with later pushes.
+   */
+  takeRest(): Uint8Array {
+    if (this.#error) throw this.#error;
+    this.#dropSkip();
+    const rest = this.#buf.subarray(this.#start, this.#end);
+    this.#buf = new Uint8Array(0);
+    this.#start = this.#end = this.#scan = 0;
+    return rest;
+  }
+
+  #dropSkip(): void {
+    if (this.#skip >= 0 && this.#start < this.#end) {
+      if (this.#buf[this.#start] === this.#skip) {
+        this.#start++;
+        if (this.#scan < this.#start) this.#scan = this.#start;
+      }
+      this.#skip = -1;
+    }
+  }
+
+  #tooLong(): never {
+    this.#error = new ProtocolError(`negotiation line longer than ${this.#maxLineLength} bytes`);
+    throw this.#error;
+  }
+}
+
+function latin1(buf: Uint8Array, start: number, end: number): string {
+  // TextDecoder("latin1") is windows-1252 per WHATWG; fromCharCode is true ISO-8859-1.
+  let s = "";
+  for (let i = start; i < end; i += 4096) {
+    s += String.fromCharCode.apply(null, buf.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
+  }
+  return s;
+}

@@ -1,0 +1,215 @@
+/**
+ * Transport over `Bun.connect`. Bun is reached through `globalThis`, so this file type-checks and
+ * loads on any runtime; it only works on Bun.
+ *
+ * @module
+ */
+import { DisconnectedError } from "../core/errors.ts";
+import {
+  checkConnectOptions,
+  ChunkQueue,
+  closedError,
+  type ConnectOptions,
+  type Connection,
+  connectAborted,
+  connectFailed,
+  type Transport,
+} from "./types.ts";
+
+/** Blocks queued before the socket is paused. */
+const HIGH_WATER_BLOCKS = 4;
+
+/** The part of Bun's `Socket` used here. */
+interface BunSocket {
+  write(data: Uint8Array): number;
+  end(): void;
+  terminate?(): void;
+  pause?(): void;
+  resume?(): void;
+  setNoDelay?(noDelay?: boolean): boolean;
+  readonly readyState?: unknown;
+}
+
+interface BunHandlers {
+  data(socket: BunSocket, data: Uint8Array): void;
+  drain(socket: BunSocket): void;
+  end(socket: BunSocket): void;
+  close(socket: BunSocket, error?: Error): void;
+  error(socket: BunSocket, error: Error): void;
+  connectError?(socket: BunSocket, error: Error): void;
+}
+
+interface BunApi {
+  connect(
+    options: ({ hostname: string; port: number } | { unix: string }) & { socket: BunHandlers },
+  ): Promise<BunSocket>;
+}
+
+function bun(): BunApi {
+  const api = (globalThis as { Bun?: BunApi }).Bun;
+  if (!api) throw new TypeError("bunTransport needs the Bun runtime");
+  return api;
+}
+
+interface PendingWrite {
+  data: Uint8Array;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+// Created before Bun.connect so its handlers catch bytes that arrive before the promise resolves.
+class BunConnection implements Connection {
+  readonly remote: string;
+  readonly closed: Promise<void>;
+  #socket: BunSocket | undefined;
+  readonly #queue: ChunkQueue;
+  #writes: PendingWrite[] = [];
+  #closing = false;
+  #isClosed = false;
+  #resolveClosed!: () => void;
+
+  constructor(remote: string, blockSize: number) {
+    this.remote = remote;
+    this.#queue = new ChunkQueue(
+      blockSize,
+      HIGH_WATER_BLOCKS * blockSize,
+      () => this.#socket?.pause?.(),
+      () => this.#socket?.resume?.(),
+    );
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  /** Handlers for Bun.connect; bound before the socket is known so no early byte is lost. */
+  handlers(): BunHandlers {
+    return {
+      data: (socket, data) => {
+        this.#socket ??= socket;
+        this.#queue.push(data);
+      },
+      drain: () => this.#flush(),
+      end: () => this.#queue.end(),
+      close: (_socket, error) => this.#onClose(error),
+      error: (_socket, error) => {
+        const code = (error as { code?: string }).code ?? error.message;
+        this.#queue.fail(new DisconnectedError(`connection to ${this.remote} failed: ${code}`, { cause: error }));
+      },
+    };
+  }
+
+  attach(socket: BunSocket): void {
+    this.#socket = socket;
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    if (this.#closing || this.#isClosed || !this.#socket) return Promise.reject(closedError(this.remote));
+    return new Promise((resolve, reject) => {
+      this.#writes.push({ data, resolve, reject });
+      if (this.#writes.length === 1) this.#flush();
+    });
+  }
+
+  read(): Promise<Uint8Array | null> {
+    return this.#queue.read();
+  }
+
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      this.#queue.clear();
+      this.#socket?.resume?.();
+      if (this.#writes.length === 0) this.#socket?.end();
+      // else #flush ends the socket once the last pending write is out
+    }
+    return this.closed;
+  }
+
+  // Bun's write() takes what the kernel accepts now and returns that count; the rest waits for drain.
+  #flush(): void {
+    const socket = this.#socket;
+    if (!socket || this.#isClosed) return;
+    while (this.#writes.length > 0) {
+      const w = this.#writes[0];
+      const n = socket.write(w.data);
+      if (n < 0) {
+        this.#onClose(new Error("write on a closed socket"));
+        return;
+      }
+      if (n < w.data.byteLength) {
+        w.data = w.data.subarray(n);
+        return;
+      }
+      this.#writes.shift();
+      w.resolve();
+    }
+    if (this.#closing) socket.end();
+  }
+
+  #onClose(error?: Error): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    if (error) {
+      const code = (error as { code?: string }).code ?? error.message;
+      this.#queue.fail(new DisconnectedError(`connection to ${this.remote} failed: ${code}`, { cause: error }));
+    } else {
+      this.#queue.end();
+    }
+    const writes = this.#writes;
+    this.#writes = [];
+    for (const w of writes) w.reject(closedError(this.remote, error));
+    this.#resolveClosed();
+  }
+}
+
+/**
+ * Transport over `Bun.connect`: TCP (`host`/`port`, Nagle disabled) and Unix sockets (`path`).
+ *
+ * @example
+ * ```ts
+ * import { bunTransport } from "./bun.ts";
+ * const conn = await bunTransport.connect({ host: "127.0.0.1", port: 603 });
+ * await conn.write(new TextEncoder().encode("HELLO\r\n"));
+ * console.log(await conn.read());
+ * await conn.close();
+ * ```
+ */
+export const bunTransport: Transport = {
+  name: "bun",
+  async connect(options: ConnectOptions & { blockSize?: number }): Promise<Connection> {
+    const { remote, blockSize } = checkConnectOptions(options);
+    const signal = options.signal;
+    if (signal?.aborted) throw connectAborted(remote, signal);
+    const api = bun();
+    const connection = new BunConnection(remote, blockSize);
+    const socket = connection.handlers();
+    const attempt = options.path !== undefined
+      ? api.connect({ unix: options.path, socket })
+      : api.connect({ hostname: options.host ?? "localhost", port: options.port!, socket });
+    let sock: BunSocket;
+    if (signal) {
+      let onAbort!: () => void;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(connectAborted(remote, signal));
+        signal.addEventListener("abort", onAbort, { once: true });
+      });
+      try {
+        sock = await Promise.race([attempt, aborted]);
+      } catch (err) {
+        // A connection completing after the abort is closed at once.
+        attempt.then((s) => s.terminate ? s.terminate() : s.end(), () => {});
+        if (signal.aborted) throw connectAborted(remote, signal);
+        throw connectFailed(remote, err);
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    } else {
+      try {
+        sock = await attempt;
+      } catch (err) {
+        throw connectFailed(remote, err);
+      }
+    }
+    connection.attach(sock);
+    if (options.path === undefined) sock.setNoDelay?.(true);
+    return connection;
+  },
+};

@@ -1,0 +1,178 @@
+/**
+ * Transport over `Deno.connect`. Deno is reached through `globalThis`, so this file type-checks
+ * and loads on any runtime; it only works on Deno.
+ *
+ * @module
+ */
+import { DisconnectedError } from "../core/errors.ts";
+import {
+  checkConnectOptions,
+  closedError,
+  type ConnectOptions,
+  type Connection,
+  connectAborted,
+  connectFailed,
+  type Transport,
+} from "./types.ts";
+
+/** The part of `Deno.Conn` used here. */
+interface DenoConn {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+  setNoDelay?(noDelay?: boolean): void;
+}
+
+interface DenoApi {
+  connect(options: { hostname?: string; port: number } | { transport: "unix"; path: string }): Promise<DenoConn>;
+}
+
+function deno(): DenoApi {
+  const api = (globalThis as { Deno?: DenoApi }).Deno;
+  if (!api) throw new TypeError("denoTransport needs the Deno runtime");
+  return api;
+}
+
+class DenoConnection implements Connection {
+  readonly remote: string;
+  readonly closed: Promise<void>;
+  readonly #conn: DenoConn;
+  readonly #buf: Uint8Array;
+  #resolveClosed!: () => void;
+  #reading: Promise<unknown> = Promise.resolve();
+  #writing: Promise<unknown> = Promise.resolve();
+  #eof = false;
+  #closing = false;
+  #isClosed = false;
+  #readError: DisconnectedError | undefined;
+
+  constructor(conn: DenoConn, remote: string, blockSize: number) {
+    this.remote = remote;
+    this.#conn = conn;
+    // One read buffer, reused: each read copies out exactly the bytes it got.
+    this.#buf = new Uint8Array(blockSize);
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    if (this.#closing || this.#isClosed) return Promise.reject(closedError(this.remote));
+    // Writes are chained: Deno.Conn.write may write partially and must not interleave.
+    const p = this.#writing.then(() => this.#writeAll(data));
+    this.#writing = p.catch(() => {});
+    return p;
+  }
+
+  async #writeAll(data: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < data.byteLength) {
+      if (this.#isClosed) throw closedError(this.remote);
+      try {
+        off += await this.#conn.write(off === 0 ? data : data.subarray(off));
+      } catch (err) {
+        this.#shutdown();
+        throw closedError(this.remote, err);
+      }
+    }
+  }
+
+  read(): Promise<Uint8Array | null> {
+    const p = this.#reading.then(() => this.#readOnce());
+    this.#reading = p.catch(() => {});
+    return p;
+  }
+
+  async #readOnce(): Promise<Uint8Array | null> {
+    if (this.#readError) throw this.#readError;
+    if (this.#eof || this.#closing || this.#isClosed) return null;
+    let n: number | null;
+    try {
+      n = await this.#conn.read(this.#buf);
+    } catch (err) {
+      if (this.#closing || this.#isClosed) return null; // interrupted by our own close()
+      const code = (err as { code?: string }).code ?? (err as Error).name;
+      this.#readError = new DisconnectedError(`connection to ${this.remote} failed: ${code}`, { cause: err });
+      this.#shutdown();
+      throw this.#readError;
+    }
+    if (n === null) {
+      // EOF: like node's allowHalfOpen=false, finish our writes and close.
+      this.#eof = true;
+      void this.close();
+      return null;
+    }
+    return this.#buf.slice(0, n);
+  }
+
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      void this.#writing.then(() => this.#shutdown());
+    }
+    return this.closed;
+  }
+
+  #shutdown(): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed by the runtime
+    }
+    this.#resolveClosed();
+  }
+}
+
+/**
+ * Transport over `Deno.connect`: TCP (`host`/`port`) and Unix sockets (`path`). Needs `--allow-net`
+ * (and `--allow-read`/`--allow-write` for Unix sockets).
+ *
+ * @example
+ * ```ts
+ * import { denoTransport } from "./deno.ts";
+ * const conn = await denoTransport.connect({ path: "/tmp/ikc.sock" });
+ * await conn.write(new TextEncoder().encode("HELLO\r\n"));
+ * console.log(await conn.read());
+ * await conn.close();
+ * ```
+ */
+export const denoTransport: Transport = {
+  name: "deno",
+  async connect(options: ConnectOptions & { blockSize?: number }): Promise<Connection> {
+    const { remote, blockSize } = checkConnectOptions(options);
+    const signal = options.signal;
+    if (signal?.aborted) throw connectAborted(remote, signal);
+    const api = deno();
+    // The signal is not handed to Deno.connect: there it would also close the established
+    // connection later, and it only governs the attempt here.
+    const attempt = options.path !== undefined
+      ? api.connect({ transport: "unix", path: options.path })
+      : api.connect({ hostname: options.host ?? "localhost", port: options.port! });
+    let conn: DenoConn;
+    if (signal) {
+      let onAbort!: () => void;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(connectAborted(remote, signal));
+        signal.addEventListener("abort", onAbort, { once: true });
+      });
+      try {
+        conn = await Promise.race([attempt, aborted]);
+      } catch (err) {
+        // A connection completing after the abort is closed at once.
+        attempt.then((c) => c.close(), () => {});
+        if (signal.aborted) throw connectAborted(remote, signal);
+        throw connectFailed(remote, err);
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    } else {
+      try {
+        conn = await attempt;
+      } catch (err) {
+        throw connectFailed(remote, err);
+      }
+    }
+    if (options.path === undefined) conn.setNoDelay?.(true);
+    return new DenoConnection(conn, remote, blockSize);
+  },
+};

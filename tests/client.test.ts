@@ -1,0 +1,369 @@
+// The IKC client against the Perl test peer (POE, POE::Filter::Reference + Storable).
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  AbortError,
+  bless,
+  blessedClass,
+  CodecError,
+  ConnectError,
+  DisconnectedError,
+  IkcClient,
+  LimitError,
+  ProtocolError,
+  RemoteError,
+  TimeoutError,
+} from "../mod.ts";
+import { perlMissing } from "./helpers/perl.ts";
+import { type PerlServer, startPerlServer, tempSocketPath } from "./helpers/server.ts";
+
+const skip = perlMissing("POE", "POE::Filter::Reference");
+
+async function withServer(args: string[], fn: (s: PerlServer) => Promise<void>): Promise<void> {
+  const server = await startPerlServer(args);
+  try {
+    await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function withClient(
+  server: PerlServer,
+  opts: ConstructorParameters<typeof IkcClient>[0],
+  fn: (c: IkcClient) => Promise<void>,
+): Promise<void> {
+  const c = await IkcClient.connect({ port: server.port, host: "127.0.0.1", timeout: 5, ...opts });
+  try {
+    await fn(c);
+  } finally {
+    await c.disconnect();
+  }
+}
+
+describe("client against the Perl IKC test server", { skip }, () => {
+  let server: PerlServer;
+  let client: IkcClient;
+  before(async () => {
+    server = await startPerlServer(["--name", "RefServer", "--alias", "Ref"]);
+    client = await IkcClient.connect({ host: "127.0.0.1", port: server.port, name: "TsTest", timeout: 5 });
+  });
+  after(async () => {
+    await client?.disconnect();
+    await server?.stop();
+  });
+
+  test("negotiates IKC0 with Storable and learns the remote kernel", () => {
+    assert.equal(client.protocol, "IKC0");
+    assert.equal(client.freezer, "Storable");
+    assert.equal(client.name, "TsTest");
+    assert.ok(client.remoteKernel && client.remoteKernel.length > 0);
+    assert.ok(client.remoteAliases.includes("RefServer"));
+    assert.ok(client.remoteAliases.includes("Ref"));
+    assert.equal(client.connected, true);
+  });
+
+  test("ping answers PONG", async () => {
+    assert.equal(await client.ping(), true);
+  });
+
+  test("call returns the state's value (scalar context)", async () => {
+    const value = {
+      text: "héllo ☺",
+      n: 42,
+      neg: -7,
+      list: [1, "two", null, { deep: ["x"] }],
+      empty: {},
+    };
+    assert.deepEqual(await client.call("test/echo", value), value);
+    assert.equal(await client.call("test/add", [1, 2, 3, 4]), 10);
+    assert.equal(await client.call("test/context", null), "scalar");
+  });
+
+  test("call specifier forms: bare, poe:/, poe://kernel", async () => {
+    assert.equal(await client.call("poe:/test/add", [1, 1]), 2);
+    assert.equal(await client.call("poe://RefServer/test/add", [2, 2]), 4);
+    assert.equal(await client.call(`poe://${client.remoteKernel}/test/add`, [3, 3]), 6);
+  });
+
+  test("call in list context returns every value", async () => {
+    assert.deepEqual(await client.call("test/echo_list", ["a", "b", "c"], { context: "list" }), ["a", "b", "c"]);
+    assert.deepEqual(await client.call("test/context", null, { context: "list" }), ["list"]);
+    // Scalar context on a list-returning state gets the last element, as Perl would.
+    assert.equal(await client.call("test/echo_list", ["a", "b", "c"]), "c");
+  });
+
+  test("blessed objects and shared references survive the trip through Perl", async () => {
+    const shared = { id: 1 };
+    const obj = bless({ name: "ann", friends: [shared, shared] }, "My::User");
+    const back = await client.call("test/echo", obj) as Record<string, unknown> & { friends: unknown[] };
+    assert.equal(blessedClass(back), "My::User");
+    assert.equal(back.name, "ann");
+    assert.equal(back.friends[0], back.friends[1]);
+  });
+
+  test("a state that returns undef gets no answer: timeout error says so", async () => {
+    const t0 = Date.now();
+    await assert.rejects(client.call("test/undef", 1, { timeout: 0.4 }), (e: unknown) => {
+      assert.ok(e instanceof TimeoutError);
+      assert.match((e as Error).message, /undef/);
+      return true;
+    });
+    assert.ok(Date.now() - t0 >= 350);
+    assert.match(client.error ?? "", /undef/);
+    await assert.rejects(client.call("test/empty_list", [], { context: "list", timeout: 0.3 }), TimeoutError);
+  });
+
+  test("post is delivered (the server saw it)", async () => {
+    await client.call("test/reset", 1);
+    await client.post("test/record", { n: 1 });
+    await client.post("test/record", "two");
+    const seen = await client.call("test/seen", null);
+    assert.deepEqual(seen, [{ n: 1 }, "two"]);
+  });
+
+  test("postRespond gets the answer posted to its rsvp", async () => {
+    assert.deepEqual(await client.postRespond("test/respond", [20, { ok: 1 }]), { ok: 1 });
+  });
+
+  test("remote_error for an unknown session rejects the call that caused it", async () => {
+    await assert.rejects(client.call("nope/x", 1), (e: unknown) => {
+      assert.ok(e instanceof RemoteError);
+      assert.match((e as RemoteError).remoteMessage, /Session 'nope' is not available/);
+      assert.match((e as RemoteError).remoteMessage, /poe:\/\/[^ ]+\/nope\/x/);
+      return true;
+    });
+    assert.match(client.error ?? "", /nope/);
+  });
+
+  test("remote_error for a post reaches onError", async () => {
+    const errors: Error[] = [];
+    const off = client.onError((e) => errors.push(e));
+    try {
+      await client.post("ghost/state", 1);
+      await client.ping();
+      for (let i = 0; i < 50 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(errors.length, 1);
+      assert.ok(errors[0] instanceof RemoteError);
+      assert.match(errors[0].message, /ghost/);
+    } finally {
+      off();
+    }
+  });
+
+  test("server-initiated messages reach handlers and responded()", async () => {
+    const got: unknown[] = [];
+    const off = client.on("tick", (params) => got.push(params));
+    try {
+      assert.equal(await client.call("test/push", { state: "tick", count: 3, value: "v" }), "pushed");
+      for (let i = 0; i < 50 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(got, [["v", 0], ["v", 1], ["v", 2]]);
+    } finally {
+      off();
+    }
+    // Nobody listening: kept for a later responded().
+    await client.call("test/push", { state: "tock", count: 2, value: 9 });
+    assert.deepEqual(await client.responded("tock"), [9, 0]);
+    assert.deepEqual(await client.responded("tock"), [9, 1]);
+    await assert.rejects(client.responded("tock", { timeout: 0.2 }), TimeoutError);
+  });
+
+  test("1,000 concurrent calls answered out of order each get their own answer", async () => {
+    const n = 1000;
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) {
+      calls.push(client.call("test/delay", [(i * 7919) % 200, `v${i}`], { timeout: 20 }));
+    }
+    const results = await Promise.all(calls);
+    for (let i = 0; i < n; i++) assert.equal(results[i], `v${i}`);
+    assert.equal(client.pendingCount, 0);
+  });
+
+  test("AbortSignal cancels a pending call", async () => {
+    const ac = new AbortController();
+    const p = client.call("test/delay", [2000, "late"], { signal: ac.signal });
+    setTimeout(() => ac.abort(), 30);
+    await assert.rejects(p, AbortError);
+    assert.equal(client.pendingCount, 0);
+  });
+
+  test("byte strings and text strings keep their kind", async () => {
+    assert.deepEqual(await client.call("test/bytes", "ascii"), [5, 0]);
+    assert.deepEqual(await client.call("test/bytes", "☺"), [1, 1]);
+    assert.deepEqual(await client.call("test/bytes", new Uint8Array([0, 255, 1])), [3, 0]);
+    const big = await client.call("test/big", 300000);
+    assert.equal(typeof big, "string");
+    assert.equal((big as string).length, 300000);
+  });
+
+  test("disconnect, then the next request reconnects automatically", async () => {
+    await client.disconnect();
+    assert.equal(client.connected, false);
+    assert.equal(await client.call("test/add", [5, 5]), 10);
+    assert.equal(client.connected, true);
+  });
+
+  test("calls pending when the client disconnects are rejected, not lost", async () => {
+    const p = client.call("test/delay", [3000, "x"]);
+    await new Promise((r) => setTimeout(r, 50));
+    await client.disconnect();
+    await assert.rejects(p, DisconnectedError);
+    assert.equal(await client.ping(), true);
+  });
+});
+
+describe("negotiation variants", { skip }, () => {
+  test("IKC0 falls back to classic IKC when the server refuses SETUP", async () => {
+    await withServer(["--protocol", "IKC", "--name", "Classic"], async (s) => {
+      await withClient(s, {}, async (c) => {
+        assert.equal(c.protocol, "IKC");
+        assert.ok(c.remoteAliases.includes("Classic"));
+        assert.equal(await c.ping(), true);
+        assert.equal(await c.call("test/add", [1, 2]), 3);
+      });
+    });
+  });
+
+  test("classic IKC when asked for", async () => {
+    await withServer([], async (s) => {
+      await withClient(s, { protocol: "IKC", aliases: ["Other"] }, async (c) => {
+        assert.equal(c.protocol, "IKC");
+        assert.equal(await c.call("test/echo", "x"), "x");
+      });
+    });
+  });
+
+  for (const protocol of ["IKC0", "IKC"] as const) {
+    test(`refused freezer fails the connect with a clear error (${protocol})`, async () => {
+      await withServer(["--freezer", "FreezeThaw"], async (s) => {
+        await assert.rejects(
+          IkcClient.connect({ host: "127.0.0.1", port: s.port, protocol, timeout: 3 }),
+          (e: unknown) => {
+            assert.ok(e instanceof ConnectError);
+            assert.match((e as Error).message, /freezer/i);
+            return true;
+          },
+        );
+      });
+    });
+  }
+
+  for (const freezer of ["FreezeThaw", "POE::Component::IKC::Freezer"]) {
+    test(`works with the ${freezer} freezer`, { skip: perlMissing("POE", "FreezeThaw") }, async () => {
+      await withServer(["--freezer", freezer], async (s) => {
+        for (const protocol of ["IKC0", "IKC"] as const) {
+          await withClient(s, { serializer: freezer, protocol }, async (c) => {
+            assert.equal(c.freezer, freezer);
+            const v = { a: [1, "b", null], s: "é☺", nested: { k: "v" } };
+            assert.deepEqual(await c.call("test/echo", v), v);
+            assert.equal(await c.ping(), true);
+          });
+        }
+      });
+    });
+  }
+
+  test("offering several freezers: the server picks one it knows", async () => {
+    await withServer(["--freezer", "FreezeThaw"], async (s) => {
+      for (const protocol of ["IKC0", "IKC"] as const) {
+        await withClient(s, { serializer: ["Storable", "FreezeThaw"], protocol }, async (c) => {
+          assert.equal(c.freezer, "FreezeThaw");
+          assert.equal(await c.call("test/add", [2, 3]), "5");
+        });
+      }
+    });
+  });
+
+  test("unix-domain socket", async () => {
+    const path = tempSocketPath();
+    await withServer(["--unix", path], async () => {
+      const c = await IkcClient.connect({ path, timeout: 5 });
+      try {
+        assert.equal(await c.ping(), true);
+        assert.equal(await c.call("test/echo", "over unix"), "over unix");
+      } finally {
+        await c.disconnect();
+      }
+    });
+  });
+
+  test("connection refused is a ConnectError", async () => {
+    const s = await startPerlServer([]);
+    const port = s.port;
+    await s.stop();
+    await assert.rejects(IkcClient.connect({ host: "127.0.0.1", port, timeout: 2 }), ConnectError);
+  });
+
+  test("connect timeout applies per negotiation phase", async () => {
+    await withServer(["--mode", "silent"], async (s) => {
+      const t0 = Date.now();
+      await assert.rejects(
+        IkcClient.connect({ host: "127.0.0.1", port: s.port, connectTimeout: 0.3, timeout: 10 }),
+        (e: unknown) => {
+          assert.ok(e instanceof ConnectError);
+          assert.match((e as Error).message, /within 0.3 s/);
+          return true;
+        },
+      );
+      const took = Date.now() - t0;
+      assert.ok(took >= 250 && took < 3000, `took ${took} ms`);
+    });
+  });
+});
+
+describe("hostile or broken servers", { skip }, () => {
+  test("garbage instead of a negotiation line", async () => {
+    await withServer(["--mode", "garbage-line"], async (s) => {
+      await assert.rejects(IkcClient.connect({ host: "127.0.0.1", port: s.port, timeout: 3 }), ConnectError);
+    });
+  });
+
+  const broken: Array<[string, (e: unknown) => boolean]> = [
+    ["bogus-length", (e) => e instanceof ProtocolError],
+    ["oversize", (e) => e instanceof LimitError],
+    ["corrupt", (e) => e instanceof CodecError],
+    ["close-mid-frame", (e) => e instanceof DisconnectedError],
+  ];
+  for (const [mode, check] of broken) {
+    test(`${mode}: pending call rejects with a typed error, client recovers`, async () => {
+      await withServer(["--mode", mode], async (s) => {
+        const c = await IkcClient.connect({ host: "127.0.0.1", port: s.port, timeout: 3, maxFrameSize: 1 << 20 });
+        const errors: Error[] = [];
+        c.onError((e) => errors.push(e));
+        try {
+          await assert.rejects(c.call("test/echo", "x"), (e: unknown) => {
+            assert.ok(check(e), `${mode}: got ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
+            return true;
+          });
+          assert.equal(c.connected, false);
+          assert.ok(c.error && c.error.length > 0);
+        } finally {
+          await c.disconnect();
+        }
+      });
+    });
+  }
+
+  test("server drops the connection: pending call rejected, next call reconnects", async () => {
+    await withServer(["--mode", "drop-first"], async (s) => {
+      const c = await IkcClient.connect({ host: "127.0.0.1", port: s.port, timeout: 3 });
+      try {
+        await assert.rejects(c.call("test/echo", "lost"), DisconnectedError);
+        assert.equal(await c.call("test/echo", "again"), "again");
+      } finally {
+        await c.disconnect();
+      }
+    });
+  });
+
+  test("server gone: requests pending on it are rejected", async () => {
+    const s = await startPerlServer([]);
+    const c = await IkcClient.connect({ host: "127.0.0.1", port: s.port, timeout: 5 });
+    const p = c.call("test/delay", [5000, "never"]);
+    await new Promise((r) => setTimeout(r, 50));
+    await s.stop();
+    await assert.rejects(p, DisconnectedError);
+    await assert.rejects(c.call("test/echo", 1), ConnectError);
+    await c.disconnect();
+  });
+});

@@ -1,0 +1,65 @@
+// Starts the Perl IKC test peer (tests/perl/ikc-server.pl) and waits for its READY line.
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnPerl } from "./perl.ts";
+
+export interface PerlServer {
+  port: number;
+  path?: string;
+  proc: ChildProcess;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** A fresh unix socket path in a private temp folder. */
+export function tempSocketPath(): string {
+  return join(mkdtempSync(join(tmpdir(), "ikc-")), "ikc.sock");
+}
+
+/** Spawns the Perl test server with the given arguments (default: ephemeral TCP port). */
+export function startPerlServer(args: string[] = [], file = "tests/perl/ikc-server.pl"): Promise<PerlServer> {
+  const useUnix = args.includes("--unix");
+  const fullArgs = useUnix || args.includes("--port") ? args : ["--port", "0", ...args];
+  const proc = spawnPerl(file, fullArgs);
+  let err = "";
+  proc.stderr!.on("data", (d: Uint8Array) => {
+    err += new TextDecoder().decode(d);
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`test server did not start: ${err}`));
+    }, 20000);
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`test server exited (${code}) before READY: ${err}`));
+    });
+    proc.stdout!.on("data", (d: Uint8Array) => {
+      out += new TextDecoder().decode(d);
+      const m = /READY (?:port=(\d+)|unix=(\S+))/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      proc.removeAllListeners("exit");
+      const server: PerlServer = {
+        port: m[1] ? Number(m[1]) : 0,
+        path: m[2],
+        proc,
+        stderr: () => err,
+        stop: () =>
+          new Promise<void>((res) => {
+            if (proc.exitCode !== null || proc.signalCode !== null) return res();
+            const t = setTimeout(() => proc.kill("SIGKILL"), 3000);
+            proc.once("exit", () => {
+              clearTimeout(t);
+              res();
+            });
+            proc.kill("SIGTERM");
+          }),
+      };
+      resolve(server);
+    });
+  });
+}
