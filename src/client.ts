@@ -16,7 +16,7 @@ import {
 import type { Freezer } from "./core/freezer.ts";
 import { resolveFreezers } from "./core/freezers.ts";
 import { encodeFrame, FrameReader, LineReader } from "./core/frame.ts";
-import { ClientNegotiation, type NegotiationResult } from "./core/negotiation.ts";
+import { ClientNegotiation, isValidKernelName, type NegotiationResult } from "./core/negotiation.ts";
 import type { PerlValue } from "./core/perl.ts";
 import { parseSpecifier, qualifySpecifier, toSpecifier } from "./core/specifier.ts";
 import { detectTransport, transportFor } from "./transport/detect.ts";
@@ -265,6 +265,11 @@ export class IkcClient {
     if (!(this.#opts.blockSize >= 1)) throw new TypeError("blockSize must be at least 1");
     if (this.#opts.protocol !== "IKC0" && this.#opts.protocol !== "IKC") {
       throw new TypeError(`protocol must be IKC0 or IKC, not ${this.#opts.protocol}`);
+    }
+    for (const n of [this.name, ...this.#opts.aliases]) {
+      if (!isValidKernelName(n)) {
+        throw new TypeError(`kernel name ${JSON.stringify(n)} may only hold letters, digits, '_', '-' and '.'`);
+      }
     }
     this.#freezers = resolveFreezers(options.serializer ?? "Storable");
     const t = options.transport;
@@ -747,6 +752,7 @@ export class IkcClient {
           line = lines.nextLine();
         }
         await send(neg.receive(line));
+        if (neg.failure) throw neg.failure;
       }
       const info = neg.result!;
       const freezer = this.#freezers.find((f) => f.name === info.freezer)!;

@@ -179,6 +179,27 @@ describe("client against the Perl IKC test server", { skip }, () => {
     assert.equal(client.pendingCount, 0);
   });
 
+  test("concurrent postRespond answers arrive out of order, each to its request", async () => {
+    const n = 300;
+    const reqs: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) {
+      reqs.push(client.postRespond("test/respond", [(i * 31) % 150, { i }], { timeout: 20 }));
+    }
+    const results = await Promise.all(reqs);
+    for (let i = 0; i < n; i++) assert.deepEqual(results[i], { i });
+  });
+
+  test("postRespond answer preceded by an unrelated server message", async () => {
+    const noise: unknown[] = [];
+    const off = client.on("noise", (p) => noise.push(p));
+    try {
+      assert.equal(await client.postRespond("test/respond", [5, "answer", "noise"]), "answer");
+      assert.deepEqual(noise, [["answer", 0]]);
+    } finally {
+      off();
+    }
+  });
+
   test("AbortSignal cancels a pending call", async () => {
     const ac = new AbortController();
     const p = client.call("test/delay", [2000, "late"], { signal: ac.signal });
@@ -188,9 +209,10 @@ describe("client against the Perl IKC test server", { skip }, () => {
   });
 
   test("byte strings and text strings keep their kind", async () => {
-    assert.deepEqual(await client.call("test/bytes", "ascii"), [5, 0]);
-    assert.deepEqual(await client.call("test/bytes", "☺"), [1, 1]);
-    assert.deepEqual(await client.call("test/bytes", new Uint8Array([0, 255, 1])), [3, 0]);
+    // [characters, UTF-8 flag, octets] as Perl sees them
+    assert.deepEqual(await client.call("test/bytes", "ascii"), [5, 0, 5]);
+    assert.deepEqual(await client.call("test/bytes", "☺"), [1, 1, 3]);
+    assert.deepEqual(await client.call("test/bytes", new Uint8Array([0, 255, 1])), [3, 0, 3]);
     const big = await client.call("test/big", 300000);
     assert.equal(typeof big, "string");
     assert.equal((big as string).length, 300000);
@@ -204,10 +226,10 @@ describe("client against the Perl IKC test server", { skip }, () => {
   });
 
   test("calls pending when the client disconnects are rejected, not lost", async () => {
-    const p = client.call("test/delay", [3000, "x"]);
+    const p = assert.rejects(client.call("test/delay", [3000, "x"]), DisconnectedError);
     await new Promise((r) => setTimeout(r, 50));
     await client.disconnect();
-    await assert.rejects(p, DisconnectedError);
+    await p;
     assert.equal(await client.ping(), true);
   });
 });
@@ -359,10 +381,10 @@ describe("hostile or broken servers", { skip }, () => {
   test("server gone: requests pending on it are rejected", async () => {
     const s = await startPerlServer([]);
     const c = await IkcClient.connect({ host: "127.0.0.1", port: s.port, timeout: 5 });
-    const p = c.call("test/delay", [5000, "never"]);
+    const p = assert.rejects(c.call("test/delay", [5000, "never"]), DisconnectedError);
     await new Promise((r) => setTimeout(r, 50));
     await s.stop();
-    await assert.rejects(p, DisconnectedError);
+    await p;
     await assert.rejects(c.call("test/echo", 1), ConnectError);
     await c.disconnect();
   });

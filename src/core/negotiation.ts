@@ -56,7 +56,22 @@ export interface NegotiationResult {
 type Phase = "idle" | "setup" | "hello" | "iam-ok" | "freezer" | "world" | "done" | "failed";
 
 const SETUP_KEYS = new Set(["KERNEL", "FREEZER", "PID"]);
-const NAME_RE = /^[-:.\w]+$/;
+// Genuine IKC servers only accept these in kernel names (a ":" makes their specifier parser die).
+const NAME_RE = /^[-.\w]+$/;
+
+/**
+ * Whether `name` can be a kernel name: letters, digits, `_`, `-` and `.` only.
+ *
+ * @example
+ * ```ts
+ * import { isValidKernelName } from "./negotiation.ts";
+ * isValidKernelName("Client42"); // true
+ * isValidKernelName("My::App"); // false
+ * ```
+ */
+export function isValidKernelName(name: string): boolean {
+  return NAME_RE.test(name);
+}
 
 /**
  * Client negotiation state machine. Pure: no I/O, no timers.
@@ -73,6 +88,7 @@ const NAME_RE = /^[-:.\w]+$/;
 export class ClientNegotiation {
   #opts: NegotiationOptions;
   #phase: Phase = "idle";
+  #failure: Error | undefined;
   #names: string[];
   #nameIndex = 0;
   #freezerIndex = 0;
@@ -84,7 +100,7 @@ export class ClientNegotiation {
     this.#opts = options;
     this.#names = [options.name, ...(options.aliases ?? [])];
     for (const n of this.#names) {
-      if (!NAME_RE.test(n)) throw new TypeError(`kernel name ${JSON.stringify(n)} may only hold letters, digits, '_', '-', ':' and '.'`);
+      if (!NAME_RE.test(n)) throw new TypeError(`kernel name ${JSON.stringify(n)} may only hold letters, digits, '_', '-' and '.'`);
     }
   }
 
@@ -96,6 +112,14 @@ export class ClientNegotiation {
   /** True once both sides switched to frames. */
   get done(): boolean {
     return this.#phase === "done";
+  }
+
+  /**
+   * Set when the last {@link ClientNegotiation.receive} ended negotiation in failure after producing
+   * lines that must still be sent (a bad server SETUP is answered `NOT`, as Perl's client does).
+   */
+  get failure(): Error | undefined {
+    return this.#failure;
   }
 
   /** The negotiated parameters, once done. */
@@ -188,7 +212,9 @@ export class ClientNegotiation {
       const eq = part.indexOf("=");
       const key = eq < 0 ? part : part.slice(0, eq);
       if (eq < 0 || !SETUP_KEYS.has(key)) {
-        throw new ProtocolError(`server SETUP has unknown part ${JSON.stringify(part)}: ${JSON.stringify(line)}`);
+        this.#phase = "failed";
+        this.#failure = new ProtocolError(`server SETUP has unknown part ${JSON.stringify(part)}: ${JSON.stringify(line)}`);
+        return ["NOT"];
       }
       fields.set(key, part.slice(eq + 1));
     }

@@ -1,0 +1,93 @@
+/**
+ * Reads the figures the sections left in .tmp/bench/ and prints them against the targets of
+ * issue 4, one column per runtime. Run by scripts/bench-all.sh after the sections.
+ *
+ * @module
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fmtInt, fmtRatio, mdTable, repoRoot } from "./common.ts";
+
+const RUNTIMES = ["deno", "bun", "node"] as const;
+const dir = join(repoRoot, ".tmp", "bench");
+
+type Rec = { runtime: string; data: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function load(section: string, rt: string): Rec | undefined {
+  const f = join(dir, `${section}-${rt}.json`);
+  return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as Rec) : undefined;
+}
+
+interface Target {
+  name: string;
+  goal: string;
+  /** Figure per runtime (or undefined when not measured) and whether it meets the goal. */
+  value(rt: string): { text: string; ok: boolean } | undefined;
+}
+
+const ser = (rt: string) => load("serialization", rt)?.data;
+const frame = (rt: string) => load("frame", rt)?.data;
+const e2e = (rt: string) => load("e2e", rt)?.data;
+
+function vsMsgpackr(op: "nfreeze" | "thaw", other: "pack" | "unpack") {
+  return (rt: string) => {
+    const d = ser(rt);
+    if (!d) return undefined;
+    const r = d.js[`rows1k ${op}`].meanMs / d.js[`rows1k ${other}`].meanMs;
+    return { text: fmtRatio(r), ok: r <= 1.2 };
+  };
+}
+
+function vsPerl(op: "nfreeze" | "thaw") {
+  return (rt: string) => {
+    const d = ser(rt);
+    if (!d || !d.perl) return undefined;
+    const r = d.js[`rows1k ${op}`].meanMs / (d.perl.results.rows1k[op].median_ns / 1e6);
+    return { text: fmtRatio(r), ok: r < 1 };
+  };
+}
+
+const targets: Target[] = [
+  { name: "nfreeze, 1,000 rows: time vs msgpackr pack", goal: "<= 1.20x", value: vsMsgpackr("nfreeze", "pack") },
+  { name: "thaw, 1,000 rows: time vs msgpackr unpack", goal: "<= 1.20x", value: vsMsgpackr("thaw", "unpack") },
+  { name: "nfreeze, 1,000 rows: time vs Perl XS nfreeze", goal: "< 1.00x", value: vsPerl("nfreeze") },
+  { name: "thaw, 1,000 rows: time vs Perl XS thaw", goal: "< 1.00x", value: vsPerl("thaw") },
+  {
+    name: "frame reader, 1 MiB frames in 64 KiB blocks",
+    goal: ">= 1,000 MB/s",
+    value: (rt) => {
+      const d = frame(rt)?.["large 65536"];
+      return d ? { text: `${fmtInt(d.mbPerSec)} MB/s`, ok: d.mbPerSec >= 1000 } : undefined;
+    },
+  },
+  ...["small hash (1 row)", "100 rows"].map((p) => ({
+    name: `pipelined 256 vs sequential, ${p} echo`,
+    goal: ">= 3.00x",
+    value: (rt: string) => {
+      const d = e2e(rt);
+      const seq = d?.[`${p} / sequential`];
+      const pip = d?.[`${p} / pipelined, 256 in flight`];
+      if (!seq || !pip) return undefined;
+      const r = pip.callsPerSec / seq.callsPerSec;
+      return {
+        text: `${fmtRatio(r)} (${fmtInt(seq.callsPerSec)} -> ${fmtInt(pip.callsPerSec)}/s; client CPU ${(pip.median.clientCpuUs / pip.calls).toFixed(0)} µs/call)`,
+        ok: r >= 3,
+      };
+    },
+  })),
+];
+
+const present = RUNTIMES.filter((rt) => ser(rt) || frame(rt) || e2e(rt));
+console.log(
+  mdTable(
+    ["target", "goal", ...present],
+    targets.map((t) => [
+      t.name,
+      t.goal,
+      ...present.map((rt) => {
+        const v = t.value(rt);
+        return v ? `${v.text} ${v.ok ? "met" : "MISSED"}` : "n/a";
+      }),
+    ]),
+  ),
+);

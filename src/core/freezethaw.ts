@@ -1,0 +1,953 @@
+/**
+ * Perl's FreezeThaw text format (CPAN `FreezeThaw` 0.50xx), the IKC freezer named `FreezeThaw`.
+ *
+ * POE::Filter::Reference calls `FreezeThaw::freeze($message)` and `thaw($frame)`. `freeze` wraps
+ * its arguments in a list, so one IKC message is `FrT;@1|<message>`; `thaw` returns that list and
+ * IKC keeps its first element. The grammar (the markers FreezeThaw writes):
+ *
+ * | text                     | value                                                        |
+ * | ------------------------ | ------------------------------------------------------------ |
+ * | `$<n>\|<n bytes>`        | a string of n bytes (numbers are strings too)                |
+ * | `_`                      | undef                                                        |
+ * | `@<n>\|` + n items       | array ref                                                    |
+ * | `%<2n>\|` + n keys + n values | hash ref (keys sorted)                                  |
+ * | `\` + item               | scalar ref / ref to ref                                      |
+ * | `/<n>\|<text>`           | regexp, as Perl stringifies it: `(?^i:ab+c)`                 |
+ * | `>` + package + item     | blessed ref; package is `><id>\|$<n>\|<name>` or `)<id>\|`   |
+ * | `!<last>\|` after `FrT;` | shared refs/cycles: `last+1` empty shells (`{` + package for blessed ones), then their contents (`}` + package for blessed ones), then the value, where `<<i>\|` stands for shell i |
+ *
+ * FreezeThaw has no UTF-8 flag: every string is bytes. JS strings are sent as UTF-8 bytes, and
+ * non-ASCII bytes arrive as `Uint8Array` unless {@link FreezeThawDecodeOptions.byteStrings} says otherwise.
+ * Numbers travel as text; they arrive as strings unless `numericStrings: "number"`.
+ *
+ * @module
+ */
+import { CodecError, LimitError } from "./errors.ts";
+import type { Freezer } from "./freezer.ts";
+import { PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook, blessedClass } from "./perl.ts";
+import type { PerlValue } from "./perl.ts";
+
+/**
+ * Options of {@link FreezeThawDecoder}.
+ *
+ * @example
+ * ```ts
+ * import { FreezeThawDecoder, type FreezeThawDecodeOptions } from "./freezethaw.ts";
+ * const opts: FreezeThawDecodeOptions = { byteStrings: "utf8", numericStrings: "number", maxDepth: 64 };
+ * const dec = new FreezeThawDecoder(opts);
+ * ```
+ */
+export interface FreezeThawDecodeOptions {
+  /**
+   * How a string holding non-ASCII bytes is returned (ASCII strings are always JS strings):
+   * `"auto"` (default) as a `Uint8Array`, like any Perl byte string in the value model;
+   * `"utf8"` as a JS string when the bytes are valid UTF-8, else a `Uint8Array`;
+   * `"latin1"` as a JS string with one character per byte.
+   * Hash keys and class names are always JS strings: UTF-8 when valid, else Latin-1.
+   */
+  byteStrings?: "auto" | "utf8" | "latin1";
+  /**
+   * `"string"` (default): every scalar stays a string, as FreezeThaw stores it.
+   * `"number"`: strings that look like Perl's output for a number (`42`, `-7`, `1.5`, `1e+20`)
+   * become numbers (integers beyond 2^53 become bigint).
+   */
+  numericStrings?: "string" | "number";
+  /** Reject input without the `FrT;` signature (Perl's thaw only warns). Default true. */
+  requireSignature?: boolean;
+  /** Maximum nesting of arrays, hashes and refs. Default 512. */
+  maxDepth?: number;
+  /** Maximum number of values (scalars, containers, refs) created. Default 5,000,000. */
+  maxItems?: number;
+  /** Maximum input size in bytes. Default 512 MiB (POE::Filter::Reference's own MaxBuffer). */
+  maxInputBytes?: number;
+}
+
+/**
+ * Options of {@link FreezeThawEncoder}.
+ *
+ * @example
+ * ```ts
+ * import { FreezeThawEncoder } from "./freezethaw.ts";
+ * const enc = new FreezeThawEncoder({ maxDepth: 100 });
+ * ```
+ */
+export interface FreezeThawEncodeOptions {
+  /** Maximum nesting of arrays, hashes and refs. Default 512. */
+  maxDepth?: number;
+}
+
+const DEFAULT_MAX_DEPTH = 512;
+const DEFAULT_MAX_ITEMS = 5_000_000;
+const DEFAULT_MAX_INPUT = 512 * 1024 * 1024;
+
+// Byte values of the markers.
+const C_DOLLAR = 0x24; // $
+const C_AT = 0x40; // @
+const C_PERCENT = 0x25; // %
+const C_SLASH = 0x2f; // /
+const C_BACKSLASH = 0x5c; // \
+const C_UNDERSCORE = 0x5f; // _
+const C_LT = 0x3c; // <
+const C_GT = 0x3e; // >
+const C_RPAREN = 0x29; // )
+const C_LBRACE = 0x7b; // {
+const C_RBRACE = 0x7d; // }
+const C_BANG = 0x21; // !
+const C_QUESTION = 0x3f; // ?
+const C_AMP = 0x26; // &
+const C_STAR = 0x2a; // *
+const C_BAR = 0x7c; // |
+const SIGNATURE = [0x46, 0x72, 0x54, 0x3b]; // "FrT;"
+
+const utf8Fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8Encoder = new TextEncoder();
+
+function latin1(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 8192) {
+    s += String.fromCharCode.apply(null, b.subarray(i, i + 8192) as unknown as number[]);
+  }
+  return s;
+}
+
+function isAscii(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) return false;
+  return true;
+}
+
+function asciiString(b: Uint8Array): string {
+  if (b.length < 24) {
+    let s = "";
+    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+    return s;
+  }
+  return latin1(b);
+}
+
+/** Text for names and keys: UTF-8 when valid, else one character per byte. */
+function nameString(b: Uint8Array): string {
+  if (isAscii(b)) return asciiString(b);
+  try {
+    return utf8Fatal.decode(b);
+  } catch {
+    return latin1(b);
+  }
+}
+
+const NUMERIC_INT = /^(?:0|-?[1-9][0-9]*)$/;
+const NUMERIC_FLOAT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
+function numericValue(s: string): number | bigint | undefined {
+  if (s.length === 0 || s.length > 400) return undefined;
+  if (NUMERIC_INT.test(s)) {
+    const n = Number(s);
+    if (Number.isSafeInteger(n)) return n;
+    return BigInt(s);
+  }
+  if (s !== "-0" && NUMERIC_FLOAT.test(s)) return Number(s);
+  return undefined;
+}
+
+/** Splits Perl's regexp stringification `(?^flags:pattern)`, unwrapping qr/$re/ nesting. */
+function regexpFromText(text: string): PerlRegexp {
+  let pattern = text;
+  let flags = "";
+  for (;;) {
+    const m = /^\(\?\^([a-z]*):/.exec(pattern);
+    if (!m || !pattern.endsWith(")") || flags !== "") break;
+    if (matchingParen(pattern) !== pattern.length - 1) break;
+    flags = m[1]!;
+    pattern = pattern.slice(m[0].length, -1);
+  }
+  return new PerlRegexp(pattern, flags);
+}
+
+/** Index of the parenthesis closing the one at 0 (skipping escapes and character classes), or -1. */
+function matchingParen(p: string): number {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === "\\") {
+      i++;
+    } else if (inClass) {
+      if (c === "]") inClass = false;
+    } else if (c === "[") {
+      inClass = true;
+      if (p[i + 1] === "^") i++;
+      if (p[i + 1] === "]") i++;
+    } else if (c === "(") {
+      depth++;
+    } else if (c === ")") {
+      depth--;
+      if (depth === 0) return i;
+    }
+  }
+  return -1;
+}
+
+function isShell(v: unknown): v is PerlValue[] | PerlRef | PerlRegexp | Record<string, PerlValue> {
+  return v !== null && typeof v === "object" && !(v instanceof Uint8Array) && !(v instanceof PerlVString) &&
+    !(v instanceof StorableHook);
+}
+
+function setKey(obj: Record<string, PerlValue>, key: string, value: PerlValue): void {
+  if (key === "__proto__") {
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    obj[key] = value;
+  }
+}
+
+function toBytes(input: Uint8Array | string): Uint8Array {
+  return typeof input === "string" ? utf8Encoder.encode(input) : input;
+}
+
+class Parser {
+  pos = 0;
+  items = 0;
+  /** Shells of the repeated-data section, or null when the input has none. */
+  shells: PerlValue[] | null = null;
+  packages = new Map<number, string>();
+  private readonly b: Uint8Array;
+  private readonly byteStrings: "auto" | "utf8" | "latin1";
+  private readonly numbers: boolean;
+  private readonly maxDepth: number;
+  private readonly maxItems: number;
+
+  constructor(b: Uint8Array, o: Required<FreezeThawDecodeOptions>) {
+    this.b = b;
+    this.byteStrings = o.byteStrings;
+    this.numbers = o.numericStrings === "number";
+    this.maxDepth = o.maxDepth;
+    this.maxItems = o.maxItems;
+  }
+
+  fail(message: string, at = this.pos): never {
+    throw new CodecError(`FreezeThaw: ${message}`, at);
+  }
+
+  count(): void {
+    if (++this.items > this.maxItems) {
+      throw new LimitError(`FreezeThaw: more than maxItems ${this.maxItems} values`, this.pos);
+    }
+  }
+
+  /** `<digits>|` */
+  number(): number {
+    const b = this.b;
+    const start = this.pos;
+    let n = 0;
+    let i = start;
+    while (i < b.length && b[i]! >= 0x30 && b[i]! <= 0x39) {
+      if (i - start >= 15) this.fail("number too long", start);
+      n = n * 10 + (b[i]! - 0x30);
+      i++;
+    }
+    if (i === start) this.fail(i >= b.length ? "truncated input, expected a number" : "expected a number", i);
+    if (i >= b.length) this.fail("truncated input, expected '|'", i);
+    if (b[i] !== C_BAR) this.fail("expected '|' after a number", i);
+    this.pos = i + 1;
+    return n;
+  }
+
+  /** `$<n>|<bytes>`, the marker already checked. */
+  rawString(): Uint8Array {
+    const start = this.pos;
+    this.pos++;
+    const n = this.number();
+    if (n > this.b.length - this.pos) this.fail(`truncated input, string of ${n} bytes`, start);
+    const s = this.b.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  text(bytes: Uint8Array): PerlValue {
+    if (isAscii(bytes)) {
+      const s = asciiString(bytes);
+      if (this.numbers) {
+        const n = numericValue(s);
+        if (n !== undefined) return n;
+      }
+      return s;
+    }
+    switch (this.byteStrings) {
+      case "latin1":
+        return latin1(bytes);
+      case "utf8":
+        try {
+          return utf8Fatal.decode(bytes);
+        } catch {
+          return bytes.slice();
+        }
+      default:
+        return bytes.slice();
+    }
+  }
+
+  expect(byte: number, what: string): void {
+    if (this.pos >= this.b.length) this.fail(`truncated input, expected ${what}`);
+    if (this.b[this.pos] !== byte) this.fail(`expected ${what}`);
+    this.pos++;
+  }
+
+  /** `><id>|$<n>|<name>` or `)<id>|` */
+  packageName(): string {
+    const b = this.b;
+    if (this.pos >= b.length) this.fail("truncated input, expected a package");
+    const start = this.pos;
+    const c = b[this.pos];
+    if (c === C_GT) {
+      this.pos++;
+      const id = this.number();
+      if (this.pos >= b.length) this.fail("truncated input, expected a package name");
+      if (b[this.pos] !== C_DOLLAR) this.fail("expected a package name string");
+      const name = nameString(this.rawString());
+      if (name === "") this.fail("empty package name", start);
+      this.packages.set(id, name);
+      return name;
+    }
+    if (c === C_RPAREN) {
+      this.pos++;
+      const id = this.number();
+      const name = this.packages.get(id);
+      if (name === undefined) this.fail(`unknown package id ${id}`, start);
+      return name;
+    }
+    return this.fail("expected a package ('>' or ')')");
+  }
+
+  scalar(depth: number): PerlValue {
+    const b = this.b;
+    if (this.pos >= b.length) this.fail("truncated input, expected a value");
+    if (depth > this.maxDepth) {
+      throw new LimitError(`FreezeThaw: nesting deeper than maxDepth ${this.maxDepth}`, this.pos);
+    }
+    const start = this.pos;
+    switch (b[this.pos]) {
+      case C_DOLLAR: {
+        const s = this.rawString();
+        this.count();
+        return this.text(s);
+      }
+      case C_UNDERSCORE:
+        this.pos++;
+        this.count();
+        return null;
+      case C_AT: {
+        this.pos++;
+        const n = this.number();
+        this.count();
+        const arr: PerlValue[] = [];
+        for (let i = 0; i < n; i++) arr.push(this.scalar(depth + 1));
+        return arr;
+      }
+      case C_PERCENT: {
+        this.pos++;
+        const n = this.number();
+        if (n % 2 !== 0) this.fail(`odd number of hash elements (${n})`, start);
+        this.count();
+        const half = n / 2;
+        const keys: string[] = [];
+        for (let i = 0; i < half; i++) {
+          if (this.pos >= b.length) this.fail("truncated input, expected a hash key");
+          if (b[this.pos] !== C_DOLLAR) this.fail("hash key is not a string");
+          keys.push(nameString(this.rawString()));
+        }
+        const obj: Record<string, PerlValue> = {};
+        for (let i = 0; i < half; i++) setKey(obj, keys[i]!, this.scalar(depth + 1));
+        return obj;
+      }
+      case C_BACKSLASH: {
+        this.pos++;
+        this.count();
+        return new PerlRef(this.scalar(depth + 1));
+      }
+      case C_SLASH: {
+        this.pos++;
+        const n = this.number();
+        if (n > b.length - this.pos) this.fail(`truncated input, regexp of ${n} bytes`, start);
+        const text = nameString(b.subarray(this.pos, this.pos + n));
+        this.pos += n;
+        this.count();
+        return regexpFromText(text);
+      }
+      case C_LT: {
+        this.pos++;
+        const i = this.number();
+        if (this.shells === null || i >= this.shells.length) this.fail(`reference to unknown shared item ${i}`, start);
+        return this.shells[i]!;
+      }
+      case C_GT: {
+        this.pos++;
+        const cls = this.packageName();
+        const v = this.scalar(depth + 1);
+        if (!isShell(v)) this.fail(`cannot bless a non-reference into ${cls}`, start);
+        blessInto(v, cls);
+        return v;
+      }
+      case C_AMP:
+        return this.fail("code references cannot be thawed");
+      case C_STAR:
+        return this.fail("globs cannot be thawed");
+      case C_QUESTION:
+        return this.fail("safeFreeze cache entries can only be thawed by the process that froze them");
+      case C_LBRACE:
+      case C_RBRACE:
+        return this.fail("allocation marker outside the shared-data section");
+      default:
+        return this.fail(`unexpected byte 0x${b[this.pos]!.toString(16).padStart(2, "0")}`);
+    }
+  }
+
+  /** One empty shell of the shared-data section: `@0|`, `%0|`, `\_`, a regexp, optionally `{` + package first. */
+  shell(): PerlValue {
+    const b = this.b;
+    if (this.pos >= b.length) this.fail("truncated input, expected a shared item");
+    if (b[this.pos] === C_LBRACE) {
+      this.pos++;
+      this.packageName(); // Perl's Allocate ignores it; the class comes with the contents
+    }
+    if (this.pos >= b.length) this.fail("truncated input, expected a shared item");
+    const start = this.pos;
+    const c = b[this.pos];
+    let v: PerlValue;
+    if (c === C_AT || c === C_PERCENT) {
+      this.pos++;
+      if (this.number() !== 0) this.fail("shared item shell is not empty", start);
+      v = c === C_AT ? [] : {};
+    } else if (c === C_BACKSLASH) {
+      this.pos++;
+      this.expect(C_UNDERSCORE, "'_' in an empty scalar ref");
+      v = new PerlRef(null);
+    } else if (c === C_SLASH) {
+      v = this.scalar(1);
+    } else {
+      return this.fail("expected an empty array, hash, scalar ref or regexp");
+    }
+    this.count();
+    return v;
+  }
+
+  /** The contents of shell i: a value of the same kind, or `}` + package + value. */
+  fill(i: number): void {
+    const b = this.b;
+    if (this.pos >= b.length) this.fail("truncated input, expected shared item contents");
+    const start = this.pos;
+    let cls: string | undefined;
+    if (b[this.pos] === C_RBRACE) {
+      this.pos++;
+      cls = this.packageName();
+    }
+    const v = this.scalar(1);
+    const target = this.shells![i]!;
+    if (!isShell(v)) this.fail("shared item contents are not a reference", start);
+    copyContents(target, v, this, start);
+    const c = cls ?? blessedClass(v);
+    if (c !== undefined) blessInto(target as object, c);
+  }
+}
+
+function blessInto(v: object, cls: string): void {
+  Object.defineProperty(v, PERL_CLASS, { value: cls, enumerable: true, writable: true, configurable: true });
+}
+
+function copyContents(target: PerlValue, src: PerlValue, p: Parser, at: number): void {
+  if (target === src) return;
+  if (Array.isArray(target) && Array.isArray(src)) {
+    const items = src.slice();
+    target.length = 0;
+    for (const x of items) target.push(x);
+  } else if (target instanceof PerlRef && src instanceof PerlRef) {
+    target.value = src.value;
+  } else if (target instanceof PerlRegexp && src instanceof PerlRegexp) {
+    target.pattern = src.pattern;
+    target.flags = src.flags;
+  } else if (
+    isPlainHash(target) && isPlainHash(src)
+  ) {
+    for (const k of Object.keys(src)) setKey(target, k, src[k]!);
+  } else {
+    p.fail("shared item contents do not match the kind of its shell", at);
+  }
+}
+
+function isPlainHash(v: PerlValue): v is Record<string, PerlValue> {
+  return isShell(v) && !Array.isArray(v) && !(v instanceof PerlRef) && !(v instanceof PerlRegexp);
+}
+
+function decodeOptions(o: FreezeThawDecodeOptions): Required<FreezeThawDecodeOptions> {
+  const r: Required<FreezeThawDecodeOptions> = {
+    byteStrings: o.byteStrings ?? "auto",
+    numericStrings: o.numericStrings ?? "string",
+    requireSignature: o.requireSignature ?? true,
+    maxDepth: o.maxDepth ?? DEFAULT_MAX_DEPTH,
+    maxItems: o.maxItems ?? DEFAULT_MAX_ITEMS,
+    maxInputBytes: o.maxInputBytes ?? DEFAULT_MAX_INPUT,
+  };
+  if (!["auto", "utf8", "latin1"].includes(r.byteStrings)) throw new TypeError(`bad byteStrings option ${r.byteStrings}`);
+  if (!["string", "number"].includes(r.numericStrings)) {
+    throw new TypeError(`bad numericStrings option ${r.numericStrings}`);
+  }
+  for (const k of ["maxDepth", "maxItems", "maxInputBytes"] as const) {
+    if (!(r[k] >= 0)) throw new TypeError(`bad ${k} option ${r[k]}`);
+  }
+  return r;
+}
+
+/**
+ * Thaws FreezeThaw text. Strict: anything FreezeThaw's `freeze` would not write ends in a
+ * {@link CodecError} naming the byte offset; limits end in a {@link LimitError}.
+ *
+ * @example
+ * ```ts
+ * import { FreezeThawDecoder } from "./freezethaw.ts";
+ * const dec = new FreezeThawDecoder({ numericStrings: "number" });
+ * const msg = dec.decode("FrT;@1|%4|$5|event$6|params$11|poe://K/s/e@1|$2|42");
+ * console.log(msg); // { event: "poe://K/s/e", params: [42] }
+ * ```
+ */
+export class FreezeThawDecoder {
+  /** The options in effect, defaults filled in. */
+  readonly options: Readonly<Required<FreezeThawDecodeOptions>>;
+
+  constructor(options: FreezeThawDecodeOptions = {}) {
+    this.options = decodeOptions(options);
+  }
+
+  /**
+   * Thaws `input` and returns the first value of the frozen list, which is what IKC does with a frame
+   * (`null` for an empty list). A string input is taken as the UTF-8 decoding of the bytes.
+   */
+  decode(input: Uint8Array | string): PerlValue {
+    const all = this.decodeAll(input);
+    return all.length > 0 ? all[0]! : null;
+  }
+
+  /** Thaws `input` and returns every value of the frozen list, like Perl's `thaw` in list context. */
+  decodeAll(input: Uint8Array | string): PerlValue[] {
+    const b = toBytes(input);
+    if (b.length > this.options.maxInputBytes) {
+      throw new LimitError(`FreezeThaw: input of ${b.length} bytes exceeds maxInputBytes ${this.options.maxInputBytes}`, 0);
+    }
+    const p: Parser = new Parser(b, this.options);
+    try {
+      if (b.length >= 4 && b[0] === SIGNATURE[0] && b[1] === SIGNATURE[1] && b[2] === SIGNATURE[2] && b[3] === SIGNATURE[3]) {
+        p.pos = 4;
+      } else if (this.options.requireSignature) {
+        p.fail("missing 'FrT;' signature", 0);
+      }
+      if (p.pos < b.length && b[p.pos] === C_QUESTION) {
+        p.fail("safeFreeze output can only be thawed by the process that froze it");
+      }
+      if (p.pos < b.length && b[p.pos] === C_BANG) {
+        p.pos++;
+        const start = p.pos;
+        const last = p.number();
+        if (last + 1 > this.options.maxItems) {
+          throw new LimitError(`FreezeThaw: ${last + 1} shared items exceed maxItems ${this.options.maxItems}`, start);
+        }
+        const shells: PerlValue[] = [];
+        p.shells = shells;
+        for (let i = 0; i <= last; i++) shells.push(p.shell());
+        for (let i = 0; i <= last; i++) p.fill(i);
+      }
+      const root = p.scalar(0);
+      if (p.pos !== b.length) p.fail("trailing data after the frozen value");
+      if (!Array.isArray(root) || blessedClass(root) !== undefined) p.fail("the frozen value is not a list", 4);
+      return root;
+    } catch (e) {
+      if (e instanceof RangeError) {
+        throw new LimitError("FreezeThaw: nesting too deep for the call stack", p.pos, { cause: e });
+      }
+      throw e;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+class ByteWriter {
+  buf = new Uint8Array(256);
+  len = 0;
+
+  reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  ascii(s: string): void {
+    this.reserve(s.length);
+    const buf = this.buf;
+    let len = this.len;
+    for (let i = 0; i < s.length; i++) buf[len++] = s.charCodeAt(i);
+    this.len = len;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  result(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+/** Perl's stringification of a number (`%.15g` for doubles), exact enough to read back the same double. */
+function perlNumber(n: number): string {
+  if (Number.isNaN(n)) return "NaN";
+  if (n === Infinity) return "Inf";
+  if (n === -Infinity) return "-Inf";
+  if (Number.isSafeInteger(n)) return n === 0 ? "0" : String(n);
+  const s = formatG(n, 15);
+  return Number(s) === n ? s : formatG(n, 17);
+}
+
+function formatG(n: number, precision: number): string {
+  const [mant, expText] = n.toExponential(precision - 1).split("e") as [string, string];
+  const exp = Number(expText);
+  if (exp < -4 || exp >= precision) {
+    const m = mant.includes(".") ? mant.replace(/0+$/, "").replace(/\.$/, "") : mant;
+    const a = Math.abs(exp);
+    return `${m}e${exp < 0 ? "-" : "+"}${a < 10 ? "0" : ""}${a}`;
+  }
+  const f = n.toFixed(Math.max(0, precision - 1 - exp));
+  return f.includes(".") ? f.replace(/0+$/, "").replace(/\.$/, "") : f;
+}
+
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+type Container = PerlValue[] | PerlRef | Record<string, PerlValue>;
+type SortedHash = { keys: string[]; keyBytes: Uint8Array[] };
+
+class Emitter {
+  readonly w = new ByteWriter();
+  /** How often each container was met in the counting pass. */
+  readonly seen = new Map<Container, number>();
+  /** Shared containers, in the order Perl numbers them (their second sighting). */
+  readonly shared: Container[] = [];
+  readonly address = new Map<Container, number>();
+  readonly sorted = new Map<Record<string, PerlValue>, SortedHash>();
+  readonly packages = new Map<string, number>();
+  private readonly maxDepth: number;
+
+  constructor(maxDepth: number) {
+    this.maxDepth = maxDepth;
+  }
+
+  fail(message: string): never {
+    throw new CodecError(`FreezeThaw: ${message}`);
+  }
+
+  depth(d: number): void {
+    if (d > this.maxDepth) throw new LimitError(`FreezeThaw: nesting deeper than maxDepth ${this.maxDepth}`);
+  }
+
+  /** Classifies v: a container (tracked for sharing), or a scalar kind. */
+  container(v: PerlValue): Container | undefined {
+    if (v === null || typeof v !== "object") return undefined;
+    if (Array.isArray(v) || v instanceof PerlRef) return v;
+    if (v instanceof Uint8Array || v instanceof PerlRegexp || v instanceof PerlVString) return undefined;
+    if (v instanceof StorableHook) this.fail(`cannot freeze a Storable hook object (${v.className})`);
+    if (ArrayBuffer.isView(v) || !isPlainObject(v)) {
+      this.fail(`cannot freeze a ${(v as object).constructor?.name ?? "non-plain"} object`);
+    }
+    return v as Record<string, PerlValue>;
+  }
+
+  sortedKeys(h: Record<string, PerlValue>): SortedHash {
+    let s = this.sorted.get(h);
+    if (s === undefined) {
+      const keys = Object.keys(h);
+      let ascii = true;
+      for (const k of keys) if (!/^[\x00-\x7f]*$/.test(k)) ascii = false;
+      if (ascii) {
+        keys.sort();
+        s = { keys, keyBytes: keys.map((k) => utf8Encoder.encode(k)) };
+      } else {
+        // Perl sorts the UTF-8 bytes it receives; byte order is code point order, not UTF-16 order.
+        const pairs = keys.map((k) => ({ k, b: utf8Encoder.encode(k) }));
+        pairs.sort((x, y) => compareBytes(x.b, y.b));
+        s = { keys: pairs.map((p) => p.k), keyBytes: pairs.map((p) => p.b) };
+      }
+      this.sorted.set(h, s);
+    }
+    return s;
+  }
+
+  /** First pass: counts containers the way FreezeThaw's first pass does, not descending into repeats. */
+  count(v: PerlValue, d: number): void {
+    const c = this.container(v);
+    if (c === undefined) {
+      this.scalarCheck(v);
+      return;
+    }
+    this.depth(d);
+    const n = this.seen.get(c);
+    if (n !== undefined) {
+      if (!this.address.has(c)) {
+        this.address.set(c, this.shared.length);
+        this.shared.push(c);
+      }
+      this.seen.set(c, n + 1);
+      return;
+    }
+    this.seen.set(c, 1);
+    if (Array.isArray(c)) {
+      for (let i = 0; i < c.length; i++) this.count(c[i], d + 1);
+    } else if (c instanceof PerlRef) {
+      this.count(c.value, d + 1);
+    } else {
+      const { keys } = this.sortedKeys(c);
+      for (const k of keys) this.count(c[k], d + 1);
+    }
+  }
+
+  scalarCheck(v: PerlValue): void {
+    switch (typeof v) {
+      case "string":
+      case "number":
+      case "bigint":
+      case "boolean":
+      case "undefined":
+        return;
+      case "object":
+        return;
+      default:
+        this.fail(`cannot freeze a ${typeof v}`);
+    }
+  }
+
+  str(bytes: Uint8Array): void {
+    this.w.ascii(`$${bytes.length}|`);
+    this.w.bytes(bytes);
+  }
+
+  asciiStr(s: string): void {
+    this.w.ascii(`$${s.length}|${s}`);
+  }
+
+  pkg(cls: string): void {
+    const id = this.packages.get(cls);
+    if (id !== undefined) {
+      this.w.ascii(`)${id}|`);
+    } else {
+      const n = this.packages.size;
+      this.packages.set(cls, n);
+      this.w.ascii(`>${n}|`);
+      this.str(utf8Encoder.encode(cls));
+    }
+  }
+
+  emit(v: PerlValue, d: number): void {
+    const w = this.w;
+    switch (typeof v) {
+      case "undefined":
+        w.ascii("_");
+        return;
+      case "string":
+        if (/^[\x00-\x7f]*$/.test(v)) this.asciiStr(v);
+        else this.str(utf8Encoder.encode(v));
+        return;
+      case "number":
+        this.asciiStr(perlNumber(v));
+        return;
+      case "bigint":
+        this.asciiStr(v.toString());
+        return;
+      case "boolean":
+        this.asciiStr(v ? "1" : "");
+        return;
+      case "object":
+        break;
+      default:
+        this.fail(`cannot freeze a ${typeof v}`);
+    }
+    if (v === null) {
+      w.ascii("_");
+      return;
+    }
+    if (v instanceof Uint8Array) {
+      this.str(v);
+      return;
+    }
+    if (v instanceof PerlVString) {
+      this.emit(v.value, d);
+      return;
+    }
+    if (v instanceof PerlRegexp) {
+      // FreezeThaw writes the regexp's stringification and drops any class (it tests is_regexp first).
+      const text = utf8Encoder.encode(v.flags === "" && /^\(\?\^[a-z]*:/.test(v.pattern) && matchingParen(v.pattern) === v.pattern.length - 1
+        ? v.pattern
+        : `(?^${v.flags}:${v.pattern})`);
+      w.ascii(`/${text.length}|`);
+      w.bytes(text);
+      return;
+    }
+    const c = this.container(v)!;
+    this.depth(d);
+    const a = this.address.get(c);
+    if (a !== undefined) {
+      w.ascii(`<${a}|`);
+      return;
+    }
+    const cls = blessedClass(c);
+    if (cls !== undefined) {
+      w.ascii(">");
+      this.pkg(cls);
+    }
+    this.contents(c, d);
+  }
+
+  contents(c: Container, d: number): void {
+    const w = this.w;
+    if (Array.isArray(c)) {
+      w.ascii(`@${c.length}|`);
+      for (let i = 0; i < c.length; i++) this.emit(c[i], d + 1);
+    } else if (c instanceof PerlRef) {
+      w.ascii("\\");
+      this.emit(c.value, d + 1);
+    } else {
+      const { keys, keyBytes } = this.sortedKeys(c);
+      w.ascii(`%${keys.length * 2}|`);
+      for (const kb of keyBytes) this.str(kb);
+      for (const k of keys) this.emit(c[k], d + 1);
+    }
+  }
+
+  /** The empty shell FreezeThaw writes for a shared container. */
+  shell(c: Container): void {
+    const cls = blessedClass(c);
+    if (cls !== undefined) {
+      this.w.ascii("{");
+      this.pkg(cls);
+    }
+    this.w.ascii(Array.isArray(c) ? "@0|" : c instanceof PerlRef ? "\\_" : "%0|");
+  }
+
+  run(values: readonly PerlValue[]): Uint8Array {
+    // The outer list is a container of its own, never shared.
+    for (const v of values) this.count(v, 1);
+    this.w.ascii("FrT;");
+    if (this.shared.length > 0) {
+      this.w.ascii(`!${this.shared.length - 1}|`);
+      for (const c of this.shared) this.shell(c);
+      for (const c of this.shared) {
+        const cls = blessedClass(c);
+        if (cls !== undefined) {
+          this.w.ascii("}");
+          this.pkg(cls);
+        }
+        this.contents(c, 1);
+      }
+    }
+    this.w.ascii(`@${values.length}|`);
+    for (const v of values) this.emit(v, 1);
+    return this.w.result();
+  }
+}
+
+/**
+ * Freezes values into FreezeThaw text, byte for byte what Perl's `FreezeThaw::freeze` writes for
+ * the same data (hash keys sorted, shared refs and cycles in a `!` section, packages numbered).
+ * JS strings are written as UTF-8 bytes; numbers as Perl prints them (`1.5`, `1e+20`).
+ * Values outside the model (functions, symbols, Map, StorableHook...) end in a {@link CodecError}.
+ *
+ * @example
+ * ```ts
+ * import { FreezeThawEncoder } from "./freezethaw.ts";
+ * const enc = new FreezeThawEncoder();
+ * const bytes = enc.encode({ event: "poe://K/s/e", params: [1, "a", null] });
+ * console.log(new TextDecoder().decode(bytes));
+ * // FrT;@1|%4|$5|event$6|params$11|poe://K/s/e@3|$1|1$1|a_
+ * ```
+ */
+export class FreezeThawEncoder {
+  /** The options in effect, defaults filled in. */
+  readonly options: Readonly<Required<FreezeThawEncodeOptions>>;
+
+  constructor(options: FreezeThawEncodeOptions = {}) {
+    const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    if (!(maxDepth >= 0)) throw new TypeError(`bad maxDepth option ${maxDepth}`);
+    this.options = { maxDepth };
+  }
+
+  /** Freezes one value as Perl's `freeze($value)` does: a list of one element. */
+  encode(value: PerlValue): Uint8Array {
+    return this.encodeAll([value]);
+  }
+
+  /** Freezes several values as Perl's `freeze(@values)` does. */
+  encodeAll(values: readonly PerlValue[]): Uint8Array {
+    try {
+      return new Emitter(this.options.maxDepth).run(values);
+    } catch (e) {
+      if (e instanceof RangeError) throw new LimitError("FreezeThaw: nesting too deep for the call stack", -1, { cause: e });
+      throw e;
+    }
+  }
+}
+
+const defaultEncoder = new FreezeThawEncoder();
+const defaultDecoder = new FreezeThawDecoder();
+
+/**
+ * Freezes one value as Perl's `FreezeThaw::freeze($value)` does.
+ *
+ * @example
+ * ```ts
+ * import { freezeThawFreeze } from "./freezethaw.ts";
+ * const bytes = freezeThawFreeze({ x: [1, 2] });
+ * console.log(new TextDecoder().decode(bytes)); // FrT;@1|%2|$1|x@2|$1|1$1|2
+ * ```
+ */
+export function freezeThawFreeze(value: PerlValue, options?: FreezeThawEncodeOptions): Uint8Array {
+  return (options ? new FreezeThawEncoder(options) : defaultEncoder).encode(value);
+}
+
+/**
+ * Thaws FreezeThaw text (bytes, or a string holding their UTF-8 decoding) and returns the first
+ * frozen value, as IKC does.
+ *
+ * @example
+ * ```ts
+ * import { freezeThawThaw } from "./freezethaw.ts";
+ * const v = freezeThawThaw("FrT;@1|%2|$1|x@2|$1|1_");
+ * console.log(v); // { x: ["1", null] }
+ * ```
+ */
+export function freezeThawThaw(input: Uint8Array | string, options?: FreezeThawDecodeOptions): PerlValue {
+  return (options ? new FreezeThawDecoder(options) : defaultDecoder).decode(input);
+}
+
+/**
+ * The IKC freezer `FreezeThaw` with default options.
+ *
+ * @example
+ * ```ts
+ * import { freezeThawFreezer } from "./freezethaw.ts";
+ * const frame = freezeThawFreezer.freeze({ event: "poe://K/s/e", params: "hi" });
+ * const msg = freezeThawFreezer.thaw(frame); // { event: "poe://K/s/e", params: "hi" }
+ * ```
+ */
+export const freezeThawFreezer: Freezer = {
+  name: "FreezeThaw",
+  freeze: (value) => defaultEncoder.encode(value),
+  thaw: (bytes) => defaultDecoder.decode(bytes),
+};
