@@ -980,8 +980,12 @@ function regexpLiteral(re: PerlRegexp, fail: (m: string) => never): string {
     } else if (cp === 0x2f) {
       out += "\\/";
     } else if (cp === 0x24) {
+      // `$` would interpolate: Data::Dumper writes `${\q($)}`, which is itself subscripted when a
+      // `{`, `[` or `->` follows (Data::Dumper's bug), so those get the equivalent `(?:$)`.
       const n = p[i + 1];
-      out += n === undefined || n === ")" || n === "|" ? "$" : "${\\q($)}";
+      if (n === undefined || n === ")" || n === "|") out += "$";
+      else if (n === "{" || n === "[" || n === "-") out += "(?:$)";
+      else out += "${\\q($)}";
     } else if (cp === 0x40) {
       out += "\\@";
     } else if (cp >= 0x80) {

@@ -2,7 +2,7 @@
 // runs under Deno, Bun and Node (compiled).
 import { spawnSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Repository root: the nearest folder above this file holding package.json. */
@@ -17,7 +17,7 @@ export const repoRoot: string = (() => {
 
 /** Absolute path of a file given relative to the repository root. */
 export function repoPath(rel: string): string {
-  return join(repoRoot, rel);
+  return resolve(repoRoot, rel);
 }
 
 const moduleCache = new Map<string, boolean>();

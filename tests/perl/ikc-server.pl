@@ -258,11 +258,11 @@ sub guarded {
     return sub {
         if (wantarray) {
             my @r = eval { $code->(@_) };
-            if ($@) { dbg("state $state died: $@"); return }
+            if ($@) { chomp( my $e = $@ ); dbg("state $state died: $e"); return }
             return @r;
         }
         my $r = eval { $code->(@_) };
-        if ($@) { dbg("state $state died: $@"); return undef }
+        if ($@) { chomp( my $e = $@ ); dbg("state $state died: $e"); return undef }
         return $r;
     };
 }
@@ -284,16 +284,8 @@ sub push_messages {
 # Replies the way a synchronous answer would look (arrayref in list context, nothing if undef).
 sub late_reply {
     my ( $ctx, $value ) = @_;
-    return unless $ctx->{rsvp};
-    my $params;
-    if ( $ctx->{wantarray} ) {
-        return unless defined $value;
-        $params = [$value];
-    }
-    else {
-        return unless defined $value;
-        $params = $value;
-    }
+    return unless $ctx->{rsvp} and defined $value;
+    my $params = $ctx->{wantarray} ? [$value] : $value;
     send_msg( $conns{ $ctx->{conn} }, { event => $ctx->{rsvp}, params => $params }, 'test' );
 }
 

@@ -127,7 +127,8 @@ export class StorableEncoder {
       throw e;
     } finally {
       if (this.seenLog.length) {
-        this.seen.clear();
+        // A fresh Map is cheaper than clear() + regrowing the emptied table.
+        this.seen = new Map();
         this.seenLog.length = 0;
       }
       if (this.classLog.length) {
