@@ -10,6 +10,8 @@ status=0
 total_pass=0
 total_fail=0
 
+bash scripts/setup.sh || { echo "setup failed"; exit 1; }
+rm -rf dist
 echo "== build: tsc -p tsconfig.json"
 if ! "$BIN/tsc" -p tsconfig.json; then
   echo "build failed"

@@ -1,0 +1,94 @@
+// The `ikc` command-line tool against the Perl test peer.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { main, toJsonable } from "../src/cli.ts";
+import { bless, PerlRef } from "../mod.ts";
+import { perlMissing } from "./helpers/perl.ts";
+import { type PerlServer, startPerlServer } from "./helpers/server.ts";
+
+const skip = perlMissing("POE", "POE::Filter::Reference");
+
+async function run(args: string[]): Promise<{ code: number; out: string[] }> {
+  const out: string[] = [];
+  const code = await main(args, (line) => out.push(line));
+  return { code, out };
+}
+
+describe("ikc command line", { skip }, () => {
+  let server: PerlServer;
+  let common: string[];
+  before(async () => {
+    server = await startPerlServer(["--name", "CliServer"]);
+    common = ["--host", "127.0.0.1", "--port", String(server.port), "--timeout", "5", "--name", "CliTest"];
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test("ping prints PONG and the negotiated protocol", async () => {
+    const { code, out } = await run(["ping", ...common]);
+    assert.equal(code, 0);
+    assert.match(out.join("\n"), /^PONG from \S+ \(IKC0, Storable\)$/);
+  });
+
+  test("call prints the answer as JSON; --list calls in list context", async () => {
+    let r = await run(["call", "test/add", "[1,2,39]", ...common]);
+    assert.equal(r.code, 0);
+    assert.equal(JSON.parse(r.out.join("\n")), 42);
+    r = await run(["call", "test/echo_list", '["a","b"]', "--list", ...common]);
+    assert.deepEqual(JSON.parse(r.out.join("\n")), ["a", "b"]);
+    r = await run(["call", "test/echo_list", '["a","b"]', ...common]);
+    assert.deepEqual(JSON.parse(r.out.join("\n")), "b");
+  });
+
+  test("post is seen by the server; post-respond prints the later answer", async () => {
+    assert.equal((await run(["call", "test/reset", ...common])).code, 0);
+    assert.equal((await run(["post", "test/record", '"from the cli"', ...common])).code, 0);
+    const seen = await run(["call", "test/seen", ...common]);
+    assert.deepEqual(JSON.parse(seen.out.join("\n")), ["from the cli"]);
+    const r = await run(["post-respond", "test/respond", "[5, \"later\"]", ...common]);
+    assert.equal(r.code, 0);
+    assert.equal(JSON.parse(r.out.join("\n")), "later");
+  });
+
+  test("a remote error and a timeout exit 1", async () => {
+    assert.equal((await run(["call", "nope/nothing", ...common])).code, 1);
+    const r = await run(["call", "test/undef", ...common.slice(0, -4), "--timeout", "0.3"]);
+    assert.equal(r.code, 1);
+  });
+
+  test("usage errors exit 2; --help exits 0", async () => {
+    assert.equal((await run(["call", ...common])).code, 2);
+    assert.equal((await run(["frobnicate", ...common])).code, 2);
+    assert.equal((await run(["call", "test/echo", "{not json", ...common])).code, 2);
+    const help = await run(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.out.join("\n"), /usage: ikc/);
+  });
+
+  test("an unreachable server exits 1", async () => {
+    const r = await run(["ping", "--host", "127.0.0.1", "--port", "1", "--timeout", "2"]);
+    assert.equal(r.code, 1);
+  });
+});
+
+describe("toJsonable", () => {
+  test("turns Perl values JSON cannot hold into tagged objects", () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const v = toJsonable({
+      big: 10n ** 20n,
+      bytes: new Uint8Array([0, 255]),
+      ref: new PerlRef("x"),
+      obj: bless({ id: 1 }, "My::Thing"),
+      cyclic: cyclic as never,
+    });
+    assert.deepEqual(JSON.parse(JSON.stringify(v)), {
+      big: "100000000000000000000",
+      bytes: { $bytes: "00ff" },
+      ref: { $ref: "x" },
+      obj: { $class: "My::Thing", $value: { id: 1 } },
+      cyclic: { a: 1, self: { $cycle: true } },
+    });
+  });
+});
