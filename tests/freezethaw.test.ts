@@ -13,6 +13,7 @@ import { bless, blessedClass, PerlRef, PerlRegexp, PerlVString, StorableHook } f
 import type { PerlValue } from "../src/core/perl.ts";
 import { CodecError, LimitError } from "../src/core/errors.ts";
 import { perlMissing, runPerl } from "./helpers/perl.ts";
+import { spawnSync } from "node:child_process";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -135,7 +136,12 @@ const corpus: Case[] = [
   {
     name: "unicode text as UTF-8 bytes",
     perl: `do { my $s = "\\x{263a} caf\\x{e9} \\x{1F600}"; utf8::encode($s); [$s, "plain"] }`,
-    js: () => [utf8("☺ café 😀"), "plain"],
+    js: () => ["☺ café 😀", "plain"],
+  },
+  {
+    name: "Latin-1 byte string (not UTF-8) stays bytes",
+    perl: `["caf\\xe9", "\\xff\\xfe"]`,
+    js: () => [new Uint8Array([0x63, 0x61, 0x66, 0xe9]), new Uint8Array([0xff, 0xfe])],
   },
   {
     name: "binary bytes 0..255",
@@ -380,6 +386,60 @@ describe("FreezeThaw against Perl", () => {
     assert.equal(dec.decode(out), "same same");
   });
 
+  test("Perl's UTF-8 flagged strings arrive as JS strings (real POE::Filter::Reference and SysRW)", {
+    skip: perlMissing("FreezeThaw", "POE::Filter::Reference", "POE::Driver::SysRW"),
+  }, () => {
+    // Perl counts characters but POE sends its internal UTF-8 under `use bytes`: whenever a flagged
+    // string is in the message, the whole frame is UTF-8 with counts in characters.
+    const script = `use strict; use warnings; use POE::Filter::Reference; use POE::Driver::SysRW; use FreezeThaw ();
+      { package C; sub new { bless {}, shift } sub freeze { FreezeThaw::freeze($_[1]) } sub thaw { (FreezeThaw::thaw($_[1]))[0] } }
+      my $f = POE::Filter::Reference->new(Serializer => C->new); my $d = POE::Driver::SysRW->new;
+      my $up = "caf\\x{e9}"; utf8::upgrade($up);
+      my $sh = ["\\x{263a}"];
+      my @v = ({s => "\\x{e9}\\x{263a}\\x{1F600}", n => 1}, {s => $up}, {b => "\\xe9", s => "\\x{263a}", "k\\x{263a}" => [1]},
+        [bless({"\\x{263a}" => $sh}, "Caf\\x{e9}::X"), $sh], {s => "caf\\xe9"}, {s => "\\xc3\\xa9"});
+      for (@v) { $d->put($f->put([$_])); $d->flush(\\*STDOUT) }
+      my $first = $f->put([$v[0]])->[0]; $first =~ s/^\\d+\\0//;
+      print STDERR eval { FreezeThaw::thaw($first); 1 } ? "perl-thaws\\n" : "perl-cannot\\n";`;
+    const r = spawnSync("perl", ["-e", script]);
+    assert.equal(r.status, 0, String(r.stderr));
+    // Perl itself cannot thaw such a frame: FreezeThaw::thaw counts octets.
+    assert.equal(String(r.stderr).trim(), "perl-cannot");
+    const frames = splitFrames(new Uint8Array(r.stdout));
+    const got = frames.map((f) => freezeThawFreezer.thaw(f));
+    const sh = ["☺"];
+    assert.equal(canon(got), canon([
+      { s: "é☺😀", n: "1" },
+      { s: "café" },
+      { b: "é", s: "☺", "k☺": ["1"] },
+      [bless({ "☺": sh }, "Café::X"), sh],
+      { s: new Uint8Array([0x63, 0x61, 0x66, 0xe9]) }, // a Latin-1 byte string: not UTF-8, so bytes
+      { s: "é" }, // a byte string holding UTF-8
+    ]));
+  });
+
+  test("what we send Perl: UTF-8 octets by default, the same characters with strings: latin1", { skip: FT }, () => {
+    const script = `use strict; use warnings; use FreezeThaw qw(thaw); use JSON::PP; binmode STDIN;
+      local $/; my @out;
+      for my $fr (split /\\n--\\n/, <STDIN>) {
+        my ($v) = thaw($fr); my $s = $v->{s}; my $k = (grep { $_ ne "s" } keys %$v)[0];
+        my $dec = $s; utf8::decode($dec);
+        push @out, [length($s), utf8::is_utf8($s) ? 1 : 0, $s eq "\\x{e9}t\\x{e9}" ? 1 : 0, $dec eq "\\x{e9}t\\x{e9} \\x{263a}" ? 1 : 0, $k];
+      }
+      print JSON::PP->new->ascii->encode(\\@out);`;
+    const frames = [
+      freezeThawFreeze({ s: "été ☺", "clé": 1 }),
+      new FreezeThawEncoder({ strings: "latin1" }).encode({ s: "été", "clé": 1 }),
+    ];
+    const sep = ascii("\n--\n");
+    const input = new Uint8Array([...frames[0]!, ...sep, ...frames[1]!]);
+    const out = JSON.parse(dec.decode(runPerl(script, input)));
+    // default: 9 octets, no flag; utf8::decode gives "été ☺"; the key is the UTF-8 octets of "clé"
+    assert.deepEqual(out[0], [9, 0, 0, 1, "cl\u00c3\u00a9"]);
+    // latin1: Perl holds exactly "été" (3 characters) and the key "clé"
+    assert.deepEqual(out[1], [3, 0, 1, 0, "cl\u00e9"]);
+  });
+
   test("POE::Filter::Reference with FreezeThaw frames what we thaw, and thaws what we freeze", {
     skip: perlMissing("FreezeThaw", "POE::Filter::Reference"),
   }, () => {
@@ -400,9 +460,33 @@ describe("FreezeThaw against Perl", () => {
 describe("FreezeThaw options", () => {
   test("byteStrings", () => {
     const text = freezeThawFreeze(["☺", new Uint8Array([0xff, 0x41])]);
-    assert.equal(canon(freezeThawThaw(text)), canon([utf8("☺"), new Uint8Array([0xff, 0x41])]));
+    assert.equal(canon(freezeThawThaw(text)), canon(["☺", new Uint8Array([0xff, 0x41])]));
     assert.equal(canon(freezeThawThaw(text, { byteStrings: "utf8" })), canon(["☺", new Uint8Array([0xff, 0x41])]));
+    assert.equal(canon(freezeThawThaw(text, { byteStrings: "bytes" })), canon([utf8("☺"), new Uint8Array([0xff, 0x41])]));
+    assert.equal(canon(freezeThawThaw(text, { byteStrings: "auto" })), canon([utf8("☺"), new Uint8Array([0xff, 0x41])]));
     assert.equal(canon(freezeThawThaw(text, { byteStrings: "latin1" })), canon(["\xe2\x98\xba", "\xffA"]));
+  });
+
+  test("strings: latin1 writes one octet per character and refuses the rest", () => {
+    const e = new FreezeThawEncoder({ strings: "latin1" });
+    assert.deepEqual(e.encode({ "clé": "café" }), new Uint8Array([...ascii("FrT;@1|%2|$3|cl"), 0xe9, ...ascii("$4|caf"), 0xe9]));
+    assert.throws(() => e.encode(["☺"]), (err: unknown) => err instanceof CodecError && /U\+263A/.test((err as Error).message));
+    assert.throws(() => new FreezeThawEncoder({ strings: "utf16" as never }), TypeError);
+    assert.equal(canon(freezeThawThaw(e.encode(["é"]), { byteStrings: "latin1" })), canon(["é"]));
+  });
+
+  test("character frames: counts in code points, every string a JS string", () => {
+    // What Perl writes when a UTF-8 flagged string is in the message (see the Perl test above).
+    const frame = utf8("FrT;@1|%6|$1|b$1|s$2|k☺$1|é$2|☺😀@1|$1|1");
+    assert.equal(canon(freezeThawThaw(frame)), canon({ b: "é", s: "☺😀", "k☺": ["1"] }));
+    // Perl's internal UTF-8 may hold a surrogate; JS strings can too.
+    const sur = new Uint8Array([...ascii("FrT;@1|@1|$2|é"), 0xed, 0xa0, 0x80]);
+    assert.equal((freezeThawThaw(sur) as string[])[0], "é\ud800");
+    // Neither reading works: the octet reading's error is reported.
+    assert.throws(() => freezeThawThaw(utf8("FrT;@1|$9|é")), (e: unknown) => e instanceof CodecError && /truncated/.test((e as Error).message));
+    assert.throws(() => freezeThawThaw(new Uint8Array([...ascii("FrT;@1|$2|"), 0xc3, 0x28, 0x41])), CodecError);
+    // Limits are not retried in the other reading.
+    assert.throws(() => freezeThawThaw(utf8(`FrT;@1|${"@1|".repeat(50)}$2|é`), { maxDepth: 10 }), LimitError);
   });
 
   test("numericStrings", () => {

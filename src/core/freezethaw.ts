@@ -16,9 +16,28 @@
  * | `>` + package + item     | blessed ref; package is `><id>\|$<n>\|<name>` or `)<id>\|`   |
  * | `!<last>\|` after `FrT;` | shared refs/cycles: `last+1` empty shells (`{` + package for blessed ones), then their contents (`}` + package for blessed ones), then the value, where `<<i>\|` stands for shell i |
  *
- * FreezeThaw has no UTF-8 flag: every string is bytes. JS strings are sent as UTF-8 bytes, and
- * non-ASCII bytes arrive as `Uint8Array` unless {@link FreezeThawDecodeOptions.byteStrings} says otherwise.
- * Numbers travel as text; they arrive as strings unless `numericStrings: "number"`.
+ * ## Strings and characters (checked against Perl 5.36, FreezeThaw 0.5001, POE 1.370)
+ *
+ * FreezeThaw has no UTF-8 flag and no number type. `freezeString` writes `'$' . length($s) . '|' . $s`,
+ * so the count is in Perl *characters*, and the frozen text is one Perl string: if any string in
+ * the message is UTF-8 flagged, the whole frozen text is (byte strings in it are upgraded too).
+ * POE::Filter::Reference and POE::Driver::SysRW work `use bytes`, so the frame length is in octets
+ * and the octets sent are Perl's internal UTF-8. Two kinds of frame therefore reach us:
+ *
+ * - **byte frames** (no flagged string in the message): counts are octets;
+ * - **character frames** (a flagged string somewhere): the frame is UTF-8 and every count is in
+ *   code points. Perl's own `thaw` cannot read these (it counts octets: "Extra elements in frozen
+ *   structure"); we can. A byte-count parse is tried first; when it fails and the frame is UTF-8,
+ *   it is parsed with character counts and every string arrives as a JS string.
+ *
+ * The other way, Perl's `thaw` only ever sees octets (the filter reads bytes), so no frame can give
+ * Perl a character above U+00FF. JS strings are therefore sent as their UTF-8 octets (Perl gets a
+ * byte string; `utf8::decode` or `Encode::decode_utf8` gives the characters), and byte frames
+ * decode valid UTF-8 back to JS strings (option {@link FreezeThawDecodeOptions.byteStrings}), so a
+ * JS string survives a round trip through Perl. `strings: "latin1"` in {@link FreezeThawEncodeOptions}
+ * sends one octet per character instead (Perl then holds exactly the same characters; only for text
+ * within U+0000..U+00FF). Numbers travel as text and arrive as strings (`1` → `"1"`) unless
+ * `numericStrings: "number"`.
  *
  * @module
  */
@@ -39,13 +58,15 @@ import type { PerlValue } from "./perl.ts";
  */
 export interface FreezeThawDecodeOptions {
   /**
-   * How a string holding non-ASCII bytes is returned (ASCII strings are always JS strings):
-   * `"auto"` (default) as a `Uint8Array`, like any Perl byte string in the value model;
-   * `"utf8"` as a JS string when the bytes are valid UTF-8, else a `Uint8Array`;
-   * `"latin1"` as a JS string with one character per byte.
+   * How a string of a byte frame holding non-ASCII bytes is returned (ASCII strings are always JS
+   * strings, and so is every string of a character frame):
+   * `"utf8"` (default) as a JS string when the bytes are valid UTF-8 (what this encoder writes for a
+   * JS string, and what most Perl code holds as text), else a `Uint8Array`;
+   * `"bytes"` (or its older name `"auto"`) always as a `Uint8Array`;
+   * `"latin1"` as a JS string with one character per byte (Perl's own reading of a byte string).
    * Hash keys and class names are always JS strings: UTF-8 when valid, else Latin-1.
    */
-  byteStrings?: "auto" | "utf8" | "latin1";
+  byteStrings?: "utf8" | "bytes" | "latin1" | "auto";
   /**
    * `"string"` (default): every scalar stays a string, as FreezeThaw stores it.
    * `"number"`: strings that look like Perl's output for a number (`42`, `-7`, `1.5`, `1e+20`)
@@ -74,6 +95,13 @@ export interface FreezeThawDecodeOptions {
 export interface FreezeThawEncodeOptions {
   /** Maximum nesting of arrays, hashes and refs. Default 512. */
   maxDepth?: number;
+  /**
+   * How a non-ASCII JS string (value, hash key or class name) is written. FreezeThaw carries octets only:
+   * `"utf8"` (default) writes its UTF-8 octets: Perl gets a byte string holding UTF-8;
+   * `"latin1"` writes one octet per character: Perl gets exactly the same characters, and a
+   * character above U+00FF is a {@link CodecError}.
+   */
+  strings?: "utf8" | "latin1";
 }
 
 const DEFAULT_MAX_DEPTH = 512;
@@ -102,7 +130,7 @@ const SIGNATURE = [0x46, 0x72, 0x54, 0x3b]; // "FrT;"
 const utf8Fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
-function latin1(b: Uint8Array): string {
+function latin1(b: Units): string {
   let s = "";
   for (let i = 0; i < b.length; i += 8192) {
     s += String.fromCharCode.apply(null, b.subarray(i, i + 8192) as unknown as number[]);
@@ -110,12 +138,55 @@ function latin1(b: Uint8Array): string {
   return s;
 }
 
-function isAscii(b: Uint8Array): boolean {
+/** Code points (surrogates included, as Perl allows them) as a JS string. */
+function codePointString(u: Uint32Array): string {
+  let s = "";
+  for (let i = 0; i < u.length; i += 4096) {
+    s += String.fromCodePoint.apply(null, u.subarray(i, i + 4096) as unknown as number[]);
+  }
+  return s;
+}
+
+/**
+ * Perl's internal UTF-8 as code points, or undefined when it is not UTF-8. Lax like Perl: surrogate
+ * code points are accepted; overlong forms and code points beyond U+10FFFF (which JS cannot hold) are not.
+ */
+function utf8CodePoints(b: Uint8Array): Uint32Array | undefined {
+  const out = new Uint32Array(b.length);
+  let n = 0;
+  for (let i = 0; i < b.length;) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      out[n++] = c;
+      i++;
+      continue;
+    }
+    let need: number, cp: number, min: number;
+    if (c >= 0xc2 && c <= 0xdf) [need, cp, min] = [1, c & 0x1f, 0x80];
+    else if (c >= 0xe0 && c <= 0xef) [need, cp, min] = [2, c & 0x0f, 0x800];
+    else if (c >= 0xf0 && c <= 0xf4) [need, cp, min] = [3, c & 0x07, 0x10000];
+    else return undefined;
+    for (let k = 1; k <= need; k++) {
+      const cc = b[i + k];
+      if (cc === undefined || (cc & 0xc0) !== 0x80) return undefined;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff) return undefined;
+    out[n++] = cp;
+    i += need + 1;
+  }
+  return out.subarray(0, n);
+}
+
+/** The input as the parser sees it: octets, or code points for a character frame. */
+type Units = Uint8Array | Uint32Array;
+
+function isAscii(b: Units): boolean {
   for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) return false;
   return true;
 }
 
-function asciiString(b: Uint8Array): string {
+function asciiString(b: Units): string {
   if (b.length < 24) {
     let s = "";
     for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
@@ -125,8 +196,9 @@ function asciiString(b: Uint8Array): string {
 }
 
 /** Text for names and keys: UTF-8 when valid, else one character per byte. */
-function nameString(b: Uint8Array): string {
+function nameString(b: Units): string {
   if (isAscii(b)) return asciiString(b);
+  if (b instanceof Uint32Array) return codePointString(b);
   try {
     return utf8Fatal.decode(b);
   } catch {
@@ -209,13 +281,14 @@ class Parser {
   /** Shells of the repeated-data section, or null when the input has none. */
   shells: PerlValue[] | null = null;
   packages = new Map<number, string>();
-  private readonly b: Uint8Array;
-  private readonly byteStrings: "auto" | "utf8" | "latin1";
+  private readonly b: Units;
+  private readonly byteStrings: "utf8" | "bytes" | "latin1" | "auto";
   private readonly numbers: boolean;
   private readonly maxDepth: number;
   private readonly maxItems: number;
 
-  constructor(b: Uint8Array, o: Required<FreezeThawDecodeOptions>) {
+  /** `b` holds octets (a byte frame) or code points (a character frame: counts are in characters). */
+  constructor(b: Units, o: Required<FreezeThawDecodeOptions>) {
     this.b = b;
     this.byteStrings = o.byteStrings;
     this.numbers = o.numericStrings === "number";
@@ -251,8 +324,8 @@ class Parser {
     return n;
   }
 
-  /** `$<n>|<bytes>`, the marker already checked. */
-  rawString(): Uint8Array {
+  /** `$<n>|<units>`, the marker already checked. */
+  rawString(): Units {
     const start = this.pos;
     this.pos++;
     const n = this.number();
@@ -262,7 +335,7 @@ class Parser {
     return s;
   }
 
-  text(bytes: Uint8Array): PerlValue {
+  text(bytes: Units): PerlValue {
     if (isAscii(bytes)) {
       const s = asciiString(bytes);
       if (this.numbers) {
@@ -271,6 +344,7 @@ class Parser {
       }
       return s;
     }
+    if (bytes instanceof Uint32Array) return codePointString(bytes);
     switch (this.byteStrings) {
       case "latin1":
         return latin1(bytes);
@@ -278,10 +352,10 @@ class Parser {
         try {
           return utf8Fatal.decode(bytes);
         } catch {
-          return bytes.slice();
+          return (bytes as Uint8Array).slice();
         }
       default:
-        return bytes.slice();
+        return (bytes as Uint8Array).slice();
     }
   }
 
@@ -478,14 +552,14 @@ function isPlainHash(v: PerlValue): v is Record<string, PerlValue> {
 
 function decodeOptions(o: FreezeThawDecodeOptions): Required<FreezeThawDecodeOptions> {
   const r: Required<FreezeThawDecodeOptions> = {
-    byteStrings: o.byteStrings ?? "auto",
+    byteStrings: o.byteStrings ?? "utf8",
     numericStrings: o.numericStrings ?? "string",
     requireSignature: o.requireSignature ?? true,
     maxDepth: o.maxDepth ?? DEFAULT_MAX_DEPTH,
     maxItems: o.maxItems ?? DEFAULT_MAX_ITEMS,
     maxInputBytes: o.maxInputBytes ?? DEFAULT_MAX_INPUT,
   };
-  if (!["auto", "utf8", "latin1"].includes(r.byteStrings)) throw new TypeError(`bad byteStrings option ${r.byteStrings}`);
+  if (!["utf8", "bytes", "latin1", "auto"].includes(r.byteStrings)) throw new TypeError(`bad byteStrings option ${r.byteStrings}`);
   if (!["string", "number"].includes(r.numericStrings)) {
     throw new TypeError(`bad numericStrings option ${r.numericStrings}`);
   }
@@ -530,6 +604,23 @@ export class FreezeThawDecoder {
     if (b.length > this.options.maxInputBytes) {
       throw new LimitError(`FreezeThaw: input of ${b.length} bytes exceeds maxInputBytes ${this.options.maxInputBytes}`, 0);
     }
+    try {
+      return this.parse(b);
+    } catch (e) {
+      // A character frame (a UTF-8 flagged string was in Perl's message): counts are code points.
+      if (!(e instanceof CodecError) || e instanceof LimitError || isAscii(b)) throw e;
+      const units = utf8CodePoints(b);
+      if (units === undefined) throw e;
+      try {
+        return this.parse(units);
+      } catch (e2) {
+        if (e2 instanceof LimitError) throw e2;
+        throw e; // report the octet reading's error: that is what Perl's thaw would meet
+      }
+    }
+  }
+
+  private parse(b: Units): PerlValue[] {
     const p: Parser = new Parser(b, this.options);
     try {
       if (b.length >= 4 && b[0] === SIGNATURE[0] && b[1] === SIGNATURE[1] && b[2] === SIGNATURE[2] && b[3] === SIGNATURE[3]) {
@@ -647,8 +738,24 @@ class Emitter {
   readonly packages = new Map<string, number>();
   private readonly maxDepth: number;
 
-  constructor(maxDepth: number) {
+  /** A non-ASCII JS string as the octets to send. */
+  readonly text: (s: string) => Uint8Array;
+
+  constructor(maxDepth: number, strings: "utf8" | "latin1") {
     this.maxDepth = maxDepth;
+    this.text = strings === "latin1" ? (s) => this.latin1Octets(s) : (s) => utf8Encoder.encode(s);
+  }
+
+  latin1Octets(s: string): Uint8Array {
+    const out = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0xff) {
+        this.fail(`character U+${c.toString(16).toUpperCase().padStart(4, "0")} does not fit strings: "latin1"`);
+      }
+      out[i] = c;
+    }
+    return out;
   }
 
   fail(message: string): never {
@@ -679,10 +786,10 @@ class Emitter {
       for (const k of keys) if (!/^[\x00-\x7f]*$/.test(k)) ascii = false;
       if (ascii) {
         keys.sort();
-        s = { keys, keyBytes: keys.map((k) => utf8Encoder.encode(k)) };
+        s = { keys, keyBytes: keys.map((k) => utf8Encoder.encode(k)) }; // ASCII: both encodings agree
       } else {
         // Perl sorts the UTF-8 bytes it receives; byte order is code point order, not UTF-16 order.
-        const pairs = keys.map((k) => ({ k, b: utf8Encoder.encode(k) }));
+        const pairs = keys.map((k) => ({ k, b: this.text(k) }));
         pairs.sort((x, y) => compareBytes(x.b, y.b));
         s = { keys: pairs.map((p) => p.k), keyBytes: pairs.map((p) => p.b) };
       }
@@ -751,7 +858,7 @@ class Emitter {
       const n = this.packages.size;
       this.packages.set(cls, n);
       this.w.ascii(`>${n}|`);
-      this.str(utf8Encoder.encode(cls));
+      this.str(this.text(cls));
     }
   }
 
@@ -763,7 +870,7 @@ class Emitter {
         return;
       case "string":
         if (/^[\x00-\x7f]*$/.test(v)) this.asciiStr(v);
-        else this.str(utf8Encoder.encode(v));
+        else this.str(this.text(v));
         return;
       case "number":
         this.asciiStr(perlNumber(v));
@@ -793,7 +900,7 @@ class Emitter {
     }
     if (v instanceof PerlRegexp) {
       // FreezeThaw writes the regexp's stringification and drops any class (it tests is_regexp first).
-      const text = utf8Encoder.encode(v.flags === "" && /^\(\?\^[a-z]*:/.test(v.pattern) && matchingParen(v.pattern) === v.pattern.length - 1
+      const text = this.text(v.flags === "" && /^\(\?\^[a-z]*:/.test(v.pattern) && matchingParen(v.pattern) === v.pattern.length - 1
         ? v.pattern
         : `(?^${v.flags}:${v.pattern})`);
       w.ascii(`/${text.length}|`);
@@ -884,8 +991,10 @@ export class FreezeThawEncoder {
 
   constructor(options: FreezeThawEncodeOptions = {}) {
     const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    const strings = options.strings ?? "utf8";
+    if (strings !== "utf8" && strings !== "latin1") throw new TypeError(`bad strings option ${strings}`);
     if (!(maxDepth >= 0)) throw new TypeError(`bad maxDepth option ${maxDepth}`);
-    this.options = { maxDepth };
+    this.options = { maxDepth, strings };
   }
 
   /** Freezes one value as Perl's `freeze($value)` does: a list of one element. */
@@ -896,7 +1005,7 @@ export class FreezeThawEncoder {
   /** Freezes several values as Perl's `freeze(@values)` does. */
   encodeAll(values: readonly PerlValue[]): Uint8Array {
     try {
-      return new Emitter(this.options.maxDepth).run(values);
+      return new Emitter(this.options.maxDepth, this.options.strings).run(values);
     } catch (e) {
       if (e instanceof RangeError) throw new LimitError("FreezeThaw: nesting too deep for the call stack", -1, { cause: e });
       throw e;
