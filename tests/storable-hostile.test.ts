@@ -406,6 +406,53 @@ describe("Storable hostile input: malformed structure", () => {
   });
 });
 
+// Valid images Perl writes elsewhere: other native byte orders and IV sizes, old minors, and the
+// SX_LOBJECT forms Perl uses past 2^31 elements or bytes (here with small sizes, which readers accept).
+describe("Storable: hand-built images of other platforms and large-object forms", () => {
+  const le32 = (n: number): number[] => [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255];
+  const f64 = (x: number, le: boolean): number[] => {
+    const dv = new DataView(new ArrayBuffer(8));
+    dv.setFloat64(0, x, le);
+    return [...new Uint8Array(dv.buffer)];
+  };
+
+  test("big-endian 64-bit native (byte order 87654321): lengths, IVs and NVs big-endian", () => {
+    const head = [0x04, 0x0b, 0x08, ..."87654321".split("").map((c) => c.charCodeAt(0)), 4, 8, 8, 8];
+    const iv = [0, 0, 0x01, 0, 0, 0, 0, 5]; // 2^40 + 5
+    const neg = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]; // -2
+    assert.deepEqual(thaw(bytesOf(head, 0x02, be32(4), 0x06, iv, 0x06, neg, 0x07, f64(2.5, false), 0x0a, 1, "x")),
+      [2 ** 40 + 5, -2, 2.5, "x"]);
+  });
+
+  test("little-endian 32-bit IV native (byte order 1234)", () => {
+    const head = [0x04, 0x0b, 0x04, ..."1234".split("").map((c) => c.charCodeAt(0)), 4, 4, 4, 8];
+    assert.deepEqual(thaw(bytesOf(head, 0x02, le32(3), 0x06, le32(-7 >>> 0), 0x07, f64(-0.5, true), 0x01, le32(3), "abc")),
+      [-7, -0.5, "abc"]);
+    const beHead = [0x04, 0x0b, 0x04, ..."4321".split("").map((c) => c.charCodeAt(0)), 4, 4, 4, 8];
+    assert.deepEqual(thaw(bytesOf(beHead, 0x03, be32(1), 0x06, be32(70000), be32(1), "k")), { k: 70000 });
+  });
+
+  test("native images of minor 0 and 1 have no NV size byte", () => {
+    const head = (minor: number) => [0x04, minor, 0x08, ..."12345678".split("").map((c) => c.charCodeAt(0)), 4, 8, 8];
+    for (const minor of [0, 1]) {
+      assert.deepEqual(thaw(bytesOf(head(minor), 0x02, le32(2), 0x07, f64(1.25, true), 0x08, 0x81)), [1.25, 1]);
+    }
+  });
+
+  test("SX_LOBJECT strings, arrays, hashes, flag hashes and back references", () => {
+    const u64 = (n: number) => [...be32(Math.floor(n / 2 ** 32)), ...be32(n >>> 0)];
+    assert.deepEqual(thaw(bytesOf(NET, 0x21, 0x01, u64(3), "abc")), new PerlRef("abc"));
+    assert.deepEqual(thaw(bytesOf(NET, 0x21, 0x02, u64(2), 0x08, 0x81, 0x21, 0x18, u64(2), [0xc3, 0xa9])), [1, "é"]);
+    assert.deepEqual(thaw(bytesOf(NET, 0x21, 0x03, u64(1), 0x0a, 0x01, "x", be32(1), "k")), { k: "x" });
+    assert.deepEqual(thaw(bytesOf(NET, 0x21, 0x19, 0x00, u64(1), 0x08, 0x81, 0x01, be32(2), [0xc3, 0xa9])), { "é": 1 });
+    // [\@a-ish]: element 1 is a reference to the array itself via a 64-bit object id
+    const a = thaw(bytesOf(NET, 0x02, be32(2), 0x08, 0x81, 0x04, 0x21, 0x00, u64(0))) as PerlValue[];
+    assert.equal(a[1], a);
+    // native little-endian: the 64-bit length is little-endian too
+    assert.deepEqual(thaw(bytesOf(NATIVE, 0x21, 0x02, le32(1), le32(0), 0x08, 0x85)), [5]);
+  });
+});
+
 describe("Storable hostile input: prototype pollution", () => {
   const polluting: Array<[string, Uint8Array]> = [
     // { "__proto__" => { polluted => "yes" } } written by hand

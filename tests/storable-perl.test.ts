@@ -254,6 +254,14 @@ const pattern1MiB = (): Uint8Array => {
   return b;
 };
 const LONG_CLASS = "A::" + "Long".repeat(40);
+/** storable-corpus.pl's hook_large(): every SX_HOOK length past one byte (string, list, class name). */
+const LONG_HOOK_CLASS = "My::HookedMany::" + "Long".repeat(70);
+const hookLarge = (): StorableHook =>
+  new StorableHook(LONG_HOOK_CLASS, "hash", enc("k".repeat(300)), Array.from({ length: 300 }, (_, i) => [i + 1]));
+/** v1.2.....100: its literal is longer than 255 bytes (SX_LVSTRING). */
+const longVString = (): PerlVString =>
+  new PerlVString("v" + Array.from({ length: 100 }, (_, i) => i + 1).join("."),
+    String.fromCharCode(...Array.from({ length: 100 }, (_, i) => i + 1)));
 const nestedArray = (n: number): unknown => {
   let x: unknown = "bottom";
   for (let i = 0; i < n; i++) x = [x];
@@ -382,6 +390,13 @@ const CORPUS: Record<string, Expect> = {
     return [new StorableHook("My::Hooked", "hash", enc("id=1"), [sh]), sh];
   },
   hook_root: () => new StorableHook("My::Hooked", "hash", enc("id=5"), [{ k: "v" }]),
+  hook_large: () => [hookLarge()],
+  long_vstring: () => ({ v: longVString() }),
+  svundef_elem: () => [null, 1], // SX_SVUNDEF_ELEM: an element that is PL_sv_undef itself
+  weak_overload: () => {
+    const o = bless({ v: "w" }, "My::Overloaded"); // SX_OVERLOAD, then SX_WEAKOVERLOAD to the same object
+    return { s: o, w: o };
+  },
   booleans: () => ["1", ""], // Perl 5.36 copies of !!1 / !!0 are frozen as strings
   immortals: () => ({ t: new PerlRef(true), f: new PerlRef(false) }), // \!!1 is PL_sv_yes itself: SX_SV_YES
   overload: () => ({ o: bless({ v: "x" }, "My::Overloaded") }),
@@ -573,6 +588,8 @@ function jsCases(): Record<string, PerlValue> {
     hook_built_in_js: new StorableHook("My::Hooked", "hash", enc("id=js"), [{ from: "js" }]),
     regexp: { re: new PerlRegexp("ab+c", "i"), re2: new PerlRegexp("^\\d+$", "msx"), plain: new PerlRegexp("x") },
     vstring: { v: new PerlVString("v1.22.333", "\x01\x16\u014d"), ascii: new PerlVString("v65.66", "AB") },
+    long_vstring: { v: longVString() },
+    hook_large: [hookLarge(), hookLarge()],
     large_string: ["abcdefghijklmnop".repeat(65536)],
     large_bytes: [pattern1MiB()],
     large_array: Array.from({ length: 100000 }, (_, i) => i),
@@ -598,7 +615,7 @@ const JS_CASE_NAMES = [
   "str_ascii", "str_non_ascii", "str_lone_surrogate", "bytes", "ints", "floats", "float_specials", "bigints",
   "booleans", "nulls", "nested", "shared", "shared_array", "cycle_hash", "cycle_array", "cycle_deep", "cycle_ref",
   "refs", "shared_ref", "root_ref", "blessed", "blessed_root", "long_class", "proto_keys", "map_input", "utf8_keys",
-  "hook_from_perl", "hook_shared", "hook_built_in_js", "regexp", "vstring", "large_string", "large_bytes",
+  "hook_from_perl", "hook_shared", "hook_built_in_js", "regexp", "vstring", "long_vstring", "hook_large", "large_string", "large_bytes",
   "large_array", "large_hash",
 ];
 

@@ -18,6 +18,15 @@ import {
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
+// STORABLE_PROPERTY_RUNS multiplies every numRuns (soak runs); STORABLE_PROPERTY_SEED replays a
+// reported failure (fast-check prints the seed and path).
+const RUN_FACTOR = Math.max(1, Number(process.env.STORABLE_PROPERTY_RUNS) || 1);
+const SEED = process.env.STORABLE_PROPERTY_SEED ? Number(process.env.STORABLE_PROPERTY_SEED) : undefined;
+const PATH = process.env.STORABLE_PROPERTY_PATH || undefined;
+function runs(n: number): fc.Parameters<unknown> {
+  return SEED === undefined ? { numRuns: n * RUN_FACTOR } : { numRuns: n * RUN_FACTOR, seed: SEED, path: PATH };
+}
+
 // ---------------------------------------------------------------- expected values
 
 /**
@@ -252,7 +261,7 @@ describe("Storable properties (JS)", () => {
       fc.property(valueArb({ perl: false, doubles: true }), (v) => {
         assertGraph(thaw(nfreeze(v)), wire(v));
       }),
-      { numRuns: 400 },
+      runs(400),
     );
   });
 
@@ -263,13 +272,19 @@ describe("Storable properties (JS)", () => {
     enc1.encode({ a: 1 });
     const big = { a: "x".repeat(100000), "é": 1 };
     assertGraph(thaw(enc1.encode(big)), big);
+    // Same with nested hashes that both turn flagged after the growth, through the shared nfreeze
+    // encoder, with a back reference (tag counting must survive the rewrite).
+    nfreeze({ warm: [1, 2, 3] });
+    const shared = { s: 1 };
+    const nested = { first: shared, outer: { a: "y".repeat(70000), b: shared, "ü": [shared] }, "日本": shared };
+    assertGraph(thaw(nfreeze(nested)), nested);
     fc.assert(
       fc.property(fc.array(valueArb({ perl: false, doubles: false }), { minLength: 2, maxLength: 8 }), (values) => {
         const enc = new StorableEncoder();
         const images = values.map((v) => enc.encode(v));
         values.forEach((v, i) => assertGraph(thaw(images[i]), wire(v)));
       }),
-      { numRuns: 100 },
+      runs(100),
     );
   });
 
@@ -278,7 +293,7 @@ describe("Storable properties (JS)", () => {
       fc.property(fc.array(fc.oneof(fc.double(), int32, fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n })), { maxLength: 20 }), (nums) => {
         assertGraph(thaw(nfreeze(nums), { numericStrings: "number" }), wire(nums, { numbers: true }));
       }),
-      { numRuns: 300 },
+      runs(300),
     );
   });
 
@@ -287,7 +302,7 @@ describe("Storable properties (JS)", () => {
       fc.property(fc.string({ unit: anyUnit, maxLength: 400 }), (s) => {
         assert.equal((thaw(nfreeze([s])) as string[])[0], s);
       }),
-      { numRuns: 500 },
+      runs(500),
     );
   });
 
@@ -298,7 +313,7 @@ describe("Storable properties (JS)", () => {
         assert.ok(bytesEqual((thaw(img, { bytes: "bytes" }) as Uint8Array[])[0], b));
         assert.equal((thaw(img, { bytes: "string" }) as string[])[0], String.fromCharCode(...b));
       }),
-      { numRuns: 300 },
+      runs(300),
     );
   });
 
@@ -314,7 +329,7 @@ describe("Storable properties (JS)", () => {
         const b = nfreeze(build([...entries].reverse()), { canonical: true });
         assert.ok(bytesEqual(a, b));
       }),
-      { numRuns: 300 },
+      runs(300),
     );
   });
 
@@ -325,7 +340,7 @@ describe("Storable properties (JS)", () => {
         const twice = nfreeze(thaw(once), { canonical: true });
         assert.ok(bytesEqual(once, twice));
       }),
-      { numRuns: 300 },
+      runs(300),
     );
   });
 });
@@ -334,7 +349,7 @@ describe("Storable properties (JS)", () => {
 
 describe("Storable properties through Perl", () => {
   test("200 generated values survive nfreeze -> Perl thaw/nfreeze -> thaw (one Perl process)", { skip: perlMissing() }, () => {
-    const values = fc.sample(valueArb({ perl: true, doubles: true }), { numRuns: 200 });
+    const values = fc.sample(valueArb({ perl: true, doubles: true }), { numRuns: 200 * RUN_FACTOR, seed: SEED });
     const parts: Uint8Array[] = [];
     for (let i = 0; i < values.length; i++) {
       const name = enc(String(i));

@@ -56,9 +56,26 @@ package My::Overloaded {
     sub new { my ($class, $v) = @_; return bless { v => $v }, $class }
 }
 
+# Hook output past every 1-byte length: frozen string > 255 bytes, > 255 sub-objects and (through the
+# subclass below) a class name > 255 bytes: SHF_LARGE_STRLEN, SHF_LARGE_LISTLEN, SHF_LARGE_CLASSLEN.
+package My::HookedMany {
+    sub STORABLE_freeze { my ($self) = @_; return ($self->{s}, @{ $self->{refs} }) }
+    sub STORABLE_thaw {
+        my ($self, $cloning, $serialized, @refs) = @_;
+        $self->{s} = $serialized;
+        $self->{refs} = \@refs;
+        return;
+    }
+}
+
 package main;
 
-our $KEEP;    # keeps the referent of a weak scalar ref alive while it is frozen
+our $KEEP;
+our $LONG_HOOK_CLASS = "My::HookedMany::" . ("Long" x 70);
+{ no strict "refs"; @{"${LONG_HOOK_CLASS}::ISA"} = ("My::HookedMany") }
+sub hook_large { bless { s => "k" x 300, refs => [map { [$_] } 1 .. 300] }, $LONG_HOOK_CLASS }
+# v1.2.....100: a v-string whose literal is longer than 255 bytes (SX_LVSTRING)
+our $LONG_VSTRING = eval("v" . join(".", 1 .. 100)) // die "no long v-string: $@";    # keeps the referent of a weak scalar ref alive while it is frozen
 
 # name => sub returning the reference to freeze. "err_" cases must make the JS thaw throw a CodecError.
 my @CORPUS = (
@@ -130,6 +147,11 @@ my @CORPUS = (
     },
     hook_shared_ref   => sub { my $sh = [9]; [My::Hooked->new(id => 1, data => $sh), $sh] },
     hook_root         => sub { My::Hooked->new(id => 5, data => { k => "v" }) },
+    hook_large        => sub { [hook_large()] },
+    long_vstring      => sub { +{ v => $LONG_VSTRING } },
+    # @_ aliases the immortal PL_sv_undef for a literal undef argument: SX_SVUNDEF_ELEM
+    svundef_elem      => sub { sub { \@_ }->(undef, 1) },
+    weak_overload     => sub { my $o = My::Overloaded->new("w"); my $d = { s => $o, w => $o }; weaken($d->{w}); $d },
     booleans          => sub { [!!1, !!0] },
     immortals         => sub { +{ t => \!!1, f => \!!0 } },
     overload          => sub { +{ o => My::Overloaded->new("x") } },
@@ -285,6 +307,8 @@ my %EXPECT = (
         sub { my ($got, $want) = @_; canon_of($got) eq canon_of($want) && "xABBCx" =~ $got->{re} && "12" =~ $got->{re2} && "a\n12\n" =~ $got->{re2} && "ABC" !~ $got->{plain} },
     ],
     vstring          => sub { +{ v => v1.22.333, ascii => v65.66 } },
+    long_vstring     => sub { +{ v => $LONG_VSTRING } },
+    hook_large       => sub { [hook_large(), hook_large()] },
     large_string     => sub { ["abcdefghijklmnop" x 65536] },
     large_bytes      => sub { [big_binary()] },
     large_array      => sub { [0 .. 99999] },

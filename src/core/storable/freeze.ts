@@ -7,6 +7,14 @@
  * second time is written as an `SX_OBJECT` back reference: shared references and cycles
  * keep their identity in Perl.
  *
+ * Compatibility: the header says binary minor 11 (what Storable 3.x writes); older Storable
+ * releases accept it (`$Storable::accept_future_minor` defaults to true) as long as every opcode
+ * is one they know. Plain data (hashes, arrays, strings, numbers, undef, refs, blessed values,
+ * hooks, weak refs, v-strings) only uses opcodes 0 to 31, which Storable 2.x reads (weak refs and
+ * v-strings on Perls that have them). Two kinds need more, and are only written when
+ * the caller asks: a {@link PerlRegexp} value (SX_REGEXP, Storable 3.x from Perl 5.28) and
+ * `booleans: "storable3.32"` (SX_BOOLEAN_TRUE / FALSE, Storable 3.32 from Perl 5.38).
+ *
  * @module
  */
 import { CodecError, LimitError } from "../errors.ts";
@@ -172,15 +180,31 @@ export class StorableEncoder {
 
   /** One value in an SV slot (array element, hash value, referent content): one tag or more. */
   private value(v: PerlValue): void {
+    // Kept small so that it inlines into the array and hash loops: the common scalars here,
+    // everything else in valueOther.
+    this.tag++;
+    if (typeof v === "string") return this.string(v);
+    if (typeof v === "number") {
+      const i = v | 0;
+      if (i === v && i >= -128 && i <= 127) {
+        if (this.pos + 2 > this.buf.length) this.ensure(2);
+        this.buf[this.pos++] = 8; // SX_BYTE
+        this.buf[this.pos++] = i + 128;
+        return;
+      }
+      return this.number(v);
+    }
+    if (v === null) {
+      if (this.pos + 1 > this.buf.length) this.ensure(1);
+      this.buf[this.pos++] = 5; // SX_UNDEF
+      return;
+    }
+    this.tag--;
+    this.valueOther(v);
+  }
+
+  private valueOther(v: PerlValue): void {
     switch (typeof v) {
-      case "string":
-        this.tag++;
-        this.string(v);
-        return;
-      case "number":
-        this.tag++;
-        this.number(v);
-        return;
       case "object": {
         if (v === null) {
           this.ensure(1);
@@ -294,13 +318,15 @@ export class StorableEncoder {
     if (cls !== undefined) this.bless(cls);
     this.enter();
     // Optimistically a plain SX_HASH; a non-ASCII key means SX_FLAG_HASH, so undo and redo.
-    const mark = this.pos;
+    // Marks are relative to the image start: the buffer may be replaced (and the image moved)
+    // while the values are written.
+    this.ensure(5);
+    const mark = this.pos - this.start;
     const markTag = this.tag;
     const markSeen = this.seenLog.length;
     const markClasses = this.classLog.length;
-    this.ensure(5);
     this.buf[this.pos++] = 3; // SX_HASH
-    const lenAt = this.pos;
+    const lenAt = this.pos - this.start;
     this.pos += 4;
     let n = 0;
     let ok = true;
@@ -329,15 +355,16 @@ export class StorableEncoder {
     }
     if (ok) {
       const b = this.buf;
-      b[lenAt] = n >>> 24;
-      b[lenAt + 1] = n >>> 16;
-      b[lenAt + 2] = n >>> 8;
-      b[lenAt + 3] = n;
+      const at = this.start + lenAt;
+      b[at] = n >>> 24;
+      b[at + 1] = n >>> 16;
+      b[at + 2] = n >>> 8;
+      b[at + 3] = n;
     } else {
       const keys = Object.keys(h);
       if (this.canonical) keys.sort(compareCodePoints);
       const n = keys.length;
-      this.rollback(mark, markTag, markSeen, markClasses);
+      this.rollback(this.start + mark, markTag, markSeen, markClasses);
       this.ensure(6);
       this.buf[this.pos++] = 25; // SX_FLAG_HASH
       this.buf[this.pos++] = 0; // hash flags

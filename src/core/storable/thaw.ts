@@ -744,7 +744,10 @@ export class StorableDecoder {
     const b = this.buf;
     const vs = isAscii(b, s, s + len) ? latin1Decode(b, s, s + len) : utf8Decode(b, s, s + len);
     const tag = this.seen.length;
+    // The decorated scalar follows: a chain of v-string prefixes nests like any other item.
+    this.enter(this.pos);
     const v = new PerlVString(vs, this.item());
+    this.depth--;
     this.seen[tag] = v;
     return v;
   }
