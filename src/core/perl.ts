@@ -26,7 +26,15 @@
  */
 export const PERL_CLASS: unique symbol = Symbol.for("poe-ikc.perl.class") as never;
 
-/** A Perl value as seen from JavaScript (see the module table). */
+/**
+ * A Perl value as seen from JavaScript (see the module table).
+ *
+ * @example
+ * ```ts
+ * import { PerlRef, type PerlValue } from "./perl.ts";
+ * const v: PerlValue = { name: "ann", tags: ["a", "b"], avatar: new Uint8Array([137, 80]), ref: new PerlRef(1) };
+ * ```
+ */
 export type PerlValue =
   | null
   | undefined
