@@ -39,8 +39,16 @@ interface Run {
   serverCpuUs: number;
 }
 
-/** `calls` echo calls with at most `inFlight` outstanding (1 = strictly sequential). */
+/**
+ * `calls` echo calls. `inFlight` 0 is the sequential loop (`for (...) await call()`); otherwise a
+ * window of `inFlight` workers keeps that many calls outstanding (1 = the window machinery with one
+ * call at a time, which should match sequential: a check on the harness itself).
+ */
 async function runCalls(client: IkcClient, params: PerlValue, calls: number, inFlight: number, check: (v: PerlValue) => void): Promise<void> {
+  if (inFlight === 0) {
+    for (let i = 0; i < calls; i++) check(await client.call("test/echo", params));
+    return;
+  }
   let started = 0;
   const worker = async () => {
     while (started < calls) {
@@ -88,7 +96,8 @@ async function main(): Promise<void> {
     await runCalls(client, rows100, 100, 4, checkRows);
 
     const modes: Array<{ label: string; inFlight: number }> = [
-      { label: "sequential", inFlight: 1 },
+      { label: "sequential", inFlight: 0 },
+      { label: "pipelined, 1 in flight", inFlight: 1 },
       { label: "pipelined, 16 in flight", inFlight: 16 },
       { label: "pipelined, 256 in flight", inFlight: 256 },
     ];
@@ -101,7 +110,7 @@ async function main(): Promise<void> {
         for (let i = 0; i < REPEAT; i++) runs.push(await timed(server, () => runCalls(client, p.value, p.calls, m.inFlight, check)));
         const r = median(runs);
         const rate = (p.calls * 1000) / r.wallMs;
-        if (m.inFlight === 1) seqRate = rate;
+        if (m.inFlight === 0) seqRate = rate;
         raw[`${p.label} / ${m.label}`] = { calls: p.calls, runs, median: r, callsPerSec: rate };
         rows.push([
           p.label,
@@ -110,7 +119,7 @@ async function main(): Promise<void> {
           `${r.wallMs.toFixed(0)} ms`,
           fmtInt(rate),
           `${((r.wallMs * 1000) / p.calls).toFixed(0)} µs`,
-          m.inFlight === 1 ? "1.00x" : fmtRatio(rate / seqRate),
+          m.inFlight === 0 ? "1.00x" : fmtRatio(rate / seqRate),
           `${(r.clientCpuUs / p.calls).toFixed(1)} µs`,
           Number.isFinite(r.serverCpuUs) ? `${(r.serverCpuUs / p.calls).toFixed(1)} µs` : "n/a",
         ]);
@@ -124,9 +133,13 @@ async function main(): Promise<void> {
       ),
     );
     console.log(
-      "\n`pipelined, 1 in flight` is the same as sequential and is not repeated. Server CPU is the Perl process's " +
-        "user+system time from /proc (10 ms ticks, so short runs are coarse).\n",
+      "\nSequential awaits each call before starting the next; pipelined keeps N calls outstanding on the one " +
+        "connection. Client CPU is this process's user+system time (process.cpuUsage) over the run divided by the " +
+        "calls; server CPU is the Perl process's user+system time from /proc (10 ms ticks, so short runs are coarse).\n",
     );
+  } catch (e) {
+    console.log(`(e2e failed: ${(e as Error).message})\nPerl server stderr:\n${server.stderr().slice(-3000)}`);
+    throw e;
   } finally {
     await client.disconnect();
     await server.stop();

@@ -60,6 +60,16 @@ const targets: Target[] = [
       return d ? { text: `${fmtInt(d.mbPerSec)} MB/s`, ok: d.mbPerSec >= 1000 } : undefined;
     },
   },
+  {
+    name: "frame reader linearity: ns/byte at 4N over ns/byte at N (16 B blocks, N = 1 MiB)",
+    goal: "<= 1.25",
+    value: (rt) => {
+      const d = frame(rt)?.["linearity FrameReader, 16 B blocks"];
+      if (!d) return undefined;
+      const r = (d.ms[2] / d.sizes[2]) / (d.ms[0] / d.sizes[0]);
+      return { text: r.toFixed(2), ok: r <= 1.25 };
+    },
+  },
   ...["small hash (1 row)", "100 rows"].map((p) => ({
     name: `pipelined 256 vs sequential, ${p} echo`,
     goal: ">= 3.00x",

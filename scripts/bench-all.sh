@@ -2,55 +2,70 @@
 # Runs the benchmarks (bench/) on Deno, Bun and Node (Node against the tsc build in dist/) and
 # prints every table, then a summary against the targets of issue 4.
 #
-#   bash scripts/bench-all.sh [--quick] [serialization] [frame] [e2e]
+#   bash scripts/bench-all.sh [--quick] [--write] [serialization] [frame] [e2e]
 #   RUNTIMES="node bun" bash scripts/bench-all.sh frame
 #
-# --quick (or BENCH_QUICK=1) shortens every budget for a smoke run. BENCH_TIME=<ms> sets the
-# tinybench time budget per task. The whole output is also saved to .tmp/bench/last-run.md.
+# --quick (or BENCH_QUICK=1) shortens every budget for a smoke run (minutes, not for the record).
+# --write records the run in BENCHMARKS.md: everything between its `<!-- bench:begin -->` and
+#   `<!-- bench:end -->` markers is replaced by this run (machine, date, summary, tables). Only a
+#   full, successful run is written (no --quick, no failed section).
+# BENCH_TIME=<ms> sets the tinybench time budget per task; BENCH_CALLS=<n> the calls per e2e run.
+# The whole output is also saved to .tmp/bench/last-run.md.
 set -u
 cd "$(dirname "$0")/.."
 BIN=node_modules/.bin
 export NO_COLOR=1 FORCE_COLOR=0
 
 sections=()
+write=
 for a in "$@"; do
   case $a in
     --quick) export BENCH_QUICK=1 ;;
+    --write) write=1 ;;
     serialization|frame|e2e) sections+=("$a") ;;
-    *) echo "unknown argument: $a (expected --quick, serialization, frame, e2e)" >&2; exit 2 ;;
+    *) echo "unknown argument: $a (expected --quick, --write, serialization, frame, e2e)" >&2; exit 2 ;;
   esac
 done
 [ ${#sections[@]} -gt 0 ] || sections=(serialization frame e2e)
 runtimes=${RUNTIMES:-deno bun node}
+if [ -n "$write" ] && [ -n "${BENCH_QUICK:-}" ]; then
+  echo "--write records a full run: drop --quick (and BENCH_QUICK)" >&2
+  exit 2
+fi
 
-mkdir -p .tmp/bench
-rm -f .tmp/bench/*.json
-exec > >(tee .tmp/bench/last-run.md) 2>&1
+out=.tmp/bench
+mkdir -p "$out"
+rm -f "$out"/*.json "$out"/header.md "$out"/details.md "$out"/summary.md
+exec > >(tee "$out/last-run.md") 2>&1
 
 status=0
+cpu_model=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')
+{
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- machine: $(nproc) CPUs (${cpu_model:-unknown CPU}), $(free -h 2>/dev/null | awk '/^Mem:/ {print $2}') RAM, $(uname -sr)"
+  echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+  echo "- runtimes: deno $($BIN/deno --version | head -1 | cut -d' ' -f2), bun $($BIN/bun --version), node $(node --version | tr -d v)"
+  echo "- baselines: msgpackr $(node -p 'require("./node_modules/msgpackr/package.json").version'), perl $(perl -e 'printf "%vd", $^V') with Storable $(perl -MStorable -e 'print $Storable::VERSION') (XS), tinybench $(node -p 'require("./node_modules/tinybench/package.json").version')"
+  echo "- command: \`bash scripts/bench-all.sh${BENCH_QUICK:+ --quick} ${sections[*]}\` (runtimes: $runtimes)${BENCH_QUICK:+ — quick mode, short budgets}"
+} > "$out/header.md"
 echo "# Benchmark run"
 echo
-echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //'), $(free -h 2>/dev/null | awk '/^Mem:/ {print $2}') RAM, $(uname -sr)"
-echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
-echo "- runtimes: $($BIN/deno --version | head -1), bun $($BIN/bun --version), node $(node --version)"
-echo "- perl $(perl -e 'printf "%vd", $^V'), Storable $(perl -MStorable -e 'print $Storable::VERSION')"
-echo "- sections: ${sections[*]}; runtimes: $runtimes${BENCH_QUICK:+ (quick mode)}"
+cat "$out/header.md"
 echo
 
 if [[ " $runtimes " == *" node "* ]]; then
   echo "(build: tsc -p tsconfig.json)"
-  if ! "$BIN/tsc" -p tsconfig.json > .tmp/bench/tsc.log 2>&1; then
+  if ! "$BIN/tsc" -p tsconfig.json > "$out/tsc.log" 2>&1; then
     # tsc still emits on type errors; only a missing output is fatal for the Node runs.
-    echo "(tsc reported errors, see .tmp/bench/tsc.log; running the emitted JavaScript anyway)"
+    echo "(tsc reported errors, see $out/tsc.log; running the emitted JavaScript anyway)"
   fi
   echo
 fi
 
 if [[ " ${sections[*]} " == *" serialization "* ]]; then
   # Perl's XS Storable does not depend on the JS runtime: time it once and share the figures.
-  if perl bench/storable.pl --time "$([ -n "${BENCH_QUICK:-}" ] && echo 0.2 || echo 0.8)" > .tmp/bench/perl-storable.json; then
-    export BENCH_PERL_JSON=.tmp/bench/perl-storable.json
+  if perl bench/storable.pl --time "$([ -n "${BENCH_QUICK:-}" ] && echo 0.2 || echo 0.8)" > "$out/perl-storable.json"; then
+    export BENCH_PERL_JSON=$out/perl-storable.json
   else
     echo "(Perl XS Storable baseline failed; tables will show n/a)"
   fi
@@ -67,16 +82,20 @@ run() { # runtime, section
   if [ $rc -ne 0 ]; then
     echo "(FAILED: $section on $rt, exit $rc)"
     echo
-    status=1
   fi
+  return $rc
 }
 
 for rt in $runtimes; do
-  echo "# $rt"
-  echo
+  {
+    echo "## $rt"
+    echo
+  } | tee -a "$out/details.md"
   for section in "${sections[@]}"; do
     start=$SECONDS
-    run "$rt" "$section"
+    # Section headings are demoted one level under the runtime heading.
+    run "$rt" "$section" 2>&1 | sed -u 's/^#/##/' | tee -a "$out/details.md"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
     echo "($section on $rt took $((SECONDS - start)) s)"
     echo
   done
@@ -88,7 +107,36 @@ if [[ " $runtimes " == *" node "* ]]; then
   node dist/bench/summary.js
 else
   "$BIN/deno" run -A bench/summary.ts
-fi
+fi | tee "$out/summary.md"
 echo
-echo "(full output saved to .tmp/bench/last-run.md)"
+
+if [ -n "$write" ]; then
+  if [ $status -ne 0 ]; then
+    echo "(not writing BENCHMARKS.md: a section failed)"
+  elif ! grep -q '<!-- bench:begin -->' BENCHMARKS.md || ! grep -q '<!-- bench:end -->' BENCHMARKS.md; then
+    echo "(not writing BENCHMARKS.md: markers <!-- bench:begin --> / <!-- bench:end --> not found)"
+    status=1
+  else
+    {
+      echo "## Recorded run"
+      echo
+      cat "$out/header.md"
+      echo
+      echo "### Targets of issue 4"
+      echo
+      cat "$out/summary.md"
+      echo
+      echo "### Tables"
+      echo
+      # Runtime headings become level 4, section headings level 5 and so on.
+      sed 's/^#/###/' "$out/details.md"
+    } > "$out/record.md"
+    awk -v rec="$out/record.md" '
+      /<!-- bench:begin -->/ { print; while ((getline line < rec) > 0) print line; skip = 1; next }
+      /<!-- bench:end -->/ { skip = 0 }
+      !skip { print }' BENCHMARKS.md > "$out/BENCHMARKS.md.new" && mv "$out/BENCHMARKS.md.new" BENCHMARKS.md
+    echo "(BENCHMARKS.md updated with this run)"
+  fi
+fi
+echo "(full output saved to $out/last-run.md)"
 exit $status

@@ -197,6 +197,142 @@ describe("FrameReader", () => {
   });
 });
 
+/**
+ * Runs `fn` and returns how many bytes it copied through the typed-array copy primitives (`set`,
+ * `slice`, `copyWithin`), by wrapping them on the prototypes for the duration. No timing: a
+ * reader that re-concatenates its pending bytes on every push copies O(n^2 / block) bytes, and the
+ * counts below fail however fast or slow the machine is.
+ */
+function countCopies(fn: () => void): number {
+  let copied = 0;
+  const protos = [Object.getPrototypeOf(Uint8Array.prototype), Uint8Array.prototype];
+  const restore: Array<() => void> = [];
+  for (const proto of protos) {
+    for (const name of ["set", "slice", "copyWithin"] as const) {
+      const desc = Object.getOwnPropertyDescriptor(proto, name);
+      if (!desc || typeof desc.value !== "function") continue;
+      const orig = desc.value as (...args: unknown[]) => unknown;
+      const counted = {
+        set(this: Uint8Array, src: ArrayLike<number>, offset?: number) {
+          copied += src.length;
+          return orig.call(this, src, offset);
+        },
+        slice(this: Uint8Array, start?: number, end?: number) {
+          const out = orig.call(this, start, end) as Uint8Array;
+          copied += out.length;
+          return out;
+        },
+        copyWithin(this: Uint8Array, target: number, start: number, end?: number) {
+          const len = this.length;
+          const norm = (x: number) => (x < 0 ? Math.max(len + x, 0) : Math.min(x, len));
+          copied += Math.max(0, Math.min(norm(end ?? len) - norm(start), len - norm(target)));
+          return orig.call(this, target, start, end);
+        },
+      }[name];
+      Object.defineProperty(proto, name, { ...desc, value: counted });
+      restore.push(() => Object.defineProperty(proto, name, desc));
+    }
+  }
+  try {
+    fn();
+  } finally {
+    for (const r of restore) r();
+  }
+  return copied;
+}
+
+/** The reader an earlier design would have been: append every chunk to the pending bytes. */
+class ConcatReader {
+  #pending = new Uint8Array(0);
+  push(chunk: Uint8Array): void {
+    const next = new Uint8Array(this.#pending.length + chunk.length);
+    next.set(this.#pending);
+    next.set(chunk, this.#pending.length);
+    this.#pending = next;
+  }
+}
+
+describe("FrameReader cost is linear in its input (bytes copied, not time)", () => {
+  /** Feeds one frame of `n` body bytes in `block`-byte chunks; returns the bytes copied doing so. */
+  const pendingFrameCopies = (n: number, block: number) => {
+    const wire = encodeFrame(pattern(n, 5));
+    const chunks: Uint8Array[] = [];
+    for (let off = 0; off < wire.length; off += block) chunks.push(wire.subarray(off, off + block));
+    const reader = new FrameReader();
+    let frames: Uint8Array[] = [];
+    const copied = countCopies(() => {
+      for (const c of chunks) frames = frames.concat(reader.push(c));
+    });
+    assert.equal(frames.length, 1);
+    assert.deepEqual(frames[0], pattern(n, 5));
+    return copied;
+  };
+
+  test("the meter sees a re-concatenating reader (so the checks below can fail)", () => {
+    const n = 64 * 1024;
+    const chunks: Uint8Array[] = [];
+    for (let off = 0; off < n; off += 1024) chunks.push(pattern(1024, off));
+    const copied = countCopies(() => {
+      const r = new ConcatReader();
+      for (const c of chunks) r.push(c);
+    });
+    // 64 pushes of 1 KiB: sum of 1..64 KiB, about 32x the input.
+    assert.ok(copied > 20 * n, `meter saw only ${copied} bytes copied for ${n} bytes of input`);
+  });
+
+  test("a pending frame fed in blocks copies each body byte once", () => {
+    for (const block of [64, 1024, 65536]) {
+      for (const n of [256 * 1024, 1024 * 1024]) {
+        const copied = pendingFrameCopies(n, block);
+        assert.ok(copied <= n, `block ${block}, frame ${n}: ${copied} bytes copied (at most ${n} allowed)`);
+      }
+    }
+  });
+
+  test("bytes copied grow linearly: 4x the input copies at most 4x the bytes", () => {
+    const a = pendingFrameCopies(128 * 1024, 100);
+    const b = pendingFrameCopies(512 * 1024, 100);
+    assert.ok(a > 0, "the body of a split frame is copied through set()");
+    assert.ok(b <= 4 * a + 4 * 100, `copied ${a} bytes for 128 KiB, ${b} bytes for 512 KiB`);
+  });
+
+  test("many frames in random chunks: copies never exceed the input; merged frames copy nothing", () => {
+    const rand = rng(2024);
+    const many: Uint8Array[] = [];
+    for (let i = 0; i < 400; i++) many.push(pattern(Math.floor(rand() ** 3 * 20000), i));
+    const wire = concat(many.map(encodeFrame));
+    const chunks: Uint8Array[] = [];
+    for (let off = 0; off < wire.length;) {
+      const n = 1 + Math.floor(rand() ** 2 * 30000);
+      chunks.push(wire.subarray(off, off + n));
+      off += n;
+    }
+    const reader = new FrameReader();
+    const got: Uint8Array[] = [];
+    const copied = countCopies(() => {
+      for (const c of chunks) for (const f of reader.push(c)) got.push(f);
+    });
+    assert.equal(got.length, many.length);
+    assert.ok(copied <= wire.length, `${copied} bytes copied for ${wire.length} bytes of input`);
+    assert.deepEqual(got, many);
+    // The whole stream in one chunk: every frame is a view, nothing is copied.
+    assert.equal(countCopies(() => void new FrameReader().push(wire)), 0);
+  });
+
+  test("LineReader: buffering many short pushes copies O(input) bytes", () => {
+    const r = new LineReader({ maxLineLength: 1 << 20 });
+    const piece = bytes("abcdefghij");
+    const pushes = 20000;
+    const copied = countCopies(() => {
+      for (let i = 0; i < pushes; i++) r.push(piece);
+    });
+    // Appends plus doubling growth: under 3 copies per byte.
+    assert.ok(copied <= 3 * pushes * piece.length, `${copied} bytes copied for ${pushes * piece.length} bytes`);
+    r.push(bytes("\n"));
+    assert.equal(r.nextLine()!.length, pushes * piece.length);
+  });
+});
+
 describe("LineReader", () => {
   const lines = (r: LineReader) => {
     const out: string[] = [];

@@ -15,6 +15,9 @@ const CR = 0x0d;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 
+/** Body pieces up to this many bytes are copied byte by byte instead of through `subarray` + `set`. */
+const SMALL_COPY = 16;
+
 /** Longest decimal length header accepted; 20 digits hold any 64-bit length (leading zeros included). */
 const MAX_HEADER_DIGITS = 20;
 
@@ -157,8 +160,14 @@ export class FrameReader {
         if (this.#state === BODY) {
           const body = this.#body!;
           const n = Math.min(this.#length - this.#bodyPos, end - i);
-          body.set(data.subarray(i, i + n), this.#bodyPos);
-          this.#bodyPos += n;
+          const at = this.#bodyPos;
+          if (n <= SMALL_COPY) {
+            // A subarray view costs more than copying a few bytes one by one (tiny socket reads).
+            for (let k = 0; k < n; k++) body[at + k] = data[i + k];
+          } else {
+            body.set(data.subarray(i, i + n), at);
+          }
+          this.#bodyPos = at + n;
           i += n;
           if (this.#bodyPos === this.#length) {
             out.push(body);
