@@ -143,6 +143,8 @@ class Session {
   readonly reader: FrameReader;
   alive = true;
   lostReason: Error | undefined;
+  /** Settles once the read loop has returned (the runtime has let go of the socket). */
+  readDone: Promise<void> = Promise.resolve();
   #queue: Uint8Array[] = [];
   #waiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
   #flushing = false;
@@ -560,14 +562,14 @@ export class IkcClient {
     const s = this.#session;
     this.#session = undefined;
     if (s) {
-      this.#lost(s, new DisconnectedError(`disconnected by the client from ${s.conn.remote}`), false);
-      await s.conn.close();
+      this.#lost(s, new DisconnectedError(`disconnected by the client from ${s.conn.remote}`), false, undefined, true);
     }
     const err = new DisconnectedError("disconnected by the client");
     for (const [state, list] of this.#waiters) {
       this.#waiters.delete(state);
       for (const w of list) w.reject(err);
     }
+    if (s) await this.#closeGracefully(s);
   }
 
   /** `await using` support. */
@@ -576,6 +578,28 @@ export class IkcClient {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /**
+   * Sends what is queued, half-closes, and waits (a little) for the server to close its side before
+   * closing ours. A genuine IKC server unregisters our kernel name only when it sees the close; a
+   * reconnect that overtook it would meet "Remote kernel 'X' already exists" and its answers would
+   * go to the dead connection.
+   */
+  async #closeGracefully(s: Session): Promise<void> {
+    if (s.conn.closeWrite) {
+      try {
+        await s.conn.closeWrite();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const limit = Math.min(1, this.#opts.connectTimeout) * 1000;
+        await Promise.race([s.readDone, new Promise<void>((r) => (timer = setTimeout(r, limit)))]);
+        clearTimeout(timer);
+      } catch {
+        // closing anyway
+      }
+    }
+    await s.conn.close();
+    await s.readDone;
+  }
 
   async #track<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -761,7 +785,7 @@ export class IkcClient {
       this.#info = info;
       this.#session = session;
       const rest = lines.takeRest();
-      void this.#readLoop(session, rest);
+      session.readDone = this.#readLoop(session, rest);
       return session;
     } catch (e) {
       await conn.close().catch(() => {});
@@ -779,7 +803,7 @@ export class IkcClient {
       for (;;) {
         const chunk = await session.conn.read();
         if (chunk === null) break;
-        if (!session.alive) return;
+        if (!session.alive) continue; // closing: drain until the server's EOF
         this.#consume(session, chunk);
       }
       this.#lost(session, new DisconnectedError(`connection to ${session.conn.remote} closed by the server`), false);
@@ -798,12 +822,12 @@ export class IkcClient {
   }
 
   /** A connection ended: pending requests on it fail with the reason; nothing is dropped quietly. */
-  #lost(session: Session, reason: Error, retrying: boolean, except?: Pending): void {
+  #lost(session: Session, reason: Error, retrying: boolean, except?: Pending, keepOpen = false): void {
     if (!session.alive) return;
     session.alive = false;
     session.lostReason = reason;
     if (this.#session === session) this.#session = undefined;
-    void session.conn.close().catch(() => {});
+    if (!keepOpen) void session.conn.close().catch(() => {});
     const why = reason instanceof DisconnectedError
       ? reason
       : new DisconnectedError(`connection to ${session.conn.remote} lost: ${reason.message}`, { cause: reason });
@@ -881,16 +905,13 @@ export class IkcClient {
   #deliver(message: IkcMessage): void {
     const waiters = this.#waiters.get(message.state);
     const handlers = this.#handlers.get(message.state);
-    if (waiters && waiters.length > 0) {
-      waiters[0].resolve(message);
-    }
+    // Decided before resolving: a resolved waiter removes itself from the list.
+    const waited = waiters !== undefined && waiters.length > 0;
+    if (waited) waiters[0].resolve(message);
     if (handlers) {
       for (const h of [...handlers]) this.#callHandler(h, message);
     }
-    if ((waiters && waiters.length > 0) || handlers) return;
-    if (waiters === undefined || waiters.length === 0) {
-      if (!handlers) this.#enqueue(message);
-    }
+    if (!waited && !handlers) this.#enqueue(message);
   }
 
   #enqueue(message: IkcMessage): void {

@@ -7,12 +7,14 @@ import {
   blessedClass,
   CodecError,
   ConnectError,
+  detectTransport,
   DisconnectedError,
   IkcClient,
   LimitError,
   ProtocolError,
   RemoteError,
   TimeoutError,
+  type Transport,
 } from "../mod.ts";
 import { perlMissing } from "./helpers/perl.ts";
 import { type PerlServer, startPerlServer, tempSocketPath } from "./helpers/server.ts";
@@ -168,6 +170,29 @@ describe("client against the Perl IKC test server", { skip }, () => {
     await assert.rejects(client.responded("tock", { timeout: 0.2 }), TimeoutError);
   });
 
+  test("a message taken by a waiting responded() is not also kept for a later one", async () => {
+    const first = client.responded("once", { timeout: 5 });
+    await client.call("test/push", { state: "once", count: 1, value: "only" });
+    assert.deepEqual(await first, ["only", 0]);
+    await assert.rejects(client.responded("once", { timeout: 0.2 }), TimeoutError);
+  });
+
+  test("an already aborted signal rejects with an AbortError and leaves nothing pending", async () => {
+    const ac = new AbortController();
+    ac.abort(new Error("changed my mind"));
+    await assert.rejects(client.call("test/echo", 1, { signal: ac.signal }), (e: unknown) =>
+      e instanceof AbortError && (e.cause as Error).message === "changed my mind");
+    await assert.rejects(client.responded("never", { signal: ac.signal }), AbortError);
+    assert.equal(client.pendingCount, 0);
+    assert.equal(await client.call("test/echo", 2), 2);
+  });
+
+  test("a per-call timeout overrides the client's", async () => {
+    await assert.rejects(client.call("test/delay", [3000, "late"], { timeout: 0.2 }), (e: unknown) =>
+      e instanceof TimeoutError && /within 0\.2 s/.test(e.message));
+    assert.equal(await client.call("test/delay", [300, "in time"], { timeout: 5 }), "in time");
+  });
+
   test("1,000 concurrent calls answered out of order each get their own answer", async () => {
     const n = 1000;
     const calls: Promise<unknown>[] = [];
@@ -270,14 +295,36 @@ describe("negotiation variants", { skip }, () => {
     });
   }
 
-  for (const freezer of ["FreezeThaw", "POE::Component::IKC::Freezer"]) {
+  // What each text freezer can carry (see the README's value mapping). FreezeThaw has no number type:
+  // Perl's 1 and "1" are both `$1|1`, so numbers come back as Perl's text of them. It has no UTF-8 flag
+  // either, and Perl's thaw only sees octets: a JS string reaches Perl as its UTF-8 octets (5 for
+  // "é☺", not flagged) and comes back as the same JS string. Data::Dumper writes small integers bare
+  // and other numbers quoted, and carries characters: Perl gets "é☺" as 2 flagged characters.
+  const freezerCases = [
+    {
+      freezer: "FreezeThaw",
+      echoed: { a: ["1", "b", null], s: "é☺", nested: { k: "v" } },
+      numbers: ["2.5", "-7", "12345678901234567890", "1e+21"],
+      perlSees: ["5", "0", "5"], // length, utf8::is_utf8, octets
+    },
+    {
+      freezer: "POE::Component::IKC::Freezer",
+      echoed: { a: [1, "b", null], s: "é☺", nested: { k: "v" } },
+      numbers: ["2.5", -7, "12345678901234567890", "1e+21"], // Data::Dumper quotes all but 9-digit integers
+      perlSees: [2, 1, 5],
+    },
+  ] as const;
+  for (const { freezer, echoed, numbers, perlSees } of freezerCases) {
     test(`works with the ${freezer} freezer`, { skip: perlMissing("POE", "FreezeThaw") }, async () => {
       await withServer(["--freezer", freezer], async (s) => {
         for (const protocol of ["IKC0", "IKC"] as const) {
           await withClient(s, { serializer: freezer, protocol }, async (c) => {
             assert.equal(c.freezer, freezer);
             const v = { a: [1, "b", null], s: "é☺", nested: { k: "v" } };
-            assert.deepEqual(await c.call("test/echo", v), v);
+            assert.deepEqual(await c.call("test/echo", v), echoed);
+            assert.deepEqual(await c.call("test/echo", [2.5, -7, 12345678901234567890n, 1e21]), numbers);
+            assert.deepEqual(await c.call("test/bytes", "é☺"), perlSees);
+            assert.equal(await c.call("test/echo", "plain ascii"), "plain ascii");
             assert.equal(await c.ping(), true);
           });
         }
@@ -387,5 +434,118 @@ describe("hostile or broken servers", { skip }, () => {
     await p;
     await assert.rejects(c.call("test/echo", 1), ConnectError);
     await c.disconnect();
+  });
+});
+
+/** The runtime's transport, with every frame write (after negotiation) failing while `failing()` says so. */
+function flakyTransport(failing: (frameWrite: number) => boolean): { transport: Transport; connects: () => number } {
+  const inner = detectTransport();
+  let connects = 0;
+  let frameWrites = 0;
+  const transport: Transport = {
+    name: `flaky ${inner.name}`,
+    async connect(options) {
+      const conn = await inner.connect(options);
+      connects++;
+      return {
+        get remote() {
+          return conn.remote;
+        },
+        get closed() {
+          return conn.closed;
+        },
+        read: () => conn.read(),
+        close: () => conn.close(),
+        closeWrite: conn.closeWrite ? () => conn.closeWrite!() : undefined,
+        write(data) {
+          // Frames hold a NUL after their length; negotiation lines never do.
+          if (data.includes(0) && failing(++frameWrites)) {
+            return Promise.reject(new DisconnectedError(`write to ${conn.remote} failed: EPIPE (simulated)`));
+          }
+          return conn.write(data);
+        },
+      };
+    },
+  };
+  return { transport, connects: () => connects };
+}
+
+describe("reconnecting", { skip }, () => {
+  test("a send that fails reconnects once and resends once", async () => {
+    await withServer([], async (s) => {
+      const flaky = flakyTransport((n) => n === 1);
+      await withClient(s, { transport: flaky.transport }, async (c) => {
+        await c.call("test/reset", 1).catch(() => {}); // the first frame write fails, then is resent
+        assert.equal(flaky.connects(), 2);
+        await c.post("test/record", "once");
+        assert.deepEqual(await c.call("test/seen", null), ["once"], "the resent post arrived exactly once");
+        assert.equal(flaky.connects(), 2);
+      });
+    });
+  });
+
+  test("a send that fails twice is rejected, not retried forever", async () => {
+    await withServer([], async (s) => {
+      const flaky = flakyTransport(() => true);
+      await withClient(s, { transport: flaky.transport }, async (c) => {
+        await assert.rejects(c.call("test/echo", 1), (e: unknown) =>
+          e instanceof DisconnectedError && /EPIPE \(simulated\)/.test(e.message));
+        assert.equal(flaky.connects(), 2, "one reconnect, one resend");
+        assert.equal(c.pendingCount, 0);
+        assert.match(c.error ?? "", /EPIPE/);
+        await assert.rejects(c.post("test/record", 1), DisconnectedError);
+        assert.equal(flaky.connects(), 3);
+      });
+    });
+  });
+
+  test("the server closes an idle connection: the next call reconnects and is answered", async () => {
+    await withServer(["--mode", "close-after-negotiation", "--times", "1"], async (s) => {
+      await withClient(s, {}, async (c) => {
+        for (let i = 0; i < 150 && c.connected; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(c.connected, false, "the client noticed the close");
+        assert.match(c.error ?? "", /closed by the server/);
+        assert.equal(await c.call("test/echo", "again"), "again");
+        assert.equal(await c.ping(), true);
+      });
+    });
+  });
+
+  test("server restarted on the same port: pending calls rejected, the next call reconnects", async () => {
+    let s = await startPerlServer([]);
+    const port = s.port;
+    const c = await IkcClient.connect({ host: "127.0.0.1", port, timeout: 5 });
+    try {
+      assert.equal(await c.call("test/add", [1, 1]), 2);
+      const pending = assert.rejects(c.call("test/delay", [5000, "never"]), DisconnectedError);
+      await new Promise((r) => setTimeout(r, 50));
+      await s.stop();
+      await pending;
+      s = await startPerlServer(["--port", String(port)]);
+      assert.equal(await c.call("test/add", [2, 2]), 4);
+      assert.equal(c.connected, true);
+    } finally {
+      await c.disconnect();
+      await s.stop();
+    }
+  });
+
+  test("disconnect then reconnect at once under the same name, with IKC's routing by name", async () => {
+    // The genuine Responder keeps a kernel name for the first connection that registered it: a
+    // reconnect that overtakes the old socket's close loses its answers. disconnect() must therefore
+    // resolve only once the socket is really closed.
+    await withServer(["--routing", "genuine"], async (s) => {
+      const c = await IkcClient.connect({ host: "127.0.0.1", port: s.port, name: "SameName", timeout: 3 });
+      try {
+        for (let i = 0; i < 10; i++) {
+          await c.post("test/record", i);
+          await c.disconnect();
+          assert.equal(await c.call("test/add", [i, 1]), i + 1);
+        }
+        assert.doesNotMatch(s.stderr(), /already exists/);
+      } finally {
+        await c.disconnect();
+      }
+    });
   });
 });

@@ -290,6 +290,28 @@ for (const transport of transports) {
       }
     });
 
+    test("closeWrite sends FIN, and reading goes on until the peer closes", async () => {
+      const net2 = net.createServer({ allowHalfOpen: true }, (s) => {
+        let got = "";
+        s.on("data", (d: Uint8Array) => (got += Buffer.from(d).toString()));
+        s.on("end", () => setTimeout(() => s.end(`bye after ${got}`), 50));
+      });
+      await new Promise<void>((r) => net2.listen(0, "127.0.0.1", () => r()));
+      try {
+        const port = (net2.address() as net.AddressInfo).port;
+        const conn = await transport.connect({ host: "127.0.0.1", port });
+        void conn.write(new TextEncoder().encode("hi"));
+        await conn.closeWrite!();
+        await assert.rejects(conn.write(Uint8Array.of(1)), DisconnectedError);
+        let text = "";
+        for (let b = await conn.read(); b !== null; b = await conn.read()) text += new TextDecoder().decode(b);
+        assert.equal(text, "bye after hi");
+        await conn.closed;
+      } finally {
+        await new Promise<void>((r) => net2.close(() => r()));
+      }
+    });
+
     test("a pending read returns null when the connection is closed locally", async () => {
       const server = await startServer(() => {});
       try {

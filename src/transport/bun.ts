@@ -23,6 +23,7 @@ const HIGH_WATER_BLOCKS = 4;
 interface BunSocket {
   write(data: Uint8Array): number;
   end(): void;
+  shutdown?(readSide?: boolean): void;
   terminate?(): void;
   pause?(): void;
   resume?(): void;
@@ -65,6 +66,8 @@ class BunConnection implements Connection {
   readonly #queue: ChunkQueue;
   #writes: PendingWrite[] = [];
   #closing = false;
+  #writeEnded = false;
+  #afterWrites: Array<() => void> = [];
   #isClosed = false;
   #resolveClosed!: () => void;
 
@@ -101,7 +104,9 @@ class BunConnection implements Connection {
   }
 
   write(data: Uint8Array): Promise<void> {
-    if (this.#closing || this.#isClosed || !this.#socket) return Promise.reject(closedError(this.remote));
+    if (this.#closing || this.#writeEnded || this.#isClosed || !this.#socket) {
+      return Promise.reject(closedError(this.remote));
+    }
     return new Promise((resolve, reject) => {
       this.#writes.push({ data, resolve, reject });
       if (this.#writes.length === 1) this.#flush();
@@ -110,6 +115,17 @@ class BunConnection implements Connection {
 
   read(): Promise<Uint8Array | null> {
     return this.#queue.read();
+  }
+
+  async closeWrite(): Promise<void> {
+    if (this.#closing || this.#writeEnded || this.#isClosed || !this.#socket) return;
+    this.#writeEnded = true;
+    if (this.#writes.length > 0) await new Promise<void>((resolve) => this.#afterWrites.push(resolve));
+    if (this.#isClosed || this.#closing) return;
+    // shutdown() sends FIN and keeps the socket readable until the peer closes its side.
+    // (shutdown(true) would shut the READ side instead.)
+    if (this.#socket.shutdown) this.#socket.shutdown();
+    else this.#socket.end();
   }
 
   close(): Promise<void> {
@@ -141,6 +157,7 @@ class BunConnection implements Connection {
       this.#writes.shift();
       w.resolve();
     }
+    for (const f of this.#afterWrites.splice(0)) f();
     if (this.#closing) socket.end();
   }
 
@@ -156,6 +173,7 @@ class BunConnection implements Connection {
     const writes = this.#writes;
     this.#writes = [];
     for (const w of writes) w.reject(closedError(this.remote, error));
+    for (const f of this.#afterWrites.splice(0)) f();
     this.#resolveClosed();
   }
 }

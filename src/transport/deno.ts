@@ -20,6 +20,7 @@ interface DenoConn {
   read(p: Uint8Array): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
   close(): void;
+  closeWrite?(): Promise<void>;
   setNoDelay?(noDelay?: boolean): void;
 }
 
@@ -43,6 +44,7 @@ class DenoConnection implements Connection {
   #writing: Promise<unknown> = Promise.resolve();
   #eof = false;
   #closing = false;
+  #shuttingDown = false;
   #isClosed = false;
   #readError: DisconnectedError | undefined;
 
@@ -83,12 +85,12 @@ class DenoConnection implements Connection {
 
   async #readOnce(): Promise<Uint8Array | null> {
     if (this.#readError) throw this.#readError;
-    if (this.#eof || this.#closing || this.#isClosed) return null;
+    if (this.#eof || this.#shuttingDown || this.#isClosed) return null;
     let n: number | null;
     try {
       n = await this.#conn.read(this.#buf);
     } catch (err) {
-      if (this.#closing || this.#isClosed) return null; // interrupted by our own close()
+      if (this.#shuttingDown || this.#isClosed) return null; // interrupted by our own close()
       const code = (err as { code?: string }).code ?? (err as Error).name;
       this.#readError = new DisconnectedError(`connection to ${this.remote} failed: ${code}`, { cause: err });
       this.#shutdown();
@@ -103,8 +105,21 @@ class DenoConnection implements Connection {
     return this.#buf.slice(0, n);
   }
 
+  async closeWrite(): Promise<void> {
+    if (this.#closing || this.#isClosed) return;
+    this.#closing = true; // no more writes; reads go on until the peer's EOF
+    await this.#writing;
+    if (this.#isClosed) return;
+    try {
+      await this.#conn.closeWrite?.();
+    } catch {
+      // already shut down or reset: a read reports it
+    }
+  }
+
   close(): Promise<void> {
-    if (!this.#closing) {
+    if (!this.#isClosed && !this.#shuttingDown) {
+      this.#shuttingDown = true;
       this.#closing = true;
       void this.#writing.then(() => this.#shutdown());
     }

@@ -26,6 +26,7 @@ class NodeConnection implements Connection {
   readonly #socket: Socket;
   readonly #queue: ChunkQueue;
   #closing = false;
+  #writeEnded = false;
   #isClosed = false;
 
   constructor(socket: Socket, remote: string, blockSize: number) {
@@ -55,7 +56,7 @@ class NodeConnection implements Connection {
 
   write(data: Uint8Array): Promise<void> {
     const socket = this.#socket;
-    if (this.#closing || this.#isClosed || socket.destroyed || !socket.writable) {
+    if (this.#closing || this.#writeEnded || this.#isClosed || socket.destroyed || !socket.writable) {
       return Promise.reject(closedError(this.remote));
     }
     return new Promise((resolve, reject) => {
@@ -67,6 +68,14 @@ class NodeConnection implements Connection {
     return this.#queue.read();
   }
 
+  closeWrite(): Promise<void> {
+    const socket = this.#socket;
+    if (this.#closing || this.#writeEnded || this.#isClosed || socket.destroyed) return Promise.resolve();
+    this.#writeEnded = true;
+    // end() flushes what is already written, then sends FIN; reading goes on until the peer's.
+    return new Promise((resolve) => socket.end(() => resolve()));
+  }
+
   close(): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;
@@ -74,7 +83,8 @@ class NodeConnection implements Connection {
       const socket = this.#socket;
       // end() flushes what is already written; destroy() then releases the fd without
       // waiting for the peer's FIN.
-      if (!socket.destroyed) socket.end(() => socket.destroy());
+      if (this.#writeEnded) socket.destroy();
+      else if (!socket.destroyed) socket.end(() => socket.destroy());
       socket.resume(); // a paused socket would never see its close
     }
     return this.closed;

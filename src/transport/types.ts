@@ -66,6 +66,11 @@ export interface Connection {
   read(): Promise<Uint8Array | null>;
   /** Flushes pending writes, then closes. Idempotent; resolves when closed. */
   close(): Promise<void>;
+  /**
+   * Half-close: flushes pending writes, then sends FIN but keeps reading, so the caller can wait for
+   * the peer to close its side (`read()` returning null). Writes fail afterwards. Optional.
+   */
+  closeWrite?(): Promise<void>;
   /** Resolves (never rejects) when the socket is closed for any reason. */
   readonly closed: Promise<void>;
 }

@@ -55,7 +55,10 @@ export function runPerl(script: string, input?: Uint8Array | string, args: strin
   return new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.byteLength);
 }
 
-/** Starts a long-running Perl process (e.g. a test server) from a file under the repository. */
-export function spawnPerl(file: string, args: string[] = []): ChildProcess {
-  return spawn("perl", [repoPath(file), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Starts a long-running Perl process (e.g. a test server) from a file under the repository.
+ * `perlFlags` go before the script (e.g. `-I/some/lib`).
+ */
+export function spawnPerl(file: string, args: string[] = [], perlFlags: string[] = []): ChildProcess {
+  return spawn("perl", [...perlFlags, repoPath(file), ...args], { stdio: ["ignore", "pipe", "pipe"] });
 }

@@ -7,6 +7,10 @@ import { spawnPerl } from "./perl.ts";
 
 export interface PerlServer {
   port: number;
+  /** The server's process id, when its READY line names it. */
+  pid?: number;
+  /** Everything it printed on stdout so far. */
+  stdout(): string;
   path?: string;
   proc: ChildProcess;
   stderr(): string;
@@ -18,17 +22,25 @@ export function tempSocketPath(): string {
   return join(mkdtempSync(join(tmpdir(), "ikc-")), "ikc.sock");
 }
 
-/** Spawns the Perl test server with the given arguments (default: ephemeral TCP port). */
-export function startPerlServer(args: string[] = [], file = "tests/perl/ikc-server.pl"): Promise<PerlServer> {
+/**
+ * Spawns the Perl test server with the given arguments (default: ephemeral TCP port).
+ * `perlFlags` go to perl itself (e.g. `-I<lib>` for the genuine server in check/).
+ */
+export function startPerlServer(
+  args: string[] = [],
+  file = "tests/perl/ikc-server.pl",
+  perlFlags: string[] = [],
+): Promise<PerlServer> {
   const useUnix = args.includes("--unix");
   const fullArgs = useUnix || args.includes("--port") ? args : ["--port", "0", ...args];
-  const proc = spawnPerl(file, fullArgs);
+  const proc = spawnPerl(file, fullArgs, perlFlags);
   let err = "";
   proc.stderr!.on("data", (d: Uint8Array) => {
     err += new TextDecoder().decode(d);
   });
   return new Promise((resolve, reject) => {
     let out = "";
+    let settled = false;
     const timer = setTimeout(() => {
       proc.kill("SIGKILL");
       reject(new Error(`test server did not start: ${err}`));
@@ -39,13 +51,17 @@ export function startPerlServer(args: string[] = [], file = "tests/perl/ikc-serv
     });
     proc.stdout!.on("data", (d: Uint8Array) => {
       out += new TextDecoder().decode(d);
-      const m = /READY (?:port=(\d+)|unix=(\S+))/.exec(out);
-      if (!m) return;
+      if (settled) return;
+      const m = /READY (?:port=(\d+)|unix=(\S+))(?: pid=(\d+))?/.exec(out);
+      if (!m || !out.slice(m.index).includes("\n")) return;
       clearTimeout(timer);
+      settled = true;
       proc.removeAllListeners("exit");
       const server: PerlServer = {
         port: m[1] ? Number(m[1]) : 0,
         path: m[2],
+        pid: m[3] ? Number(m[3]) : undefined,
+        stdout: () => out,
         proc,
         stderr: () => err,
         stop: () =>

@@ -5,6 +5,11 @@
 #
 #   perl tests/perl/ikc-server.pl [--port N | --unix PATH] [--protocol IKC0|IKC]
 #        [--name RefServer] [--alias X]... [--freezer PKG]... [--mode NAME] [--times N] [--verbose]
+#        [--routing connection|genuine]
+#
+# --routing genuine routes answers by kernel name the way POE::Component::IKC::Responder does: the
+# first connection to register a name keeps it until it closes ("Remote kernel 'X' already exists"
+# for a second one), so a client that reconnects before its old socket is closed loses its answers.
 #
 # Prints one line, `READY port=<n>` or `READY unix=<path>`, once it listens. Stops on SIGTERM/SIGINT.
 use strict;
@@ -69,6 +74,7 @@ my %opt = (
     mode     => 'normal',
     times    => undef,
     verbose  => 0,
+    routing  => 'connection',
 );
 GetOptions(
     'port=i'     => \$opt{port},
@@ -80,10 +86,12 @@ GetOptions(
     'mode=s'     => \$opt{mode},
     'times=i'    => \$opt{times},
     'verbose!'   => \$opt{verbose},
+    'routing=s'  => \$opt{routing},
 ) or die "usage: $0 [--port N | --unix PATH] [--protocol IKC0|IKC] [--name N] [--alias A]..."
     . " [--freezer PKG]... [--mode M] [--times N] [--verbose]\n";
 
 die "--protocol must be IKC0 or IKC\n" unless $opt{protocol} =~ /^IKC0?$/;
+die "--routing must be connection or genuine\n" unless $opt{routing} =~ /^(?:connection|genuine)$/;
 die "unknown --mode '$opt{mode}' (" . join( ', ', sort keys %MODES ) . ")\n" unless $MODES{ $opt{mode} };
 die "give either --port or --unix, not both\n" if defined $opt{port} and defined $opt{unix};
 $opt{port} = 0 unless defined $opt{port} or defined $opt{unix};
@@ -532,6 +540,13 @@ sub negotiated {
     push @$names, $c->{peer} if defined $c->{peer} and not grep { $_ eq $c->{peer} } @$names;
     $c->{names}     = [ grep { defined } @$names ];
     $c->{remote_id} = $c->{names}[0];
+    if ( $opt{routing} eq 'genuine' ) {
+        my ($taken) = grep { $_ != $c and $_->{ready} and $_->{remote_id} eq $c->{remote_id} } values %conns;
+        if ($taken) {
+            print STDERR "$$: Remote kernel '$c->{remote_id}' already exists\n";
+            $c->{names} = [];    # unroutable: answers for that name go to the older connection
+        }
+    }
     $c->{freezer}   = $freezer;
     # NoFatals: a frame that fails to thaw arrives as an error string instead of killing the server
     $c->{filter} = POE::Filter::Reference->new( Serializer => IKCTest::Codec->new($freezer), NoFatals => 1 );
