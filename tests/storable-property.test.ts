@@ -345,6 +345,193 @@ describe("Storable properties (JS)", () => {
   });
 });
 
+// ---------------------------------------------------------------- opcodes written (compatibility)
+
+/**
+ * Walks a network-order nfreeze image item by item (independently of thaw) and counts every
+ * opcode met at an opcode position. Throws on anything it cannot lay out, and when the root item
+ * does not end exactly at the end of the image, so a count cannot come from payload bytes.
+ */
+function scanOpcodes(img: Uint8Array): Map<number, number> {
+  const counts = new Map<number, number>();
+  let p = 0;
+  const need = (n: number) => {
+    if (p + n > img.length) throw new Error(`scan: ${n} bytes needed at ${p}, image has ${img.length}`);
+  };
+  const u8 = () => {
+    need(1);
+    return img[p++];
+  };
+  const u32 = () => {
+    need(4);
+    const v = ((img[p] << 24) | (img[p + 1] << 16) | (img[p + 2] << 8) | img[p + 3]) >>> 0;
+    p += 4;
+    return v;
+  };
+  const skip = (n: number) => {
+    need(n);
+    p += n;
+  };
+  const item = (depth: number): void => {
+    if (depth > 10000) throw new Error("scan: too deep");
+    const at = p;
+    const op = u8();
+    counts.set(op, (counts.get(op) ?? 0) + 1);
+    switch (op) {
+      case 0: // SX_OBJECT
+      case 9: // SX_NETINT
+        return skip(4);
+      case 1: // SX_LSCALAR
+      case 24: // SX_LUTF8STR
+        return skip(u32());
+      case 10: // SX_SCALAR
+      case 23: // SX_UTF8STR
+        return skip(u8());
+      case 8: // SX_BYTE
+        return skip(1);
+      case 5: // SX_UNDEF
+      case 34: // SX_BOOLEAN_TRUE
+      case 35: // SX_BOOLEAN_FALSE
+        return;
+      case 2: { // SX_ARRAY
+        const n = u32();
+        for (let i = 0; i < n; i++) item(depth + 1);
+        return;
+      }
+      case 3: { // SX_HASH
+        const n = u32();
+        for (let i = 0; i < n; i++) {
+          item(depth + 1);
+          skip(u32());
+        }
+        return;
+      }
+      case 25: { // SX_FLAG_HASH
+        u8();
+        const n = u32();
+        for (let i = 0; i < n; i++) {
+          item(depth + 1);
+          const kf = u8();
+          if (kf & 0x08) throw new Error("scan: SHV_K_ISSV key");
+          skip(u32());
+        }
+        return;
+      }
+      case 4: // SX_REF
+      case 27: // SX_WEAKREF
+        return item(depth + 1);
+      case 17: { // SX_BLESS
+        const n = u8();
+        skip(n & 0x80 ? u32() : n);
+        return item(depth + 1);
+      }
+      case 18: { // SX_IX_BLESS
+        if (u8() & 0x80) u32();
+        return item(depth + 1);
+      }
+      case 29: // SX_VSTRING
+        skip(u8());
+        return item(depth + 1);
+      case 30: // SX_LVSTRING
+        skip(u32());
+        return item(depth + 1);
+      case 19: { // SX_HOOK
+        let flags = u8();
+        while (flags & 0x40) {
+          item(depth + 1); // SHF_NEED_RECURSE: a sub-object stored first
+          flags = u8();
+        }
+        if (flags & 0x20) {
+          if (flags & 0x04) u32();
+          else u8();
+        } else {
+          skip(flags & 0x04 ? u32() : u8());
+        }
+        skip(flags & 0x08 ? u32() : u8());
+        if (flags & 0x80) skip(4 * (flags & 0x10 ? u32() : u8()));
+        return;
+      }
+      case 32: { // SX_REGEXP
+        const f = u8();
+        skip(f & 0x01 ? u32() : u8());
+        return skip(u8());
+      }
+      default:
+        throw new Error(`scan: opcode ${op} at ${at} is not one nfreeze writes`);
+    }
+  };
+  if (u8() !== 0x05 || u8() !== 11) throw new Error("scan: not a network-order image with minor 11");
+  item(0);
+  if (p !== img.length) throw new Error(`scan: root item ends at ${p}, image has ${img.length} bytes`);
+  return counts;
+}
+
+/** Distinct PerlRegexp objects and boolean slots reachable from `v` (each container once). */
+function countKinds(v: PerlValue): { regexps: number; booleans: number } {
+  const seen = new Set<object>();
+  let regexps = 0;
+  let booleans = 0;
+  const go = (x: PerlValue): void => {
+    if (typeof x === "boolean") booleans++;
+    if (x === null || typeof x !== "object" || x instanceof Uint8Array) return;
+    if (x instanceof PerlVString) return go(x.value);
+    if (seen.has(x)) return;
+    seen.add(x);
+    if (x instanceof PerlRegexp) regexps++;
+    else if (x instanceof PerlRef) go(x.value);
+    else if (x instanceof StorableHook) x.refs.forEach(go);
+    else if (x instanceof Map) for (const e of (x as Map<string, PerlValue>).values()) go(e);
+    else if (Array.isArray(x)) x.forEach(go);
+    else for (const k of Object.keys(x)) go((x as Record<string, PerlValue>)[k]);
+  };
+  go(v);
+  return { regexps, booleans };
+}
+
+const STORABLE2_MAX_OPCODE = 31; // SX_SVUNDEF_ELEM, the last opcode Storable 2.x knows
+
+describe("Storable compatibility: the opcodes nfreeze writes", () => {
+  test("the opcode scanner sees SX_REGEXP and SX_BOOLEAN_* where they are (and only there)", () => {
+    // A string whose bytes are 32, 34 and 35 must not count: only opcode positions do.
+    const plain = scanOpcodes(nfreeze(["\x20\x22\x23", 34, 35, -94]));
+    assert.deepEqual([...plain.keys()].sort((a, b) => a - b), [2, 8, 10]);
+    assert.equal(scanOpcodes(nfreeze([new PerlRegexp("a+", "i")])).get(32), 1);
+    const b = scanOpcodes(nfreeze([true, false, true], { booleans: "storable3.32" }));
+    assert.equal(b.get(34), 2);
+    assert.equal(b.get(35), 1);
+    assert.throws(() => scanOpcodes(new Uint8Array([5, 11, 2, 0, 0, 0, 1, 33])), /opcode 33/);
+  });
+
+  test("by default every opcode is one Storable 2.x reads (0..31) unless the value holds a PerlRegexp", () => {
+    fc.assert(
+      fc.property(valueArb({ perl: false, doubles: true }), (v) => {
+        const { regexps, booleans } = countKinds(v);
+        const counts = scanOpcodes(nfreeze(v));
+        assert.equal(counts.get(32) ?? 0, regexps, "one SX_REGEXP per distinct PerlRegexp");
+        assert.equal(counts.get(34) ?? 0, 0, "SX_BOOLEAN_TRUE written without booleans: storable3.32");
+        assert.equal(counts.get(35) ?? 0, 0, "SX_BOOLEAN_FALSE written without booleans: storable3.32");
+        for (const op of counts.keys()) {
+          if (op !== 32) assert.ok(op <= STORABLE2_MAX_OPCODE, `opcode ${op} is newer than Storable 2.x (booleans: ${booleans})`);
+        }
+      }),
+      runs(400),
+    );
+  });
+
+  test('booleans: "storable3.32" writes one SX_BOOLEAN_* per boolean and nothing else new', () => {
+    fc.assert(
+      fc.property(valueArb({ perl: false, doubles: true }), (v) => {
+        const { regexps, booleans } = countKinds(v);
+        const counts = scanOpcodes(nfreeze(v, { booleans: "storable3.32" }));
+        assert.equal((counts.get(34) ?? 0) + (counts.get(35) ?? 0), booleans);
+        assert.equal(counts.get(32) ?? 0, regexps);
+        for (const op of counts.keys()) assert.ok(op <= STORABLE2_MAX_OPCODE || op === 32 || op === 34 || op === 35, `opcode ${op}`);
+      }),
+      runs(300),
+    );
+  });
+});
+
 // ---------------------------------------------------------------- through real Perl
 
 describe("Storable properties through Perl", () => {

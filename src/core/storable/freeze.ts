@@ -206,6 +206,23 @@ export class StorableEncoder {
   private valueOther(v: PerlValue): void {
     switch (typeof v) {
       case "object": {
+        // Hot path first: plain arrays and hashes, before the instanceof chain below.
+        if (v !== null) {
+          if (Array.isArray(v)) {
+            this.ensure(1);
+            this.buf[this.pos++] = 4; // SX_REF
+            this.tag++;
+            this.array(v);
+            return;
+          }
+          if (Object.getPrototypeOf(v) === Object.prototype) {
+            this.ensure(1);
+            this.buf[this.pos++] = 4; // SX_REF
+            this.tag++;
+            this.hash(v as { [key: string]: PerlValue });
+            return;
+          }
+        }
         if (v === null) {
           this.ensure(1);
           this.buf[this.pos++] = 5; // SX_UNDEF
@@ -654,8 +671,63 @@ export class StorableEncoder {
       }
       return;
     }
+    // A double with at most 4 decimals and |n| < 2^31 is written digit by digit, without String(n)
+    // (the same bytes). m / 10^d === n proves that the decimal m * 10^-d reads back as n (both are
+    // the correctly rounded value of one rational); the smallest such d gives the digits String(n)
+    // gives, and Math.round finds the only candidate m (doubles there are < 2^-22 apart).
+    if (n > -2147483648 && n < 2147483648) {
+      let p = 10;
+      for (let d = 1; d <= 4; d++, p *= 10) {
+        const m = Math.round(n * p);
+        if (m / p === n) {
+          this.decimal(m, p, d);
+          return;
+        }
+      }
+    }
     // Network order has no binary doubles: Perl itself writes them as strings.
     this.ascii(n !== n ? "NaN" : n === Infinity ? "Inf" : n === -Infinity ? "-Inf" : String(n));
+  }
+
+  /** SX_SCALAR of the decimal m / p (p = 10^d, m not a multiple of 10^d): sign, integer part, '.', d digits. */
+  private decimal(m: number, p: number, d: number): void {
+    this.ensure(2 + 12 + d);
+    const b = this.buf;
+    const at = this.pos;
+    let q = at + 2;
+    if (m < 0) {
+      b[q++] = 0x2d; // '-'
+      m = -m;
+    }
+    let ip = Math.floor(m / p);
+    let frac = m - ip * p;
+    // integer part
+    if (ip === 0) b[q++] = 0x30;
+    else {
+      const s = q;
+      while (ip > 0) {
+        const r = ip % 10;
+        b[q++] = 0x30 + r;
+        ip = (ip - r) / 10;
+      }
+      for (let i = s, j = q - 1; i < j; i++, j--) {
+        const t = b[i];
+        b[i] = b[j];
+        b[j] = t;
+      }
+    }
+    b[q++] = 0x2e; // '.'
+    // d fraction digits, then drop trailing zeros (String(4.5) is "4.5", not "4.50")
+    for (let i = q + d - 1; i >= q; i--) {
+      const r = frac % 10;
+      b[i] = 0x30 + r;
+      frac = (frac - r) / 10;
+    }
+    q += d;
+    while (b[q - 1] === 0x30) q--;
+    b[at] = 10; // SX_SCALAR
+    b[at + 1] = q - at - 2;
+    this.pos = q;
   }
 
   /** SX_SCALAR / SX_LSCALAR of an ASCII string. */

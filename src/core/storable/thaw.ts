@@ -383,20 +383,8 @@ export class StorableDecoder {
       v = utf8Decode(b, s, e);
       if (this.numbers && len <= 64) v = numericValue(v);
     } else if (this.mode === MODE_AUTO) {
-      if (len <= 32) {
-        // ASCII check and build in one pass.
-        let out = "";
-        let i = s;
-        for (; i < e; i++) {
-          const c = b[i];
-          if (c >= 0x80) break;
-          out += fromCharCode(c);
-        }
-        v = i === e ? (this.numbers ? numericValue(out) : out) : b.slice(s, e);
-      } else {
-        v = isAscii(b, s, e) ? latin1Decode(b, s, e) : b.slice(s, e);
-        if (this.numbers && typeof v === "string" && len <= 64) v = numericValue(v);
-      }
+      const a = asciiDecode(b, s, len);
+      v = a === undefined ? b.slice(s, e) : this.numbers && len <= 64 ? numericValue(a) : a;
     } else if (this.mode === MODE_STRING) {
       v = latin1Decode(b, s, e);
       if (this.numbers && len <= 64) v = numericValue(v);
@@ -895,6 +883,93 @@ let textDecoder: TextDecoder | undefined;
 const fromCharCode = String.fromCharCode;
 const CHUNK = 0x1000;
 
+// Engine-specific string building, chosen once (speed only: every path gives the same string).
+// V8 builds short strings fastest from one String.fromCharCode call with explicit arguments,
+// JavaScriptCore from appending characters; both do longer ASCII runs fastest natively.
+const JSC = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+const SHORT_MAX = JSC ? 12 : 16;
+
+/**
+ * Node's, Bun's and Deno's Buffer#latin1Slice works on any Uint8Array and is a native Latin-1
+ * decode; used only when present and proven right on all 256 byte values.
+ */
+const nativeLatin1: ((this: Uint8Array, s: number, e: number) => string) | undefined = (() => {
+  try {
+    const f = (globalThis as { Buffer?: { prototype?: { latin1Slice?: unknown } } }).Buffer?.prototype?.latin1Slice;
+    if (typeof f !== "function") return undefined;
+    const probe = new Uint8Array(260);
+    for (let i = 0; i < 256; i++) probe[i + 3] = i;
+    const out = f.call(probe.subarray(3), 0, 256);
+    if (typeof out !== "string" || out.length !== 256) return undefined;
+    for (let i = 0; i < 256; i++) if (out.charCodeAt(i) !== i) return undefined;
+    return f as (this: Uint8Array, s: number, e: number) => string;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** The `n` bytes at `s` as a string when all are ASCII, else undefined. */
+function asciiDecode(b: Uint8Array, s: number, n: number): string | undefined {
+  if (n <= SHORT_MAX) {
+    if (JSC) {
+      let out = "";
+      const e = s + n;
+      for (let i = s; i < e; i++) {
+        const c = b[i];
+        if (c >= 0x80) return undefined;
+        out += fromCharCode(c);
+      }
+      return out;
+    }
+    return shortAscii(b, s, n);
+  }
+  const e = s + n;
+  if (!isAscii(b, s, e)) return undefined;
+  if (nativeLatin1 === undefined && n > 32) return (textDecoder ??= new TextDecoder("utf-8")).decode(b.subarray(s, e));
+  return latin1Decode(b, s, e);
+}
+
+/** Up to 16 bytes: ASCII check and one fromCharCode call. */
+function shortAscii(b: Uint8Array, p: number, n: number): string | undefined {
+  switch (n) {
+    case 0:
+      return "";
+    case 1:
+      return (b[p]) & 0x80 ? undefined : fromCharCode(b[p]);
+    case 2:
+      return (b[p] | b[p + 1]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1]);
+    case 3:
+      return (b[p] | b[p + 1] | b[p + 2]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2]);
+    case 4:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3]);
+    case 5:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4]);
+    case 6:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5]);
+    case 7:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6]);
+    case 8:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7]);
+    case 9:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8]);
+    case 10:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9]);
+    case 11:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] | b[p + 10]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10]);
+    case 12:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] | b[p + 10] | b[p + 11]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10], b[p + 11]);
+    case 13:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] | b[p + 10] | b[p + 11] | b[p + 12]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10], b[p + 11], b[p + 12]);
+    case 14:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] | b[p + 10] | b[p + 11] | b[p + 12] | b[p + 13]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10], b[p + 11], b[p + 12], b[p + 13]);
+    case 15:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] | b[p + 10] | b[p + 11] | b[p + 12] | b[p + 13] | b[p + 14]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10], b[p + 11], b[p + 12], b[p + 13], b[p + 14]);
+    case 16:
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] | b[p + 10] | b[p + 11] | b[p + 12] | b[p + 13] | b[p + 14] | b[p + 15]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10], b[p + 11], b[p + 12], b[p + 13], b[p + 14], b[p + 15]);
+  }
+  return undefined;
+}
+
 function latin1Decode(b: Uint8Array, s: number, e: number): string {
   const n = e - s;
   if (n <= 16) {
@@ -902,6 +977,7 @@ function latin1Decode(b: Uint8Array, s: number, e: number): string {
     for (let i = s; i < e; i++) out += fromCharCode(b[i]);
     return out;
   }
+  if (nativeLatin1 !== undefined) return nativeLatin1.call(b, s, e);
   let out = "";
   for (let i = s; i < e; i += CHUNK) {
     out += fromCharCode.apply(null, b.subarray(i, Math.min(i + CHUNK, e)) as unknown as number[]);
@@ -910,7 +986,9 @@ function latin1Decode(b: Uint8Array, s: number, e: number): string {
 }
 
 function isAscii(b: Uint8Array, s: number, e: number): boolean {
-  for (let i = s; i < e; i++) if (b[i] >= 0x80) return false;
+  let i = s;
+  for (const e4 = e - 3; i < e4; i += 4) if ((b[i] | b[i + 1] | b[i + 2] | b[i + 3]) & 0x80) return false;
+  for (; i < e; i++) if (b[i] >= 0x80) return false;
   return true;
 }
 
