@@ -14,7 +14,8 @@
 set -u
 cd "$(dirname "$0")/.."
 BIN=node_modules/.bin
-export NO_COLOR=1 FORCE_COLOR=0
+export NO_COLOR=1
+unset FORCE_COLOR
 
 sections=()
 write=

@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=node_modules/.bin
-export NO_COLOR=1 FORCE_COLOR=0
+export NO_COLOR=1
+unset FORCE_COLOR
 
 if [ $# -lt 1 ]; then
   sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'

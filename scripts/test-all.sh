@@ -4,7 +4,8 @@
 set -u
 cd "$(dirname "$0")/.."
 BIN=node_modules/.bin
-export NO_COLOR=1 FORCE_COLOR=0
+export NO_COLOR=1
+unset FORCE_COLOR
 mkdir -p .tmp
 status=0
 total_pass=0
@@ -27,8 +28,11 @@ run() { # name, command...
   local rc=${PIPESTATUS[0]}
   local pass fail
   case $name in
-    deno) pass=$(grep -Eo '[0-9]+ passed' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+')
-          fail=$(grep -Eo '[0-9]+ failed' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+') ;;
+    # deno counts describe blocks as tests and their cases as steps: count the cases, like the others
+    deno) pass=$(grep -Eo '[0-9]+ passed \([0-9]+ steps\)' ".tmp/test-$name.log" | tail -1 | grep -Eo '\([0-9]+' | tr -d '(')
+          fail=$(grep -Eo '[0-9]+ failed \([0-9]+ steps\)' ".tmp/test-$name.log" | tail -1 | grep -Eo '\([0-9]+' | tr -d '(')
+          [ -n "$pass" ] || pass=$(grep -Eo '[0-9]+ passed' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+')
+          [ -n "$fail" ] || fail=$(grep -Eo '[0-9]+ failed' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+') ;;
     bun)  pass=$(grep -E '^ *[0-9]+ pass$' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+')
           fail=$(grep -E '^ *[0-9]+ fail$' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+') ;;
     node) pass=$(grep -E '^# pass [0-9]+' ".tmp/test-$name.log" | tail -1 | grep -Eo '[0-9]+')
