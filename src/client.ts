@@ -125,9 +125,14 @@ interface Pending {
   state: string;
   list: boolean;
   session: Session | undefined;
+  /** When it times out, in now() milliseconds. */
+  deadline: number;
+  seconds: number;
+  settled: boolean;
   resolve(v: PerlValue): void;
   reject(e: Error): void;
-  cleanup(): void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
 }
 
 interface Waiter {
@@ -146,7 +151,7 @@ class Session {
   /** Settles once the read loop has returned (the runtime has let go of the socket). */
   readDone: Promise<void> = Promise.resolve();
   #queue: Uint8Array[] = [];
-  #waiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
+  #waiters: Array<(err?: Error) => void> = [];
   #flushing = false;
 
   constructor(conn: Connection, freezer: Freezer, info: NegotiationResult, reader: FrameReader) {
@@ -159,11 +164,18 @@ class Session {
   /** Queues a frame; frames queued while a write is under way go out together in one write. */
   write(frame: Uint8Array): Promise<void> {
     if (!this.alive) return Promise.reject(this.lostReason ?? new DisconnectedError("connection closed"));
-    return new Promise((resolve, reject) => {
-      this.#queue.push(frame);
-      this.#waiters.push({ resolve, reject });
-      if (!this.#flushing) void this.#flush();
-    });
+    return new Promise((resolve, reject) => this.send(frame, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Like write, with a callback instead of a promise (called with the error on failure). */
+  send(frame: Uint8Array, done: (err?: Error) => void): void {
+    if (!this.alive) {
+      done(this.lostReason ?? new DisconnectedError("connection closed"));
+      return;
+    }
+    this.#queue.push(frame);
+    this.#waiters.push(done);
+    if (!this.#flushing) void this.#flush();
   }
 
   async #flush(): Promise<void> {
@@ -188,10 +200,10 @@ class Session {
       }
       try {
         await this.conn.write(data);
-        for (const w of waiters) w.resolve();
+        for (const w of waiters) w();
       } catch (e) {
         const err = e instanceof Error ? e : new DisconnectedError(String(e));
-        for (const w of waiters) w.reject(err);
+        for (const w of waiters) w(err);
       }
     }
     this.#flushing = false;
@@ -234,6 +246,10 @@ export class IkcClient {
   #inboxSize = 0;
   #errorHandlers = new Set<(e: Error) => void>();
   #closedByUser = false;
+  /** Requests under the shared deadline timer. */
+  #timed = new Set<Pending>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
 
   /**
    * Creates a client without connecting; the first request (or {@link IkcClient.open}) connects.
@@ -569,6 +585,7 @@ export class IkcClient {
       this.#waiters.delete(state);
       for (const w of list) w.reject(err);
     }
+    if (this.#timed.size === 0) this.#stopTimer();
     if (s) await this.#closeGracefully(s);
   }
 
@@ -649,57 +666,138 @@ export class IkcClient {
     options: RequestOptions,
     build: (remote: string) => Record<string, PerlValue>,
   ): Promise<PerlValue> {
-    return this.#track(() => {
+    // The per-call path is kept free of async wrappers and per-call timers: one shared deadline
+    // timer serves every request (see #arm), and a frame goes out synchronously when connected.
+    const seconds = options.timeout ?? this.#opts.timeout;
+    try {
       parseSpecifier(spec);
-      return new Promise<PerlValue>((resolve, reject) => {
-        let settled = false;
-        const silence = kind === "call"
-          ? "no answer (a Perl state that returns undef, or an empty list in list context, sends none)"
-          : "no answer";
-        const entry: Pending = {
-          kind,
-          spec,
-          state,
-          list,
-          session: undefined,
-          resolve: (v) => {
-            if (settled) return;
-            settled = true;
-            entry.cleanup();
-            resolve(v);
-          },
-          reject: (e) => {
-            if (settled) return;
-            settled = true;
-            entry.cleanup();
-            reject(e);
-          },
-          cleanup: () => {},
-        };
-        const remove = () => {
-          if (kind === "ping") {
-            const i = this.#pings.indexOf(entry);
-            if (i >= 0) this.#pings.splice(i, 1);
-          } else if (this.#pending.get(state) === entry) {
-            this.#pending.delete(state);
-          }
-        };
-        try {
-          entry.cleanup = this.#guard(options, `${kind} ${spec}`, entry.reject, remove, silence);
-        } catch (e) {
+      if (!(seconds > 0)) throw new TypeError("timeout must be a positive number of seconds");
+    } catch (e) {
+      this.error = errText(e);
+      return Promise.reject(e);
+    }
+    return new Promise<PerlValue>((resolve, reject) => {
+      const entry: Pending = {
+        kind,
+        spec,
+        state,
+        list,
+        session: undefined,
+        deadline: now() + seconds * 1000,
+        seconds,
+        settled: false,
+        resolve: (v) => {
+          if (entry.settled) return;
+          this.#settle(entry);
+          resolve(v);
+        },
+        reject: (e) => {
+          if (entry.settled) return;
+          this.#settle(entry);
+          this.error = e.message;
           reject(e);
-          return;
-        }
-        if (kind === "ping") this.#pings.push(entry);
-        else this.#pending.set(state, entry);
-        this.#sendWithRetry(build, entry).catch((e) => entry.reject(e));
-      });
+        },
+        signal: options.signal,
+        onAbort: undefined,
+      };
+      const signal = options.signal;
+      if (signal) {
+        const onAbort = () => entry.reject(new AbortError(`${kind} ${spec}: aborted`, { cause: signal.reason }));
+        entry.onAbort = onAbort;
+        if (signal.aborted) queueMicrotask(onAbort);
+        else signal.addEventListener("abort", onAbort, { once: true });
+      }
+      if (kind === "ping") this.#pings.push(entry);
+      else this.#pending.set(state, entry);
+      this.#arm(entry);
+      const s = this.#session;
+      if (s !== undefined && s.alive) this.#sendNow(s, build, entry);
+      else this.#sendWithRetry(build, entry).catch((e) => entry.reject(e));
     });
+  }
+
+  /** Removes a settled request from every table and drops its abort listener. */
+  #settle(entry: Pending): void {
+    entry.settled = true;
+    this.#timed.delete(entry);
+    if (entry.signal && entry.onAbort) entry.signal.removeEventListener("abort", entry.onAbort);
+    if (entry.kind === "ping") {
+      const i = this.#pings.indexOf(entry);
+      if (i >= 0) this.#pings.splice(i, 1);
+    } else if (this.#pending.get(entry.state) === entry) {
+      this.#pending.delete(entry.state);
+    }
+  }
+
+  /**
+   * Puts a request under the shared deadline timer. The timer is re-armed only when this deadline
+   * is earlier than the one it waits for, so back-to-back calls with the same timeout cost no timer
+   * operation at all; when it fires it expires what is due and re-arms for the earliest remaining.
+   */
+  #arm(entry: Pending): void {
+    this.#timed.add(entry);
+    if (entry.deadline < this.#timerAt) this.#startTimer(entry.deadline);
+  }
+
+  #startTimer(at: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#sweep, Math.max(1, Math.ceil(at - now())));
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
+  #sweep = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const t = now();
+    let next = Infinity;
+    const due: Pending[] = [];
+    for (const e of this.#timed) {
+      if (e.deadline <= t) due.push(e);
+      else if (e.deadline < next) next = e.deadline;
+    }
+    for (const e of due) {
+      const silence = e.kind === "call"
+        ? "no answer (a Perl state that returns undef, or an empty list in list context, sends none)"
+        : "no answer";
+      e.reject(new TimeoutError(`${e.kind} ${e.spec}: ${silence} within ${e.seconds} s`));
+    }
+    if (next < Infinity && this.#timer === undefined) this.#startTimer(next);
+  };
+
+  /** The connected fast path: freeze and queue the frame now; a failed write goes to #retry. */
+  #sendNow(session: Session, build: (remote: string) => Record<string, PerlValue>, entry: Pending): void {
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame(session.freezer.freeze(build(session.info.remoteKernel)));
+    } catch (e) {
+      entry.reject(e instanceof Error ? e : new IkcError(String(e)));
+      return;
+    }
+    entry.session = session;
+    session.send(frame, (err) => {
+      if (err) this.#retry(err, session, build, entry).catch((e) => entry.reject(e));
+    });
+  }
+
+  /** A write failed: reconnect once and resend once (ClientLite's behaviour), or fail the request. */
+  async #retry(e: Error, session: Session, build: (remote: string) => Record<string, PerlValue>, entry: Pending) {
+    if (entry.settled) return;
+    if (!this.#opts.reconnect || !isConnectionFailure(e) || this.#closedByUser) throw e;
+    this.#lost(session, e, true, entry);
+    const next = await this.#ensureSession();
+    await this.#write(next, build, entry);
   }
 
   /** Freezes and writes a message; on a failed write reconnects once and resends once. */
   async #sendWithRetry(build: (remote: string) => Record<string, PerlValue>, entry?: Pending): Promise<void> {
     let session = await this.#ensureSession();
+    if (entry?.settled) return;
     try {
       await this.#write(session, build, entry);
     } catch (e) {
@@ -837,6 +935,7 @@ export class IkcClient {
       this.#report(reason);
     }
     if (!this.#closedByUser) this.error = reason.message;
+    if (this.#timed.size === 0) this.#stopTimer();
     // Waiters for server-initiated messages are kept: the next connection may deliver them.
   }
 
@@ -956,6 +1055,8 @@ export class IkcClient {
     }
   }
 }
+
+const now: () => number = typeof performance !== "undefined" ? () => performance.now() : () => Date.now();
 
 function isConnectionFailure(e: unknown): boolean {
   return e instanceof DisconnectedError || (e instanceof Error && !(e instanceof IkcError) && !(e instanceof TypeError));

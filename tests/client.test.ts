@@ -116,6 +116,25 @@ describe("client against the Perl IKC test server", { skip }, () => {
     await assert.rejects(client.call("test/empty_list", [], { context: "list", timeout: 0.3 }), TimeoutError);
   });
 
+  test("one shared deadline timer: a shorter timeout after longer ones still fires on time", async () => {
+    const slow = client.call("test/delay", [300, "late"], { timeout: 20 }); // answered after 300 ms
+    const quiet = client.call("test/undef", 1, { timeout: 20 }); // never answered
+    const t0 = Date.now();
+    await assert.rejects(client.call("test/undef", 2, { timeout: 0.15 }), TimeoutError);
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 120 && waited < 1500, `timed out after ${waited} ms`);
+    assert.equal(await slow, "late");
+    const ac = new AbortController();
+    const aborted = client.call("test/undef", 3, { signal: ac.signal });
+    ac.abort();
+    await assert.rejects(aborted, AbortError);
+    assert.equal(client.pendingCount, 1); // only `quiet` is left
+    const quietDone = assert.rejects(quiet, DisconnectedError);
+    await client.disconnect();
+    await quietDone;
+    assert.equal(await client.call("test/echo", "again"), "again"); // reconnects
+  });
+
   test("post is delivered (the server saw it)", async () => {
     await client.call("test/reset", 1);
     await client.post("test/record", { n: 1 });

@@ -16,7 +16,7 @@ use strict;
 use warnings;
 
 use Getopt::Long qw(GetOptions);
-use Socket qw(AF_UNIX unpack_sockaddr_in inet_ntoa);
+use Socket qw(AF_UNIX IPPROTO_TCP TCP_NODELAY unpack_sockaddr_in inet_ntoa);
 use POE qw(Wheel::SocketFactory Wheel::ReadWrite Filter::Line Filter::Reference Filter::Stream);
 use Storable ();
 use Data::Dumper ();
@@ -207,10 +207,17 @@ sub conn_close {
     delete $c->{wheel};    # dropping the wheel closes the socket
 }
 
+# Asks the wheel for conn_flushed once its output buffer is empty.
+sub want_flush {
+    my ($c) = @_;
+    $c->{wheel}->event( FlushedEvent => 'conn_flushed' ) if $c->{wheel};
+}
+
 # Close once everything queued has been written.
 sub conn_close_after_flush {
     my ( $c, $why ) = @_;
     if ( $c->{wheel} and $c->{wheel}->get_driver_out_octets ) {
+        want_flush($c);
         $c->{close_on_flush} = $why;
         $c->{closing}        = 1;
     }
@@ -224,6 +231,10 @@ sub conn_close_after_flush {
 # clients sharing a name stay independent.
 sub route {
     my ( $origin, $name ) = @_;
+    # the common case first: an answer to the kernel the request came from
+    if ( defined $name and $origin and $origin->{ready} and $origin->{wheel} ) {
+        for ( @{ $origin->{names} } ) { return $origin if $_ eq $name }
+    }
     my @ready = grep { $_->{ready} and $_->{wheel} } map { $conns{$_} } sort { $a <=> $b } keys %conns;
     return ( $origin && $origin->{ready} ? $origin : () ) if not defined $name or $name eq '';
     return @ready if $name eq '*';
@@ -516,6 +527,7 @@ sub handle_request {
         my $pending = 0;
         for my $o ( values %conns ) {
             next unless $o->{wheel} and $o->{wheel}->get_driver_out_octets;
+            want_flush($o);
             $o->{exit_on_flush} = 1;
             $pending++;
         }
@@ -737,12 +749,16 @@ POE::Session->create(
         },
         accepted => sub {
             my ($handle) = $_[ARG0];
+            # Nagle off, as the clients do: otherwise an answer written while an earlier one is
+            # unacknowledged waits for the client's delayed ACK (40 ms) when the client goes quiet.
+            setsockopt( $handle, IPPROTO_TCP, TCP_NODELAY, 1 ) unless defined $opt{unix};
             my $wheel = POE::Wheel::ReadWrite->new(
                 Handle       => $handle,
                 Filter       => POE::Filter::Line->new,    # CR, LF, CRLF or LFCR in; CRLF out
                 InputEvent   => 'conn_input',
                 ErrorEvent   => 'conn_error',
-                FlushedEvent => 'conn_flushed',
+                # FlushedEvent is set only while something waits for a flush (want_flush): an
+                # event per answer written would cost every request a dispatch for nothing.
             );
             my $c = {
                 id       => $wheel->ID,
