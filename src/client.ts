@@ -113,7 +113,15 @@ export interface IkcMessage {
   raw: Record<string, PerlValue>;
 }
 
-/** A handler for server-initiated messages. */
+/**
+ * A handler for server-initiated messages (see {@link IkcClient.on}).
+ *
+ * @example
+ * ```ts
+ * import type { MessageHandler } from "./client.ts";
+ * const log: MessageHandler = (params, message) => console.log(message.state, params);
+ * ```
+ */
 export type MessageHandler = (params: PerlValue, message: IkcMessage) => void;
 
 const SESSION = "IKCLite";
