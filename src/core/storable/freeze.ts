@@ -206,27 +206,16 @@ export class StorableEncoder {
   private valueOther(v: PerlValue): void {
     switch (typeof v) {
       case "object": {
-        // Hot path first: plain arrays and hashes, before the instanceof chain below.
-        if (v !== null) {
-          if (Array.isArray(v)) {
-            this.ensure(1);
-            this.buf[this.pos++] = 4; // SX_REF
-            this.tag++;
-            this.array(v);
-            return;
-          }
-          if (Object.getPrototypeOf(v) === Object.prototype) {
-            this.ensure(1);
-            this.buf[this.pos++] = 4; // SX_REF
-            this.tag++;
-            this.hash(v as { [key: string]: PerlValue });
-            return;
-          }
+        // null never gets here (value() writes it). Plain arrays and hashes, the common case,
+        // go first: they skip the instanceof chain below.
+        if (Array.isArray(v)) {
+          this.sxRef();
+          this.array(v);
+          return;
         }
-        if (v === null) {
-          this.ensure(1);
-          this.buf[this.pos++] = 5; // SX_UNDEF
-          this.tag++;
+        if (Object.getPrototypeOf(v) === Object.prototype) {
+          this.sxRef();
+          this.hash(v as { [key: string]: PerlValue });
           return;
         }
         if (v instanceof Uint8Array) {
@@ -245,12 +234,8 @@ export class StorableEncoder {
           this.perlRef(v);
           return;
         }
-        this.ensure(1);
-        this.buf[this.pos++] = 4; // SX_REF
-        this.tag++;
-        // Hot path first: plain objects and arrays.
-        if (Array.isArray(v)) this.array(v);
-        else this.referent(v);
+        this.sxRef();
+        this.referent(v as object);
         return;
       }
       case "boolean":
@@ -280,6 +265,13 @@ export class StorableEncoder {
       default:
         throw new CodecError(`cannot freeze a value of type ${typeof v}`);
     }
+  }
+
+  /** SX_REF, which takes a tag of its own; its referent follows. */
+  private sxRef(): void {
+    this.ensure(1);
+    this.buf[this.pos++] = 4; // SX_REF
+    this.tag++;
   }
 
   /**
