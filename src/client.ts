@@ -782,7 +782,7 @@ export class IkcClient {
   #sendNow(session: Session, build: (remote: string) => Record<string, PerlValue>, entry: Pending): void {
     let frame: Uint8Array;
     try {
-      frame = encodeFrame(session.freezer.freeze(build(session.info.remoteKernel)));
+      frame = frameFor(session, build);
     } catch (e) {
       entry.reject(e instanceof Error ? e : new IkcError(String(e)));
       return;
@@ -794,8 +794,8 @@ export class IkcClient {
   }
 
   /** A write failed: reconnect once and resend once (ClientLite's behaviour), or fail the request. */
-  async #retry(e: Error, session: Session, build: (remote: string) => Record<string, PerlValue>, entry: Pending) {
-    if (entry.settled) return;
+  async #retry(e: Error, session: Session, build: (remote: string) => Record<string, PerlValue>, entry?: Pending) {
+    if (entry?.settled) return;
     if (!this.#opts.reconnect || !isConnectionFailure(e) || this.#closedByUser) throw e;
     this.#lost(session, e, true, entry);
     const next = await this.#ensureSession();
@@ -804,22 +804,19 @@ export class IkcClient {
 
   /** Freezes and writes a message; on a failed write reconnects once and resends once. */
   async #sendWithRetry(build: (remote: string) => Record<string, PerlValue>, entry?: Pending): Promise<void> {
-    let session = await this.#ensureSession();
+    const session = await this.#ensureSession();
     if (entry?.settled) return;
     try {
       await this.#write(session, build, entry);
     } catch (e) {
-      if (!this.#opts.reconnect || !isConnectionFailure(e) || this.#closedByUser) throw e;
-      this.#lost(session, e instanceof Error ? e : new DisconnectedError(String(e)), true, entry);
-      session = await this.#ensureSession();
-      await this.#write(session, build, entry);
+      await this.#retry(e instanceof Error ? e : new DisconnectedError(String(e)), session, build, entry);
     }
   }
 
   async #write(session: Session, build: (remote: string) => Record<string, PerlValue>, entry?: Pending) {
-    const payload = session.freezer.freeze(build(session.info.remoteKernel));
+    const frame = frameFor(session, build);
     if (entry) entry.session = session;
-    await session.write(encodeFrame(payload));
+    await session.write(frame);
   }
 
   #ensureSession(): Promise<Session> {
@@ -1065,6 +1062,11 @@ export class IkcClient {
 }
 
 const now: () => number = typeof performance !== "undefined" ? () => performance.now() : () => Date.now();
+
+/** The message `build` makes for this session's remote kernel, frozen and framed. */
+function frameFor(session: Session, build: (remote: string) => Record<string, PerlValue>): Uint8Array {
+  return encodeFrame(session.freezer.freeze(build(session.info.remoteKernel)));
+}
 
 function isConnectionFailure(e: unknown): boolean {
   return e instanceof DisconnectedError || (e instanceof Error && !(e instanceof IkcError) && !(e instanceof TypeError));
