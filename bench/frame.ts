@@ -11,6 +11,7 @@
  * @module
  */
 import { FrameReader, encodeFrame } from "../src/core/frame.ts";
+import { ConcatReader } from "../tests/helpers/concat-reader.ts";
 import { fmtInt, fmtMean, fmtRate, fmtRatio, fmtTime, keep, mdTable, measure, quick, record, runtimeLabel } from "./common.ts";
 
 const BLOCKS = [1, 16, 256, 4096, 65536];
@@ -94,19 +95,6 @@ function blockLabel(b: number): string {
   return b >= KiB ? `${b / KiB} KiB` : `${b} B`;
 }
 
-// A reader that appends every chunk to its pending bytes by copying them all: the quadratic
-// behaviour the linearity check is meant to catch.
-class NaiveReader {
-  #pending = new Uint8Array(0);
-  push(chunk: Uint8Array): number {
-    const next = new Uint8Array(this.#pending.byteLength + chunk.byteLength);
-    next.set(this.#pending);
-    next.set(chunk, this.#pending.byteLength);
-    this.#pending = next;
-    return next.byteLength;
-  }
-}
-
 async function main(): Promise<void> {
   console.log(`## Frame reader — ${runtimeLabel()}\n`);
   const raw: Record<string, unknown> = {};
@@ -163,7 +151,7 @@ async function main(): Promise<void> {
         name,
         fn: l.naive
           ? () => {
-            const r = new NaiveReader();
+            const r = new ConcatReader();
             let last = 0;
             for (let i = 0; i < chunks.length; i++) last = r.push(chunks[i]);
             keep(last);

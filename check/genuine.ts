@@ -22,7 +22,7 @@ import {
   TimeoutError,
   type Transport,
 } from "../mod.ts";
-import { type PerlServer, startPerlServer, tempSocketPath } from "../tests/helpers/server.ts";
+import { type PerlServer, startPerlServer, tempSocketPath, withClient, withServer } from "../tests/helpers/server.ts";
 
 const lib = process.env.IKC_GENUINE_LIB ?? "";
 const SERVER = "check/genuine-server.pl";
@@ -271,59 +271,36 @@ for (const serverProtocol of ["IKC0", "IKC"] as const) {
 
 describe("genuine server: other ClientLite settings", () => {
   test("classic IKC asked for by the client, against an IKC0 server", async () => {
-    const server = await genuine([]);
-    try {
-      const c = await IkcClient.connect({ host: "127.0.0.1", port: server.port, name: uniqueName(), protocol: "IKC", timeout: 5 });
-      try {
+    await withServer([], (server) =>
+      withClient(server, { name: uniqueName(), protocol: "IKC" }, async (c) => {
         assert.equal(c.protocol, "IKC");
         assert.equal(await c.call("test/echo", "classic"), "classic");
-      } finally {
-        await c.disconnect();
-      }
-    } finally {
-      await server.stop();
-    }
+      }), genuine);
   });
 
   test("unix socket, both protocols", async () => {
     for (const protocol of ["IKC0", "IKC"] as const) {
       const path = tempSocketPath();
-      const server = await genuine(["--unix", path, "--protocol", protocol]);
-      try {
-        const c = await IkcClient.connect({ path, name: uniqueName(), timeout: 5 });
-        try {
+      await withServer(["--unix", path, "--protocol", protocol], (server) =>
+        withClient(server, { path, name: uniqueName() }, async (c) => {
           assert.equal(c.protocol, protocol);
           assert.equal(await c.ping(), true);
           assert.equal(await c.call("test/echo", "over unix"), "over unix");
           assert.equal(await c.postRespond("test/respond", "pr"), "pr");
-        } finally {
-          await c.disconnect();
-        }
-      } finally {
-        await server.stop();
-      }
+        }), genuine);
     }
   });
 
   for (const protocol of ["IKC0", "IKC"] as const) {
     test(`freezers offered (${protocol}): the server takes the first it can load`, async () => {
-      const server = await genuine([]);
-      try {
-        const cases: Array<[Array<string | Freezer>, string]> = [
-          [["FreezeThaw", "Storable"], "FreezeThaw"],
-          [["POE::Component::IKC::Freezer"], "POE::Component::IKC::Freezer"],
-          [[{ ...storableFreezer, name: "No::Such::Freezer" }, "Storable"], "Storable"],
-        ];
+      const cases: Array<[Array<string | Freezer>, string]> = [
+        [["FreezeThaw", "Storable"], "FreezeThaw"],
+        [["POE::Component::IKC::Freezer"], "POE::Component::IKC::Freezer"],
+        [[{ ...storableFreezer, name: "No::Such::Freezer" }, "Storable"], "Storable"],
+      ];
+      await withServer([], async (server) => {
         for (const [offer, chosen] of cases) {
-          const c = await IkcClient.connect({
-            host: "127.0.0.1",
-            port: server.port,
-            name: uniqueName(),
-            serializer: offer,
-            protocol,
-            timeout: 5,
-          });
-          try {
+          await withClient(server, { name: uniqueName(), serializer: offer, protocol }, async (c) => {
             assert.equal(c.freezer, chosen);
             assert.equal(c.protocol, protocol);
             const v = { a: [1, "b", null], s: "é☺", nested: { k: "v" } };
@@ -332,19 +309,14 @@ describe("genuine server: other ClientLite settings", () => {
             assert.deepEqual(await c.call("test/echo", v), back);
             assert.equal(await c.ping(), true);
             assert.equal(await c.postRespond("test/respond", "x"), "x");
-          } finally {
-            await c.disconnect();
-          }
+          });
         }
-      } finally {
-        await server.stop();
-      }
+      }, genuine);
     });
   }
 
   test("a freezer the server cannot load is refused: ConnectError after falling back", async () => {
-    const server = await genuine([]);
-    try {
+    await withServer([], async (server) => {
       const rec = recording();
       await assert.rejects(
         IkcClient.connect({
@@ -358,9 +330,7 @@ describe("genuine server: other ClientLite settings", () => {
         (e: unknown) => e instanceof ConnectError && /refused every freezer/.test(e.message),
       );
       assert.ok(rec.lines.includes("S: NOT") && rec.lines.includes("C: FREEZER No::Such::Freezer"), rec.lines.join("\n"));
-    } finally {
-      await server.stop();
-    }
+    }, genuine);
   });
 
   test("server restarted: pending calls rejected, the next call reconnects", async () => {
@@ -386,27 +356,19 @@ describe("genuine server: other ClientLite settings", () => {
   });
 
   test("two clients at once, each gets its own answers", async () => {
-    const server = await genuine([]);
-    try {
-      const a = await IkcClient.connect({ host: "127.0.0.1", port: server.port, name: uniqueName(), timeout: 10 });
-      const b = await IkcClient.connect({ host: "127.0.0.1", port: server.port, name: uniqueName(), timeout: 10 });
-      try {
-        const pa = [], pb = [];
-        for (let i = 0; i < 200; i++) {
-          pa.push(a.call("test/echo", `a${i}`));
-          pb.push(b.call("test/echo", `b${i}`));
-        }
-        const [ra, rb] = await Promise.all([Promise.all(pa), Promise.all(pb)]);
-        for (let i = 0; i < 200; i++) {
-          assert.equal(ra[i], `a${i}`);
-          assert.equal(rb[i], `b${i}`);
-        }
-      } finally {
-        await a.disconnect();
-        await b.disconnect();
-      }
-    } finally {
-      await server.stop();
-    }
+    await withServer([], (server) =>
+      withClient(server, { name: uniqueName(), timeout: 10 }, (a) =>
+        withClient(server, { name: uniqueName(), timeout: 10 }, async (b) => {
+          const pa = [], pb = [];
+          for (let i = 0; i < 200; i++) {
+            pa.push(a.call("test/echo", `a${i}`));
+            pb.push(b.call("test/echo", `b${i}`));
+          }
+          const [ra, rb] = await Promise.all([Promise.all(pa), Promise.all(pb)]);
+          for (let i = 0; i < 200; i++) {
+            assert.equal(ra[i], `a${i}`);
+            assert.equal(rb[i], `b${i}`);
+          }
+        })), genuine);
   });
 });

@@ -17,31 +17,9 @@ import {
   type Transport,
 } from "../mod.ts";
 import { perlMissing } from "./helpers/perl.ts";
-import { type PerlServer, startPerlServer, tempSocketPath } from "./helpers/server.ts";
+import { type PerlServer, startPerlServer, tempSocketPath, withClient, withServer } from "./helpers/server.ts";
 
 const skip = perlMissing("POE", "POE::Filter::Reference");
-
-async function withServer(args: string[], fn: (s: PerlServer) => Promise<void>): Promise<void> {
-  const server = await startPerlServer(args);
-  try {
-    await fn(server);
-  } finally {
-    await server.stop();
-  }
-}
-
-async function withClient(
-  server: PerlServer,
-  opts: ConstructorParameters<typeof IkcClient>[0],
-  fn: (c: IkcClient) => Promise<void>,
-): Promise<void> {
-  const c = await IkcClient.connect({ port: server.port, host: "127.0.0.1", timeout: 5, ...opts });
-  try {
-    await fn(c);
-  } finally {
-    await c.disconnect();
-  }
-}
 
 describe("client against the Perl IKC test server", { skip }, () => {
   let server: PerlServer;

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { encodeFrame, FrameReader, LineReader } from "../src/core/frame.ts";
 import { LimitError, ProtocolError } from "../src/core/errors.ts";
+import { ConcatReader } from "./helpers/concat-reader.ts";
 import { perlMissing, runPerl } from "./helpers/perl.ts";
 
 const enc = new TextEncoder();
@@ -239,17 +240,6 @@ function countCopies(fn: () => void): number {
     for (const r of restore) r();
   }
   return copied;
-}
-
-/** The reader an earlier design would have been: append every chunk to the pending bytes. */
-class ConcatReader {
-  #pending = new Uint8Array(0);
-  push(chunk: Uint8Array): void {
-    const next = new Uint8Array(this.#pending.length + chunk.length);
-    next.set(this.#pending);
-    next.set(chunk, this.#pending.length);
-    this.#pending = next;
-  }
 }
 
 describe("FrameReader cost is linear in its input (bytes copied, not time)", () => {

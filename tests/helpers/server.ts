@@ -3,6 +3,7 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { IkcClient, type IkcClientOptions } from "../../mod.ts";
 import { spawnPerl } from "./perl.ts";
 
 export interface PerlServer {
@@ -78,4 +79,32 @@ export function startPerlServer(
       resolve(server);
     });
   });
+}
+
+/** Runs `fn` with a server from `start` (default: the Perl test peer with `args`), stopped afterwards. */
+export async function withServer(
+  args: string[],
+  fn: (s: PerlServer) => Promise<void>,
+  start: (args: string[]) => Promise<PerlServer> = startPerlServer,
+): Promise<void> {
+  const server = await start(args);
+  try {
+    await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Runs `fn` with a client connected to `server` (TCP on 127.0.0.1 unless `opts.path`), disconnected afterwards. */
+export async function withClient(
+  server: PerlServer,
+  opts: IkcClientOptions,
+  fn: (c: IkcClient) => Promise<void>,
+): Promise<void> {
+  const c = await IkcClient.connect({ port: server.port, host: "127.0.0.1", timeout: 5, ...opts });
+  try {
+    await fn(c);
+  } finally {
+    await c.disconnect();
+  }
 }
