@@ -1,18 +1,24 @@
 /**
- * Transport over `Bun.connect`. Bun is reached through `globalThis`, so this file type-checks and
- * loads on any runtime; it only works on Bun.
+ * Transport over `Bun.connect` and `Bun.listen`. Bun is reached through `globalThis`, so this file
+ * type-checks and loads on any runtime; it only works on Bun.
  *
  * @module
  */
 import { DisconnectedError } from "../core/errors.ts";
 import {
+  AcceptQueue,
   checkConnectOptions,
+  checkListenOptions,
   ChunkQueue,
   closedError,
   type ConnectOptions,
   type Connection,
   connectAborted,
   connectFailed,
+  type Listener,
+  listenFailed,
+  type ListenOptions,
+  removeSocketFile,
   type Transport,
 } from "./types.ts";
 
@@ -29,6 +35,10 @@ interface BunSocket {
   resume?(): void;
   setNoDelay?(noDelay?: boolean): boolean;
   readonly readyState?: unknown;
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  /** Per-socket slot; a listener's sockets keep their BunConnection here. */
+  data?: unknown;
 }
 
 interface BunHandlers {
@@ -40,10 +50,21 @@ interface BunHandlers {
   connectError?(socket: BunSocket, error: Error): void;
 }
 
+/** The part of Bun's `TCPSocketListener` used here. */
+interface BunListener {
+  readonly port?: number;
+  stop(closeActiveConnections?: boolean): void;
+}
+
 interface BunApi {
   connect(
     options: ({ hostname: string; port: number } | { unix: string }) & { socket: BunHandlers },
   ): Promise<BunSocket>;
+  listen(
+    options: ({ hostname: string; port: number } | { unix: string }) & {
+      socket: BunHandlers & { open(socket: BunSocket): void };
+    },
+  ): BunListener;
 }
 
 function bun(): BunApi {
@@ -85,18 +106,30 @@ class BunConnection implements Connection {
   /** Handlers for Bun.connect; bound before the socket is known so no early byte is lost. */
   handlers(): BunHandlers {
     return {
-      data: (socket, data) => {
-        this.#socket ??= socket;
-        this.#queue.push(data);
-      },
-      drain: () => this.#flush(),
-      end: () => this.#queue.end(),
-      close: (_socket, error) => this.#onClose(error),
-      error: (_socket, error) => {
-        const code = (error as { code?: string }).code ?? error.message;
-        this.#queue.fail(new DisconnectedError(`connection to ${this.remote} failed: ${code}`, { cause: error }));
-      },
+      data: (socket, data) => this.onData(socket, data),
+      drain: () => this.onDrain(),
+      end: () => this.onEnd(),
+      close: (_socket, error) => this.onClose(error),
+      error: (_socket, error) => this.onError(error),
     };
+  }
+
+  onData(socket: BunSocket, data: Uint8Array): void {
+    this.#socket ??= socket;
+    this.#queue.push(data);
+  }
+
+  onDrain(): void {
+    this.#flush();
+  }
+
+  onEnd(): void {
+    this.#queue.end();
+  }
+
+  onError(error: Error): void {
+    const code = (error as { code?: string }).code ?? error.message;
+    this.#queue.fail(new DisconnectedError(`connection to ${this.remote} failed: ${code}`, { cause: error }));
   }
 
   attach(socket: BunSocket): void {
@@ -147,7 +180,7 @@ class BunConnection implements Connection {
       const w = this.#writes[0];
       const n = socket.write(w.data);
       if (n < 0) {
-        this.#onClose(new Error("write on a closed socket"));
+        this.onClose(new Error("write on a closed socket"));
         return;
       }
       if (n < w.data.byteLength) {
@@ -161,7 +194,7 @@ class BunConnection implements Connection {
     if (this.#closing) socket.end();
   }
 
-  #onClose(error?: Error): void {
+  onClose(error?: Error): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
     if (error) {
@@ -178,8 +211,49 @@ class BunConnection implements Connection {
   }
 }
 
+// Bun's listen handlers are shared by all the listener's sockets: each finds its connection in
+// socket.data, set in open() before any data handler runs.
+const acceptedHandlers: BunHandlers = {
+  data: (socket, data) => (socket.data as BunConnection).onData(socket, data),
+  drain: (socket) => (socket.data as BunConnection).onDrain(),
+  end: (socket) => (socket.data as BunConnection).onEnd(),
+  close: (socket, error) => (socket.data as BunConnection | undefined)?.onClose(error),
+  error: (socket, error) => (socket.data as BunConnection | undefined)?.onError(error),
+};
+
+class BunListenerImpl implements Listener {
+  readonly address: string;
+  readonly port: number | undefined;
+  readonly path: string | undefined;
+  readonly #listener: BunListener;
+  readonly #queue: AcceptQueue;
+  #closing: Promise<void> | undefined;
+
+  constructor(listener: BunListener, queue: AcceptQueue, address: string, port: number | undefined, path: string | undefined) {
+    this.#listener = listener;
+    this.#queue = queue;
+    this.address = address;
+    this.port = port;
+    this.path = path;
+  }
+
+  accept(): Promise<Connection | null> {
+    return this.#queue.accept();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#listener.stop(false); // false: accepted connections outlive the listener
+      await this.#queue.close();
+      if (this.path !== undefined) await removeSocketFile(this.path);
+    })();
+    return this.#closing;
+  }
+}
+
 /**
- * Transport over `Bun.connect`: TCP (`host`/`port`, Nagle disabled) and Unix sockets (`path`).
+ * Transport over `Bun.connect` and `Bun.listen`: TCP (`host`/`port`, Nagle disabled) and Unix
+ * sockets (`path`).
  *
  * @example
  * ```ts
@@ -188,6 +262,9 @@ class BunConnection implements Connection {
  * await conn.write(new TextEncoder().encode("HELLO\r\n"));
  * console.log(await conn.read());
  * await conn.close();
+ *
+ * const listener = await bunTransport.listen({ port: 0 });
+ * const accepted = await listener.accept(); // null once listener.close() was called
  * ```
  */
 export const bunTransport: Transport = {
@@ -229,5 +306,32 @@ export const bunTransport: Transport = {
     connection.attach(sock);
     if (options.path === undefined) sock.setNoDelay?.(true);
     return connection;
+  },
+  async listen(options: ListenOptions): Promise<Listener> {
+    const { address, host, port, path, blockSize } = checkListenOptions(options);
+    const api = bun();
+    if (path !== undefined) await removeSocketFile(path);
+    const queue = new AcceptQueue();
+    const socket = {
+      ...acceptedHandlers,
+      open(sock: BunSocket): void {
+        const remote = path ?? (sock.remoteAddress ? `${sock.remoteAddress}:${sock.remotePort}` : address);
+        const connection = new BunConnection(remote, blockSize);
+        connection.attach(sock);
+        sock.data = connection;
+        if (path === undefined) sock.setNoDelay?.(true);
+        queue.push(connection);
+      },
+    };
+    let listener: BunListener;
+    try {
+      listener = path !== undefined
+        ? api.listen({ unix: path, socket })
+        : api.listen({ hostname: host, port, socket });
+    } catch (err) {
+      throw listenFailed(address, err);
+    }
+    if (path !== undefined) return new BunListenerImpl(listener, queue, path, undefined, path);
+    return new BunListenerImpl(listener, queue, `${host}:${listener.port}`, listener.port, undefined);
   },
 };

@@ -1,17 +1,21 @@
 /**
- * Transport over `Deno.connect`. Deno is reached through `globalThis`, so this file type-checks
- * and loads on any runtime; it only works on Deno.
+ * Transport over `Deno.connect` and `Deno.listen`. Deno is reached through `globalThis`, so this
+ * file type-checks and loads on any runtime; it only works on Deno.
  *
  * @module
  */
 import { DisconnectedError } from "../core/errors.ts";
 import {
   checkConnectOptions,
+  checkListenOptions,
   closedError,
   type ConnectOptions,
   type Connection,
   connectAborted,
   connectFailed,
+  type Listener,
+  listenFailed,
+  type ListenOptions,
   type Transport,
 } from "./types.ts";
 
@@ -22,10 +26,21 @@ interface DenoConn {
   close(): void;
   closeWrite?(): Promise<void>;
   setNoDelay?(noDelay?: boolean): void;
+  readonly remoteAddr?: { hostname?: string; port?: number; path?: string };
+}
+
+/** The part of `Deno.Listener` used here. */
+interface DenoListener {
+  readonly addr: { hostname?: string; port?: number; path?: string };
+  accept(): Promise<DenoConn>;
+  close(): void;
 }
 
 interface DenoApi {
   connect(options: { hostname?: string; port: number } | { transport: "unix"; path: string }): Promise<DenoConn>;
+  listen(options: { hostname: string; port: number } | { transport: "unix"; path: string }): DenoListener;
+  lstatSync(path: string): { isSocket: boolean | null };
+  removeSync(path: string): void;
 }
 
 function deno(): DenoApi {
@@ -138,9 +153,84 @@ class DenoConnection implements Connection {
   }
 }
 
+/** Removes `path` if it is a Unix socket: a stale one before binding, ours after closing. */
+function removeSocketFile(api: DenoApi, path: string): void {
+  try {
+    if (api.lstatSync(path).isSocket) api.removeSync(path);
+  } catch {
+    // NotFound: nothing there, or gone already; any other failure surfaces at bind time
+  }
+}
+
+// Deno.listen leaves pending connections in the kernel's backlog until accepted, and their bytes
+// in the kernel's buffers, so accept() takes them one at a time as asked. Those still in the
+// backlog at close() are reset by the kernel: their clients see ECONNRESET rather than EOF.
+class DenoListenerImpl implements Listener {
+  readonly address: string;
+  readonly port: number | undefined;
+  readonly path: string | undefined;
+  readonly #api: DenoApi;
+  readonly #listener: DenoListener;
+  readonly #blockSize: number;
+  #accepting: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(api: DenoApi, listener: DenoListener, address: string, path: string | undefined, blockSize: number) {
+    this.#api = api;
+    this.#listener = listener;
+    this.#blockSize = blockSize;
+    this.address = address;
+    this.path = path;
+    this.port = path === undefined ? listener.addr.port : undefined;
+  }
+
+  accept(): Promise<Connection | null> {
+    // Chained: Deno refuses a second accept while one is pending ("Another accept task is ongoing").
+    const p = this.#accepting.then(() => this.#acceptOnce());
+    this.#accepting = p.catch(() => {});
+    return p;
+  }
+
+  async #acceptOnce(): Promise<Connection | null> {
+    if (this.#closed) return null;
+    let conn: DenoConn;
+    try {
+      conn = await this.#listener.accept();
+    } catch (err) {
+      if (this.#closed) return null; // interrupted by our own close()
+      throw listenFailed(this.address, err);
+    }
+    if (this.#closed) {
+      conn.close();
+      return null;
+    }
+    let remote: string;
+    if (this.path !== undefined) {
+      remote = this.path;
+    } else {
+      conn.setNoDelay?.(true);
+      const addr = conn.remoteAddr;
+      remote = addr?.hostname !== undefined ? `${addr.hostname}:${addr.port}` : this.address;
+    }
+    return new DenoConnection(conn, remote, this.#blockSize);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // already closed by the runtime
+    }
+    await this.#accepting;
+    if (this.path !== undefined) removeSocketFile(this.#api, this.path);
+  }
+}
+
 /**
- * Transport over `Deno.connect`: TCP (`host`/`port`) and Unix sockets (`path`). Needs `--allow-net`
- * (and `--allow-read`/`--allow-write` for Unix sockets).
+ * Transport over `Deno.connect` and `Deno.listen`: TCP (`host`/`port`, Nagle disabled) and Unix
+ * sockets (`path`). Needs `--allow-net` (and `--allow-read`/`--allow-write` for Unix sockets).
  *
  * @example
  * ```ts
@@ -149,6 +239,9 @@ class DenoConnection implements Connection {
  * await conn.write(new TextEncoder().encode("HELLO\r\n"));
  * console.log(await conn.read());
  * await conn.close();
+ *
+ * const listener = await denoTransport.listen({ port: 0 });
+ * const accepted = await listener.accept(); // null once listener.close() was called
  * ```
  */
 export const denoTransport: Transport = {
@@ -189,5 +282,21 @@ export const denoTransport: Transport = {
     }
     if (options.path === undefined) conn.setNoDelay?.(true);
     return new DenoConnection(conn, remote, blockSize);
+  },
+  // async though Deno.listen is synchronous: a bind error must reject, not throw.
+  async listen(options: ListenOptions): Promise<Listener> {
+    const { address, host, port, path, blockSize } = checkListenOptions(options);
+    const api = deno();
+    if (path !== undefined) removeSocketFile(api, path);
+    let listener: DenoListener;
+    try {
+      listener = path !== undefined
+        ? api.listen({ transport: "unix", path })
+        : api.listen({ hostname: host, port });
+    } catch (err) {
+      throw listenFailed(address, err);
+    }
+    const bound = path ?? `${host}:${listener.addr.port}`;
+    return new DenoListenerImpl(api, listener, bound, path, blockSize);
   },
 };

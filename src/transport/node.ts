@@ -1,19 +1,25 @@
 /**
  * Transport over `node:net` (Node, and Deno/Bun through their node compatibility).
- * `node:net` is imported on first connect, so merely importing this file loads nothing.
+ * `node:net` is imported on first connect or listen, so merely importing this file loads nothing.
  *
  * @module
  */
-import type { Socket } from "node:net";
+import type { Server, Socket } from "node:net";
 import { DisconnectedError } from "../core/errors.ts";
 import {
+  AcceptQueue,
   checkConnectOptions,
+  checkListenOptions,
   ChunkQueue,
   closedError,
   type ConnectOptions,
   type Connection,
   connectAborted,
   connectFailed,
+  type Listener,
+  listenFailed,
+  type ListenOptions,
+  removeSocketFile,
   type Transport,
 } from "./types.ts";
 
@@ -26,8 +32,9 @@ class NodeConnection implements Connection {
   readonly #socket: Socket;
   readonly #queue: ChunkQueue;
   #closing = false;
-  #writeEnded = false;
+  #writeEnded: Promise<void> | undefined;
   #isClosed = false;
+  #error: Error | undefined;
 
   constructor(socket: Socket, remote: string, blockSize: number) {
     this.remote = remote;
@@ -43,6 +50,7 @@ class NodeConnection implements Connection {
     socket.on("data", (chunk: Uint8Array) => this.#queue.push(chunk));
     socket.on("end", () => this.#queue.end());
     socket.on("error", (err: Error & { code?: string }) => {
+      this.#error ??= err;
       this.#queue.fail(
         new DisconnectedError(`connection to ${remote} failed: ${err.code ?? err.message}`, { cause: err }),
       );
@@ -60,7 +68,18 @@ class NodeConnection implements Connection {
       return Promise.reject(closedError(this.remote));
     }
     return new Promise((resolve, reject) => {
-      socket.write(data, (err) => (err ? reject(closedError(this.remote, err)) : resolve()));
+      let inKernel = false;
+      const queued = socket.writableLength;
+      socket.write(data, (err) => {
+        if (err) reject(closedError(this.remote, err));
+        // Node calls back without an error for writes still in flight when the socket is destroyed
+        // (a reset with writes queued): those bytes never left, so only a live socket counts.
+        else if (!inKernel && (socket.destroyed || this.#error)) reject(closedError(this.remote, this.#error));
+        else resolve();
+      });
+      // Not queued after write() returned: the kernel took the bytes synchronously, and a destroy
+      // later in this tick (before the callback) cannot take them back.
+      inKernel = socket.writableLength <= queued;
     });
   }
 
@@ -70,10 +89,10 @@ class NodeConnection implements Connection {
 
   closeWrite(): Promise<void> {
     const socket = this.#socket;
-    if (this.#closing || this.#writeEnded || this.#isClosed || socket.destroyed) return Promise.resolve();
-    this.#writeEnded = true;
+    if (this.#closing || this.#isClosed || socket.destroyed) return Promise.resolve();
     // end() flushes what is already written, then sends FIN; reading goes on until the peer's.
-    return new Promise((resolve) => socket.end(() => resolve()));
+    this.#writeEnded ??= new Promise((resolve) => socket.end(() => resolve()));
+    return this.#writeEnded;
   }
 
   close(): Promise<void> {
@@ -82,8 +101,9 @@ class NodeConnection implements Connection {
       this.#queue.clear();
       const socket = this.#socket;
       // end() flushes what is already written; destroy() then releases the fd without
-      // waiting for the peer's FIN.
-      if (this.#writeEnded) socket.destroy();
+      // waiting for the peer's FIN. After closeWrite() the flush is its end(): destroying
+      // before it finishes would drop writes still in flight.
+      if (this.#writeEnded) void this.#writeEnded.then(() => socket.destroy());
       else if (!socket.destroyed) socket.end(() => socket.destroy());
       socket.resume(); // a paused socket would never see its close
     }
@@ -91,14 +111,50 @@ class NodeConnection implements Connection {
   }
 }
 
+class NodeListener implements Listener {
+  readonly address: string;
+  readonly port: number | undefined;
+  readonly path: string | undefined;
+  readonly #server: Server;
+  readonly #queue: AcceptQueue;
+  #closing: Promise<void> | undefined;
+
+  constructor(server: Server, queue: AcceptQueue, address: string, port: number | undefined, path: string | undefined) {
+    this.#server = server;
+    this.#queue = queue;
+    this.address = address;
+    this.port = port;
+    this.path = path;
+  }
+
+  accept(): Promise<Connection | null> {
+    return this.#queue.accept();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      // Not server.close(callback): that waits for every accepted connection to end, and those
+      // outlive the listener.
+      this.#server.close();
+      await this.#queue.close();
+      if (this.path !== undefined) await removeSocketFile(this.path);
+    })();
+    return this.#closing;
+  }
+}
+
 /**
- * Transport over `node:net`: TCP (`host`/`port`, Nagle disabled) and Unix sockets (`path`).
+ * Transport over `node:net`: TCP (`host`/`port`, Nagle disabled) and Unix sockets (`path`), to
+ * connect and to listen.
  *
  * @example
  * ```ts
  * import { nodeTransport } from "./node.ts";
  * const conn = await nodeTransport.connect({ host: "127.0.0.1", port: 603, signal: AbortSignal.timeout(5000) });
  * for (let chunk; (chunk = await conn.read()) !== null;) console.log(chunk.byteLength);
+ *
+ * const listener = await nodeTransport.listen({ path: "/tmp/ikc.sock" });
+ * const accepted = await listener.accept(); // null once listener.close() was called
  * ```
  */
 export const nodeTransport: Transport = {
@@ -139,5 +195,30 @@ export const nodeTransport: Transport = {
     });
     if (options.path === undefined) socket.setNoDelay(true);
     return new NodeConnection(socket, remote, blockSize);
+  },
+  async listen(options: ListenOptions): Promise<Listener> {
+    const { address, host, port, path, blockSize } = checkListenOptions(options);
+    const net = await import("node:net");
+    if (path !== undefined) await removeSocketFile(path);
+    const queue = new AcceptQueue();
+    const server = net.createServer((socket) => {
+      // Wrapped at once: its data listener is attached before any byte can be emitted.
+      if (path === undefined) socket.setNoDelay(true);
+      const remote = path ?? (socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : address);
+      queue.push(new NodeConnection(socket, remote, blockSize));
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(listenFailed(address, err));
+      server.once("error", onError);
+      server.listen(path !== undefined ? { path } : { host, port }, () => {
+        server.off("error", onError);
+        resolve();
+      });
+    });
+    // Later errors are failed accepts (EMFILE...); node keeps listening, and nobody waits on them.
+    server.on("error", () => {});
+    if (path !== undefined) return new NodeListener(server, queue, path, undefined, path);
+    const bound = (server.address() as { port: number }).port;
+    return new NodeListener(server, queue, `${host}:${bound}`, bound, undefined);
   },
 };

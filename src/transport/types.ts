@@ -76,10 +76,11 @@ export interface Connection {
 }
 
 /**
- * A way to open {@link Connection}s: `node:net`, `Deno.connect` or `Bun.connect`.
+ * A way to open and accept {@link Connection}s: `node:net`, Deno's or Bun's sockets, or memory.
  *
  * `connect` rejects with ConnectError when the address is refused, unreachable or unknown, or when
- * `signal` aborts the attempt; the message names the address and the OS error code.
+ * `signal` aborts the attempt; `listen` when the address cannot be bound. The message names the
+ * address and the OS error code.
  *
  * @example
  * ```ts
@@ -87,13 +88,66 @@ export interface Connection {
  * import { nodeTransport } from "./node.ts";
  * const t: Transport = nodeTransport;
  * const conn = await t.connect({ path: "/tmp/ikc.sock", blockSize: 4096 });
+ * const listener = await t.listen({ host: "127.0.0.1", port: 0 });
  * ```
  */
 export interface Transport {
-  /** `"node"`, `"deno"` or `"bun"`. */
+  /** `"node"`, `"deno"`, `"bun"` or `"memory"`. */
   readonly name: string;
   /** Opens a connection. `blockSize` (default 65535) caps the bytes returned by one `read()`. */
   connect(options: ConnectOptions & { blockSize?: number }): Promise<Connection>;
+  /** Listens for connections. Rejects with ConnectError when the address cannot be bound. */
+  listen(options: ListenOptions): Promise<Listener>;
+}
+
+/**
+ * Where to listen: a TCP `host`/`port` (port 0 picks a free one), or a Unix-domain socket `path`
+ * (which wins when given). `blockSize` caps the bytes one `read()` of an accepted connection returns.
+ *
+ * @example
+ * ```ts
+ * import type { ListenOptions } from "./types.ts";
+ * const tcp: ListenOptions = { host: "127.0.0.1", port: 0 };
+ * const unix: ListenOptions = { path: "/tmp/ikc.sock" };
+ * ```
+ */
+export interface ListenOptions {
+  /** Address to bind (default `127.0.0.1`). */
+  host?: string;
+  /** TCP port; 0 (the default) lets the OS pick one. Ignored when `path` is set. */
+  port?: number;
+  /** Unix-domain socket path. A stale socket file at that path is replaced. */
+  path?: string;
+  /** Largest chunk one `read()` of an accepted connection returns (default 65535). */
+  blockSize?: number;
+}
+
+/**
+ * A listening socket. Accepted connections are queued until `accept()` takes them; nothing an
+ * early client sends is lost while it waits in the queue.
+ *
+ * @example
+ * ```ts
+ * import { detectTransport } from "./detect.ts";
+ * const listener = await detectTransport().listen({ port: 0 });
+ * console.log(listener.port);
+ * for (let conn; (conn = await listener.accept()) !== null;) void conn.close();
+ * ```
+ */
+export interface Listener {
+  /** `host:port` or the Unix socket path, for messages. */
+  readonly address: string;
+  /** The bound TCP port (the one the OS picked for port 0); undefined for Unix sockets. */
+  readonly port: number | undefined;
+  /** The Unix socket path; undefined for TCP. */
+  readonly path: string | undefined;
+  /** The next accepted connection; null once the listener is closed. */
+  accept(): Promise<Connection | null>;
+  /**
+   * Stops listening (and removes the Unix socket file). Connections already accepted stay open;
+   * connections queued but not yet taken by `accept()` are closed. Idempotent.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -193,6 +247,15 @@ export class ChunkQueue {
     if (this.#ended) return;
     this.#error = err;
     this.end();
+  }
+
+  /** Drops queued bytes and fails at once: pending and later reads reject with `err` (a reset). */
+  reset(err: unknown): void {
+    if (this.#ended) return;
+    this.#chunks = [];
+    this.#head = 0;
+    this.#bytes = 0;
+    this.fail(err);
   }
 
   /** Drops queued bytes and ends: pending and later reads return null. */
@@ -339,4 +402,134 @@ export function checkConnectOptions(
     throw new ConnectError(`connect to ${remote}: blockSize must be a positive integer, got ${blockSize}`);
   }
   return { remote, blockSize };
+}
+
+/**
+ * The error a transport rejects `listen()` with when the OS refuses to bind (`EADDRINUSE`,
+ * `EACCES`...), or `accept()` with when accepting fails: names the address and the code.
+ *
+ * @example
+ * ```ts
+ * import { listenFailed } from "./types.ts";
+ * const err = listenFailed("127.0.0.1:603", Object.assign(new Error("in use"), { code: "EADDRINUSE" }));
+ * err.message; // "listen on 127.0.0.1:603 failed: EADDRINUSE (in use)"
+ * ```
+ */
+export function listenFailed(address: string, err: unknown): ConnectError {
+  const code = errorCode(err);
+  const text = err instanceof Error ? err.message : String(err);
+  return new ConnectError(`listen on ${address} failed: ${code ?? "error"} (${text})`, { cause: err });
+}
+
+/**
+ * Checks listen options before a transport uses them and fills in the defaults. `address` names
+ * the requested address (port 0 included) for error messages.
+ * Throws ConnectError when the port is not 0-65535 or the block size is not a positive integer.
+ *
+ * @example
+ * ```ts
+ * import { checkListenOptions } from "./types.ts";
+ * checkListenOptions({ port: 0 });
+ * // { address: "127.0.0.1:0", host: "127.0.0.1", port: 0, path: undefined, blockSize: 65535 }
+ * ```
+ */
+export function checkListenOptions(options: ListenOptions): {
+  address: string;
+  host: string;
+  port: number;
+  path: string | undefined;
+  blockSize: number;
+} {
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? 0;
+  const path = options.path;
+  const address = path ?? `${host}:${port}`;
+  if (path === undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    throw new ConnectError(`listen on ${address}: the port must be 0-65535 (0 picks a free one)`);
+  }
+  if (path === "") throw new ConnectError("listen: the unix socket path is empty");
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  if (!Number.isInteger(blockSize) || blockSize < 1) {
+    throw new ConnectError(`listen on ${address}: blockSize must be a positive integer, got ${blockSize}`);
+  }
+  return { address, host, port, path, blockSize };
+}
+
+/**
+ * Accepted connections waiting for {@link Listener.accept}, for the transports whose runtime
+ * accepts on its own (node, Bun, memory). Internal to the transports, exported for them and tests.
+ *
+ * @example
+ * ```ts
+ * import { AcceptQueue } from "./types.ts";
+ * import { nodeTransport } from "./node.ts";
+ * const q = new AcceptQueue();
+ * q.push(await nodeTransport.connect({ port: 603 }));
+ * const conn = await q.accept(); // the queued connection
+ * await q.close(); // later accept() calls return null
+ * ```
+ */
+export class AcceptQueue {
+  #conns: Connection[] = [];
+  #head = 0;
+  #waiters: Array<(conn: Connection | null) => void> = [];
+  #closed = false;
+
+  /** True once `close()` was called. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Hands `conn` to a waiting `accept()`, or queues it; after `close()` it is closed instead. */
+  push(conn: Connection): void {
+    if (this.#closed) void conn.close();
+    else if (this.#waiters.length > 0) this.#waiters.shift()!(conn);
+    else this.#conns.push(conn);
+  }
+
+  /** The next connection, in arrival order; null once closed. */
+  accept(): Promise<Connection | null> {
+    if (this.#head < this.#conns.length) {
+      const conn = this.#conns[this.#head];
+      this.#conns[this.#head++] = undefined as unknown as Connection;
+      if (this.#head === this.#conns.length) {
+        this.#conns = [];
+        this.#head = 0;
+      }
+      return Promise.resolve(conn);
+    }
+    if (this.#closed) return Promise.resolve(null);
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Ends pending and later `accept()` calls with null; resolves once the queued connections are closed. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const w of this.#waiters.splice(0)) w(null);
+    const queued = this.#conns.slice(this.#head);
+    this.#conns = [];
+    this.#head = 0;
+    await Promise.all(queued.map((c) => c.close()));
+  }
+}
+
+/**
+ * Removes `path` if it is a Unix socket (a stale one, left by a listener that died), through
+ * `node:fs`; anything else at `path` is left for the bind to fail on. Used by node and Bun.
+ *
+ * @example
+ * ```ts
+ * import { removeSocketFile } from "./types.ts";
+ * await removeSocketFile("/tmp/ikc.sock");
+ * ```
+ */
+export async function removeSocketFile(path: string): Promise<void> {
+  const fs = await import("node:fs");
+  try {
+    if (!fs.lstatSync(path).isSocket()) return;
+    fs.unlinkSync(path);
+  } catch {
+    // ENOENT: nothing there, or gone already; any other failure surfaces at bind time
+  }
 }
