@@ -26,5 +26,17 @@ export * from "./src/core/frame.ts";
 export * from "./src/core/specifier.ts";
 export * from "./src/core/negotiation.ts";
 export * from "./src/client.ts";
-export type { Connection, ConnectOptions, Transport } from "./src/transport/types.ts";
+export * from "./src/server.ts";
+export type {
+  MonitorEvent,
+  MonitorHandler,
+  PeerInfo,
+  SendOptions,
+  StateContext,
+  StateHandler,
+  Target,
+} from "./src/kernel/kernel.ts";
+export type { ErrorHandler } from "./src/kernel/report.ts";
+export type { Address } from "./src/core/message.ts";
+export type { Connection, ConnectOptions, Listener, ListenOptions, Transport } from "./src/transport/types.ts";
 export { detectTransport, transportFor } from "./src/transport/detect.ts";

@@ -62,6 +62,7 @@ function recording(): { transport: Transport; lines: string[] } {
   };
   const transport: Transport = {
     name: `recording ${inner.name}`,
+    listen: (options) => inner.listen(options),
     async connect(options) {
       const c = await inner.connect(options);
       let negotiating = true;

@@ -1,6 +1,8 @@
 /**
- * The demo: starts the Perl IKC peer bundled in `tests/perl/ikc-server.pl` (real Perl, POE and
- * Storable) and walks through what the client does against it. Runs on Deno, Bun and Node:
+ * The demo: starts our TypeScript IKC server in-process with the demo kernel (the `test` session
+ * of the bundled Perl peer) and walks through what the client does against it, then what the
+ * two kernels do for each other (the server calling the client's published state, a
+ * subscription, monitors). No Perl needed. Runs on Deno, Bun and Node:
  *
  * ```sh
  * node dist/examples/demo.js          # after `npm run build`
@@ -8,7 +10,8 @@
  * bun examples/demo.ts
  * ```
  *
- * Options: `--port N` to use an IKC server that already runs instead of starting the peer.
+ * Options: `--perl` runs the same against the Perl IKC peer in `tests/perl/ikc-server.pl` (real
+ * Perl, POE and Storable); `--port N` against an IKC server that already runs.
  *
  * @module
  */
@@ -17,7 +20,8 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { IkcClient, RemoteError, TimeoutError } from "../mod.ts";
+import { IkcClient, IkcServer, RemoteError, TimeoutError } from "../mod.ts";
+import { demoStates } from "../src/demo-kernel.ts";
 
 function findPeer(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -51,7 +55,7 @@ function startPeer(): Promise<{ port: number; proc: ChildProcess }> {
   });
 }
 
-async function demo(port: number, say: (line: string) => void): Promise<void> {
+async function demo(port: number, say: (line: string) => void, server?: IkcServer): Promise<void> {
   const show = (label: string, v: unknown) =>
     say(`${label.padEnd(34)} ${JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? `${x}n` : x))}`);
 
@@ -101,6 +105,15 @@ async function demo(port: number, say: (line: string) => void): Promise<void> {
       show("call test/undef -> TimeoutError", e.message);
     }
     show("last error (Perl's $ikc->error)", ikc.error);
+
+    if (server) {
+      // Both ends are kernels: the client publishes a state, the server calls it back.
+      ikc.publish("worker", { square: (n) => Number(n) ** 2 });
+      show("server calls the client's worker/square 12", await server.call(`poe://${ikc.name}/worker/square`, 12));
+      const calc = await ikc.subscribe(`poe://${server.name}/test`);
+      show(`subscribed to ${calc.session} on ${calc.kernel}: add [4,5]`, await calc.call("add", [4, 5]));
+      show("the server's view of its clients", server.clients.map((c) => `${c.kernel} via ${c.protocol}/${c.freezer}`));
+    }
   } finally {
     await ikc.disconnect();
   }
@@ -110,22 +123,32 @@ async function demo(port: number, say: (line: string) => void): Promise<void> {
 const args = process.argv.slice(2);
 const portArg = args.indexOf("--port");
 let peer: ChildProcess | undefined;
+let server: IkcServer | undefined;
 let code = 0;
 try {
   let port: number;
   if (portArg >= 0) {
     port = Number(args[portArg + 1]);
-  } else {
+  } else if (args.includes("--perl")) {
     const started = await startPeer();
     peer = started.proc;
     port = started.port;
-    console.log(`started the Perl IKC peer (POE ${"+"} Storable) on 127.0.0.1:${port}`);
+    console.log(`started the Perl IKC peer (POE + Storable) on 127.0.0.1:${port}`);
+  } else {
+    server = await IkcServer.listen({ port: 0, name: "DemoServer", aliases: ["demo"] });
+    server.publish("test", demoStates());
+    server.on("connect", (p) => console.log(`  [server] ${p.kernel} connected (${p.protocol}, ${p.freezer})`));
+    server.on("disconnect", (p) => console.log(`  [server] ${p.kernel} disconnected`));
+    server.on("error", () => {}); // the demo provokes errors on purpose; the client shows them
+    port = server.port!;
+    console.log(`started the TypeScript IKC server ${server.name} (kernel ${server.id}) on ${server.address}`);
   }
-  await demo(port, (line) => console.log(line));
+  await demo(port, (line) => console.log(line), server);
 } catch (e) {
   console.error(`demo failed: ${e instanceof Error ? `${e.name}: ${e.message}` : e}`);
   code = 1;
 } finally {
   peer?.kill("SIGTERM");
+  await server?.close({ timeout: 1 });
 }
 process.exit(code);

@@ -2,6 +2,7 @@
 # Installs what the demo, the tests and the benchmarks need, and only what is missing:
 # the npm devDependencies (Deno, Bun, TypeScript, msgpackr, ...) and, from Debian, POE and
 # FreezeThaw for the Perl peers. Safe to run again; quiet when nothing is missing.
+# `--npm-only` skips the Perl part (the default demo needs no Perl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ if [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/bun ] || [ ! -x n
   npm ci --no-audit --no-fund
 fi
 
+[ "${1:-}" = "--npm-only" ] && exit 0
 need=()
 perl -MStorable -e 1 2>/dev/null || need+=(perl)
 perl -MPOE -MPOE::Filter::Reference -MPOE::Filter::Line -e 1 2>/dev/null || need+=(libpoe-perl)

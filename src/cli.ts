@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * `ikc`: the command-line tool. Talks to any IKC server (ping, call, post, postRespond,
- * listen for messages the server sends on its own).
+ * listen for messages the server sends on its own), and runs the demo kernel as a server.
  *
  * ```sh
+ * ikc serve --port 6030 &
  * ikc ping --port 603
  * ikc call test/echo '{"a":[1,2]}' --port 603
  * ikc call test/echo_list '["a","b"]' --list --port 603
@@ -14,6 +15,8 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { IkcClient, type IkcClientOptions } from "./client.ts";
+import { demoStates } from "./demo-kernel.ts";
+import { IkcServer } from "./server.ts";
 import { IkcError } from "./core/errors.ts";
 import { blessedClass, PerlRef, type PerlValue } from "./core/perl.ts";
 
@@ -25,9 +28,11 @@ commands:
   post <spec> [json]           post to a state (no answer)
   post-respond <spec> [json]   post with an rsvp, print the answer
   listen <state>...            print messages the server sends to our states
+  serve                        run an IKC server with the demo kernel (the test/* states of
+                               the bundled Perl peer) until interrupted
 
 options:
-  --host <host>          server host (default localhost)
+  --host <host>          server host (default localhost; serve: 127.0.0.1)
   --port <port>          server port (default 603)
   --unix <path>          unix-domain socket instead of TCP
   --name <name>          our kernel name (default Client<pid>)
@@ -124,6 +129,7 @@ export async function main(argv: string[], write: (line: string) => void = conso
     write(USAGE);
     return values.help ? 0 : 2;
   }
+  if (command === "serve") return await serve(values, write);
   const options: IkcClientOptions = {
     host: values.host,
     port: values.port !== undefined ? Number(values.port) : undefined,
@@ -186,6 +192,39 @@ export async function main(argv: string[], write: (line: string) => void = conso
     console.error(`ikc: ${e instanceof IkcError ? `${e.name}: ` : ""}${(e as Error).message}`);
     return 1;
   }
+}
+
+/** `ikc serve`: the demo kernel on a TypeScript IKC server, until SIGINT or SIGTERM. */
+async function serve(
+  values: { host?: string; port?: string; unix?: string; name?: string; serializer?: string },
+  write: (line: string) => void,
+): Promise<number> {
+  let server: IkcServer;
+  try {
+    server = await IkcServer.listen({
+      host: values.host,
+      port: values.port !== undefined ? Number(values.port) : undefined,
+      path: values.unix,
+      name: values.name ?? "DemoServer",
+      serializer: values.serializer,
+    });
+  } catch (e) {
+    console.error(`ikc: ${e instanceof IkcError ? `${e.name}: ` : ""}${(e as Error).message}`);
+    return 1;
+  }
+  server.publish("test", demoStates());
+  server.on("connect", (p) => write(`connect ${p.kernel} (${p.protocol}, ${p.freezer}) from ${p.address}`));
+  server.on("disconnect", (p, why) => write(`disconnect ${p.kernel}: ${why?.message ?? "closed"}`));
+  server.on("error", (e) => console.error(`ikc: ${e.message}`));
+  write(`ikc serve: ${server.name} (kernel ${server.id}) listening on ${server.address}; states: ${server.published().test.join(", ")}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await server.close({ timeout: 2 });
+  write("ikc serve: closed");
+  return 0;
 }
 
 const self = import.meta.url;

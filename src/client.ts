@@ -1,24 +1,32 @@
 /**
- * The IKC client: a port of Perl's POE::Component::IKC::ClientLite with an async API.
- * Many requests may be in flight on one connection; each is matched to its own answer.
+ * The IKC client: a port of Perl's POE::Component::IKC::ClientLite with an async API, on the
+ * same kernel as the server. Many requests may be in flight on one connection; each is matched to
+ * its own answer. Like POE's full IKC::Client it may also publish states, which the remote kernel
+ * then posts to and calls over the connection we dialled, and subscribe to the remote's sessions.
  *
  * @module
  */
-import {
-  AbortError,
-  ConnectError,
-  DisconnectedError,
-  IkcError,
-  ProtocolError,
-  RemoteError,
-  TimeoutError,
-} from "./core/errors.ts";
+import { AbortError, ConnectError, DisconnectedError, IkcError, ProtocolError, SubscriptionError, TimeoutError } from "./core/errors.ts";
 import type { Freezer } from "./core/freezer.ts";
 import { resolveFreezers } from "./core/freezers.ts";
-import { encodeFrame, FrameReader, LineReader } from "./core/frame.ts";
+import { type Address, addressHash, type Message, requestMessage } from "./core/message.ts";
 import { ClientNegotiation, isValidKernelName, type NegotiationResult } from "./core/negotiation.ts";
 import type { PerlValue } from "./core/perl.ts";
-import { parseSpecifier, qualifySpecifier, toSpecifier } from "./core/specifier.ts";
+import { parseSpecifier } from "./core/specifier.ts";
+import { Channel } from "./kernel/channel.ts";
+import { type Deadline, delay } from "./kernel/deadline.ts";
+import {
+  checkContext,
+  checkSeconds,
+  Kernel,
+  type MonitorHandler,
+  RSVP_SESSION,
+  type StateHandler,
+  type Target,
+} from "./kernel/kernel.ts";
+import { negotiate } from "./kernel/negotiate.ts";
+import type { ErrorHandler } from "./kernel/report.ts";
+import type { PendingRequest, RequestKind } from "./kernel/requests.ts";
 import { detectTransport, transportFor } from "./transport/detect.ts";
 import type { Connection, Transport } from "./transport/types.ts";
 import { processId } from "./runtime.ts";
@@ -45,7 +53,7 @@ export interface IkcClientOptions {
   aliases?: string[];
   /** Default answer timeout in seconds for call, postRespond, responded and ping (default 30). */
   timeout?: number;
-  /** Seconds each connect/negotiation phase may take (default: `timeout`). */
+  /** Seconds the TCP connect may take, and then the whole negotiation (default: `timeout`). */
   connectTimeout?: number;
   /** Freezer package name(s) or Freezer objects to offer, preferred first (default `Storable`). */
   serializer?: string | Freezer | ReadonlyArray<string | Freezer>;
@@ -57,8 +65,16 @@ export interface IkcClientOptions {
   transport?: Transport | "deno" | "bun" | "node";
   /** Largest frame accepted from the server in bytes (default 64 MiB). */
   maxFrameSize?: number;
+  /** Longest negotiation line accepted from the server in bytes (default 4096). */
+  maxLineLength?: number;
   /** Reconnect and resend once when a send fails, as ClientLite does (default true). */
   reconnect?: boolean;
+  /**
+   * Keep the connection up on our own: when it drops, reconnect with backoff until
+   * `disconnect()` (default: true once the client has published a state, since a client that is
+   * called rather than calling would otherwise never notice it is gone).
+   */
+  keepAlive?: boolean;
   /** Messages kept for states nobody listens to yet, for a later `responded` (default 1000). */
   inboxLimit?: number;
 }
@@ -124,102 +140,47 @@ export interface IkcMessage {
  */
 export type MessageHandler = (params: PerlValue, message: IkcMessage) => void;
 
-const SESSION = "IKCLite";
+/**
+ * Where the client's connection stands: `idle` (not connected; the next request connects),
+ * `connecting`, `connected`, `reconnecting` (lost, and keeping itself up), `closed` (by `disconnect()`).
+ *
+ * @example
+ * ```ts
+ * import type { ClientStatus } from "./client.ts";
+ * const s: ClientStatus = "reconnecting";
+ * ```
+ */
+export type ClientStatus = "idle" | "connecting" | "connected" | "reconnecting" | "closed";
 
-interface Pending {
-  kind: "call" | "postRespond" | "ping";
-  spec: string;
-  /** rsvp state we wait for (responseN), or "pong" for pings. */
-  state: string;
-  list: boolean;
-  session: Session | undefined;
-  /** When it times out, in now() milliseconds. */
-  deadline: number;
-  seconds: number;
-  settled: boolean;
-  resolve(v: PerlValue): void;
-  reject(e: Error): void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+/**
+ * A session of the remote kernel we subscribed to (see {@link IkcClient.subscribe}).
+ *
+ * @example
+ * ```ts
+ * import type { RemoteSession } from "./client.ts";
+ * async function use(s: RemoteSession) { await s.post("log", "hi"); return await s.call<number>("add", [1, 2]); }
+ * ```
+ */
+export interface RemoteSession {
+  /** The remote kernel's id, as its answer named it. */
+  readonly kernel: string;
+  /** The session. */
+  readonly session: string;
+  /** Posts to one of its states. */
+  post(state: string, params?: PerlValue): Promise<void>;
+  /** Calls one of its states. */
+  call<T = PerlValue>(state: string, params?: PerlValue, options?: CallOptions): Promise<T>;
 }
 
 interface Waiter {
   resolve(m: IkcMessage): void;
   reject(e: Error): void;
-  cleanup(): void;
 }
 
-class Session {
-  readonly conn: Connection;
-  readonly freezer: Freezer;
-  readonly info: NegotiationResult;
-  readonly reader: FrameReader;
-  alive = true;
-  lostReason: Error | undefined;
-  /** Settles once the read loop has returned (the runtime has let go of the socket). */
-  readDone: Promise<void> = Promise.resolve();
-  #queue: Uint8Array[] = [];
-  #waiters: Array<(err?: Error) => void> = [];
-  #flushing = false;
-
-  constructor(conn: Connection, freezer: Freezer, info: NegotiationResult, reader: FrameReader) {
-    this.conn = conn;
-    this.freezer = freezer;
-    this.info = info;
-    this.reader = reader;
-  }
-
-  /** Queues a frame; frames queued while a write is under way go out together in one write. */
-  write(frame: Uint8Array): Promise<void> {
-    if (!this.alive) return Promise.reject(this.lostReason ?? new DisconnectedError("connection closed"));
-    return new Promise((resolve, reject) => this.send(frame, (err) => (err ? reject(err) : resolve())));
-  }
-
-  /** Like write, with a callback instead of a promise (called with the error on failure). */
-  send(frame: Uint8Array, done: (err?: Error) => void): void {
-    if (!this.alive) {
-      done(this.lostReason ?? new DisconnectedError("connection closed"));
-      return;
-    }
-    this.#queue.push(frame);
-    this.#waiters.push(done);
-    if (!this.#flushing) void this.#flush();
-  }
-
-  async #flush(): Promise<void> {
-    this.#flushing = true;
-    while (this.#queue.length > 0) {
-      const frames = this.#queue;
-      const waiters = this.#waiters;
-      this.#queue = [];
-      this.#waiters = [];
-      let data: Uint8Array;
-      if (frames.length === 1) {
-        data = frames[0];
-      } else {
-        let total = 0;
-        for (const f of frames) total += f.length;
-        data = new Uint8Array(total);
-        let at = 0;
-        for (const f of frames) {
-          data.set(f, at);
-          at += f.length;
-        }
-      }
-      try {
-        await this.conn.write(data);
-        for (const w of waiters) w();
-      } catch (e) {
-        const err = e instanceof Error ? e : new DisconnectedError(String(e));
-        for (const w of waiters) w(err);
-      }
-    }
-    this.#flushing = false;
-  }
-}
+type Build = (channel: Channel) => Record<string, PerlValue>;
 
 /**
- * An IKC client connection to a POE kernel running POE::Component::IKC::Server.
+ * An IKC client connection to a POE kernel running POE::Component::IKC::Server (or an {@link IkcServer}).
  *
  * @example
  * ```ts
@@ -236,28 +197,26 @@ export class IkcClient {
   /** The last error message, as Perl's `$ikc->error`. */
   error: string | undefined;
 
-  #opts: Required<Omit<IkcClientOptions, "path" | "transport" | "serializer" | "aliases">> & {
+  #opts: Required<Omit<IkcClientOptions, "path" | "transport" | "serializer" | "aliases" | "keepAlive">> & {
     path?: string;
     aliases: string[];
+    keepAlive: boolean | undefined;
   };
   #freezers: Freezer[];
   #transport: Transport;
-  #session: Session | undefined;
-  #connecting: Promise<Session> | undefined;
+  #kernel: Kernel;
+  #channel: Channel | undefined;
+  #connecting: Promise<Channel> | undefined;
   #info: NegotiationResult | undefined;
-  #seq = 1;
-  #pending = new Map<string, Pending>();
-  #pings: Pending[] = [];
   #handlers = new Map<string, Set<MessageHandler>>();
   #waiters = new Map<string, Waiter[]>();
   #inbox = new Map<string, IkcMessage[]>();
   #inboxSize = 0;
-  #errorHandlers = new Set<(e: Error) => void>();
   #closedByUser = false;
-  /** Requests under the shared deadline timer. */
-  #timed = new Set<Pending>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt = Infinity;
+  #status: ClientStatus = "idle";
+  #statusHandlers = new Set<(s: ClientStatus) => void>();
+  #keeper: AbortController | undefined;
+  #lostChannels = new WeakSet<Channel>();
 
   /**
    * Creates a client without connecting; the first request (or {@link IkcClient.open}) connects.
@@ -283,11 +242,13 @@ export class IkcClient {
       blockSize: options.blockSize ?? 65535,
       protocol: options.protocol ?? "IKC0",
       maxFrameSize: options.maxFrameSize ?? 64 * 1024 * 1024,
+      maxLineLength: options.maxLineLength ?? 4096,
       reconnect: options.reconnect ?? true,
+      keepAlive: options.keepAlive,
       inboxLimit: options.inboxLimit ?? 1000,
     };
-    if (!(timeout > 0)) throw new TypeError("timeout must be a positive number of seconds");
-    if (!(this.#opts.connectTimeout > 0)) throw new TypeError("connectTimeout must be a positive number of seconds");
+    checkSeconds(timeout);
+    checkSeconds(this.#opts.connectTimeout, "connectTimeout");
     if (!(this.#opts.blockSize >= 1)) throw new TypeError("blockSize must be at least 1");
     if (this.#opts.protocol !== "IKC0" && this.#opts.protocol !== "IKC") {
       throw new TypeError(`protocol must be IKC0 or IKC, not ${this.#opts.protocol}`);
@@ -300,6 +261,11 @@ export class IkcClient {
     this.#freezers = resolveFreezers(options.serializer ?? "Storable");
     const t = options.transport;
     this.#transport = t === undefined ? detectTransport() : typeof t === "string" ? transportFor(t) : t;
+    this.#kernel = new Kernel({ id: this.name, names: [this.name, ...this.#opts.aliases], timeout });
+    this.#kernel.unsolicited = (m) => this.#unsolicited(m);
+    this.#kernel.reporter.tap = (e) => {
+      this.error = e.message;
+    };
   }
 
   /**
@@ -340,12 +306,17 @@ export class IkcClient {
 
   /** True while a negotiated connection is open. */
   get connected(): boolean {
-    return this.#session?.alive === true;
+    return this.#channel?.alive === true;
+  }
+
+  /** Where the connection stands (see {@link ClientStatus}). */
+  get status(): ClientStatus {
+    return this.#status;
   }
 
   /** Number of requests waiting for an answer. */
   get pendingCount(): number {
-    return this.#pending.size + this.#pings.length;
+    return this.#kernel.requests.size;
   }
 
   /**
@@ -361,7 +332,7 @@ export class IkcClient {
    */
   async open(): Promise<void> {
     this.#closedByUser = false;
-    await this.#ensureSession();
+    await this.#track(() => this.#ensureChannel());
   }
 
   /**
@@ -375,13 +346,16 @@ export class IkcClient {
    * await ikc.post("log/write", "hello");
    * ```
    */
-  async post(spec: string, params?: PerlValue): Promise<void> {
+  async post(spec: Target, params?: PerlValue): Promise<void> {
     await this.#track(async () => {
-      await this.#sendWithRetry((remote) => ({
-        event: qualifySpecifier(spec, remote),
-        params: params ?? null,
-        from: { kernel: this.name, session: SESSION },
-      }));
+      const build: Build = (ch) =>
+        requestMessage(this.#kernel.eventFor(spec, ch) as string, params ?? null, { kernel: this.name, session: RSVP_SESSION });
+      const ch = await this.#ensureChannel();
+      try {
+        await ch.write(build(ch));
+      } catch (e) {
+        await this.#retry(asError(e), ch, build);
+      }
     });
   }
 
@@ -394,23 +368,20 @@ export class IkcClient {
    * ```ts
    * import { IkcClient } from "./client.ts";
    * const ikc = await IkcClient.connect({ port: 6030 });
-   * const n = await ikc.call("calc/add", [1, 2]);
-   * const all = await ikc.call("calc/split", "a,b", { context: "list" });
+   * const n = await ikc.call<number>("calc/add", [1, 2]);
+   * const all = await ikc.call<string[]>("calc/split", "a,b", { context: "list" });
    * ```
    */
-  call(spec: string, params?: PerlValue, options: CallOptions = {}): Promise<PerlValue> {
+  call<T = PerlValue>(spec: Target, params?: PerlValue, options: CallOptions = {}): Promise<T> {
     const list = options.context === "list";
-    if (options.context !== undefined && options.context !== "list" && options.context !== "scalar") {
-      return Promise.reject(new TypeError(`context must be "scalar" or "list", not ${options.context}`));
+    try {
+      checkContext(options.context);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const state = `response${this.#seq++}`;
-    return this.#request("call", spec, state, list, options, (remote) => ({
-      event: qualifySpecifier(spec, remote),
-      params: params ?? null,
-      from: { kernel: this.name, session: SESSION },
-      rsvp: { kernel: this.name, session: SESSION, state },
-      wantarray: list ? 1 : 0,
-    }));
+    const rsvp = this.#kernel.nextRsvp();
+    return this.#request("call", spec, rsvp, list, options, (ch) =>
+      requestMessage(this.#kernel.eventFor(spec, ch) as string, params ?? null, { kernel: this.name, session: RSVP_SESSION }, rsvp, list)) as Promise<T>;
   }
 
   /**
@@ -424,13 +395,13 @@ export class IkcClient {
    * const result = await ikc.postRespond("jobs/run", { job: 7 }, { timeout: 60 });
    * ```
    */
-  postRespond(spec: string, params?: PerlValue, options: RequestOptions = {}): Promise<PerlValue> {
-    const state = `response${this.#seq++}`;
-    return this.#request("postRespond", spec, state, false, options, (remote) => ({
-      event: qualifySpecifier(spec, remote),
-      params: [params ?? null, { kernel: this.name, session: SESSION, state }],
-      from: { kernel: this.name, session: SESSION },
-    }));
+  postRespond<T = PerlValue>(spec: Target, params?: PerlValue, options: RequestOptions = {}): Promise<T> {
+    const rsvp = this.#kernel.nextRsvp();
+    return this.#request("postRespond", spec, rsvp, false, options, (ch) =>
+      requestMessage(this.#kernel.eventFor(spec, ch) as string, [params ?? null, addressHash(rsvp)], {
+        kernel: this.name,
+        session: RSVP_SESSION,
+      })) as Promise<T>;
   }
 
   /**
@@ -445,9 +416,9 @@ export class IkcClient {
    * const first = await ikc.responded("tick");
    * ```
    */
-  async responded(state: string, options: RequestOptions = {}): Promise<PerlValue> {
+  async responded<T = PerlValue>(state: string, options: RequestOptions = {}): Promise<T> {
     const msg = await this.nextMessage(state, options);
-    return msg.params;
+    return msg.params as T;
   }
 
   /**
@@ -469,32 +440,11 @@ export class IkcClient {
       if (queued.length === 0) this.#inbox.delete(state);
       return Promise.resolve(m);
     }
+    const seconds = options.timeout ?? this.#opts.timeout;
     return this.#track(async () => {
-      if (!this.#session?.alive) await this.#ensureSession();
-      return await new Promise<IkcMessage>((resolve, reject) => {
-        const list = this.#waiters.get(state) ?? [];
-        this.#waiters.set(state, list);
-        const waiter: Waiter = {
-          resolve: (m) => {
-            waiter.cleanup();
-            resolve(m);
-          },
-          reject: (e) => {
-            waiter.cleanup();
-            reject(e);
-          },
-          cleanup: () => {},
-        };
-        waiter.cleanup = this.#guard(options, `responded(${state})`, waiter.reject, () => {
-          const l = this.#waiters.get(state);
-          if (l) {
-            const i = l.indexOf(waiter);
-            if (i >= 0) l.splice(i, 1);
-            if (l.length === 0) this.#waiters.delete(state);
-          }
-        }, "no message arrived");
-        list.push(waiter);
-      });
+      checkSeconds(seconds);
+      if (!this.#channel?.alive) await this.#ensureChannel();
+      return await this.#wait(state, seconds, options.signal);
     });
   }
 
@@ -509,19 +459,99 @@ export class IkcClient {
    * ```
    */
   async ping(options: RequestOptions = {}): Promise<boolean> {
-    const answer = await this.#request("ping", "IKC/ping", "pong", false, options, (remote) => ({
-      event: qualifySpecifier("IKC/ping", remote),
-      params: "PING",
-      from: { kernel: this.name, session: SESSION },
-      rsvp: { kernel: this.name, session: "IKC", state: "pong" },
-      wantarray: 0,
-    }));
+    const rsvp = this.#kernel.pingRsvp();
+    const answer = await this.#request("ping", "IKC/ping", rsvp, false, options, (ch) =>
+      requestMessage(this.#kernel.eventFor("IKC/ping", ch) as string, "PING", { kernel: this.name, session: RSVP_SESSION }, rsvp, false));
     if (answer !== "PONG") {
       const e = new ProtocolError(`ping answered ${JSON.stringify(answer)} instead of PONG`);
       this.error = e.message;
       throw e;
     }
     return true;
+  }
+
+  /**
+   * Publishes states of `session`: the remote kernel may then post to and call them over this
+   * connection (`poe://<our name>/<session>/<state>`), as it would a Perl IKC::Client's. A client
+   * that has published keeps its connection up on its own (see `keepAlive`).
+   *
+   * @example
+   * ```ts
+   * import { IkcClient } from "./client.ts";
+   * const worker = await IkcClient.connect({ port: 6030, name: "Worker1" });
+   * worker.publish("work", { square: (n) => (n as number) ** 2 });
+   * ```
+   */
+  publish(session: string, states: Record<string, StateHandler>): void {
+    this.#kernel.publish(session, states);
+  }
+
+  /**
+   * Retracts states published with {@link IkcClient.publish} (all of the session's when `states` is omitted).
+   *
+   * @example
+   * ```ts
+   * import { IkcClient } from "./client.ts";
+   * const worker = new IkcClient({ port: 6030 });
+   * worker.publish("work", { square: (n) => (n as number) ** 2 });
+   * worker.retract("work", ["square"]);
+   * ```
+   */
+  retract(session: string, states?: string[]): boolean {
+    return this.#kernel.retract(session, states);
+  }
+
+  /**
+   * What we publish: session → state names (IKC's own `IKC` session included, as Perl lists it).
+   *
+   * @example
+   * ```ts
+   * import { IkcClient } from "./client.ts";
+   * const c = new IkcClient({ port: 6030 });
+   * c.publish("work", { square: (n) => (n as number) ** 2 });
+   * console.log(c.published().work); // ["square"]
+   * ```
+   */
+  published(): Record<string, string[]> {
+    return this.#kernel.published();
+  }
+
+  /**
+   * Subscribes to a session the remote kernel published (`IKC/do_you_have`): resolves to a handle
+   * for posting to and calling it, or rejects with a SubscriptionError when it is not published.
+   * `spec` is `poe://Kernel/session` (or a bare `session`, on the connected kernel).
+   *
+   * @example
+   * ```ts
+   * import { IkcClient } from "./client.ts";
+   * const ikc = await IkcClient.connect({ port: 6030 });
+   * const calc = await ikc.subscribe("poe://Hub/calc");
+   * console.log(await calc.call("add", [1, 2]));
+   * ```
+   */
+  subscribe(spec: string, options: RequestOptions = {}): Promise<RemoteSession> {
+    return this.#track(async () => {
+      const m = /^(?:poe:\/\/([^/]+)\/|poe:\/?)?([^/?]+)\/?$/.exec(spec);
+      if (!m) throw new TypeError(`subscribe wants poe://Kernel/session, not ${JSON.stringify(spec)}`);
+      const ch = await this.#ensureChannel();
+      const kernel = m[1] ?? ch.remoteKernel;
+      const session = m[2];
+      const answer = await this.#kernel.request(ch, { kernel, session: "IKC", state: "do_you_have" }, [
+        { kernel, session },
+        this.name,
+      ], options, "subscribe", { kernel: this.name, session: "IKC" });
+      if (!Array.isArray(answer) || answer[0] === null || typeof answer[0] !== "object") {
+        throw new SubscriptionError(typeof answer === "string" ? answer : `Refused subscription poe://${kernel}/${session}`);
+      }
+      const ses = answer[0] as Record<string, PerlValue>;
+      const remote = typeof ses.kernel === "string" ? ses.kernel : kernel;
+      return {
+        kernel: remote,
+        session,
+        post: (state: string, params?: PerlValue) => this.post(`poe://${remote}/${session}/${state}`, params),
+        call: <T>(state: string, params?: PerlValue, o?: CallOptions) => this.call<T>(`poe://${remote}/${session}/${state}`, params, o),
+      };
+    });
   }
 
   /**
@@ -555,8 +585,9 @@ export class IkcClient {
 
   /**
    * Registers a handler for errors that belong to no request: a remote_error for a post, a
-   * connection lost with nothing pending, a message that could not be delivered.
-   * Returns a function that removes it. Without any handler such errors go to `console.warn`.
+   * connection lost with nothing pending, a message that could not be delivered. Repeats of one
+   * kind in a burst arrive as one report and one summary with a count. Returns a function that
+   * removes it. Without any handler such errors go to `console.warn`.
    *
    * @example
    * ```ts
@@ -565,9 +596,39 @@ export class IkcClient {
    * ikc.onError((e) => console.error("ikc:", e.message));
    * ```
    */
-  onError(handler: (error: Error) => void): () => void {
-    this.#errorHandlers.add(handler);
-    return () => this.#errorHandlers.delete(handler);
+  onError(handler: ErrorHandler): () => void {
+    return this.#kernel.reporter.add(handler);
+  }
+
+  /**
+   * Monitors: called when the remote kernel registers (negotiation done) or unregisters (the
+   * connection is gone; `reason` says why). Returns a function that removes it.
+   *
+   * @example
+   * ```ts
+   * import { IkcClient } from "./client.ts";
+   * const ikc = new IkcClient({ port: 6030 });
+   * ikc.monitor("connect", (peer) => console.log("up:", peer.kernel, peer.aliases));
+   * ikc.monitor("disconnect", (peer, why) => console.log("down:", peer.kernel, why?.message));
+   * ```
+   */
+  monitor(event: "connect" | "disconnect", handler: MonitorHandler): () => void {
+    return this.#kernel.monitor(event, handler);
+  }
+
+  /**
+   * Calls `handler` each time {@link IkcClient.status} changes. Returns a function that removes it.
+   *
+   * @example
+   * ```ts
+   * import { IkcClient } from "./client.ts";
+   * const ikc = new IkcClient({ port: 6030 });
+   * ikc.onStatus((s) => console.log("ikc is", s));
+   * ```
+   */
+  onStatus(handler: (status: ClientStatus) => void): () => void {
+    this.#statusHandlers.add(handler);
+    return () => this.#statusHandlers.delete(handler);
   }
 
   /**
@@ -583,18 +644,19 @@ export class IkcClient {
    */
   async disconnect(): Promise<void> {
     this.#closedByUser = true;
-    const s = this.#session;
-    this.#session = undefined;
-    if (s) {
-      this.#lost(s, new DisconnectedError(`disconnected by the client from ${s.conn.remote}`), false, undefined, true);
-    }
+    this.#keeper?.abort();
+    this.#keeper = undefined;
+    const ch = this.#channel;
+    this.#channel = undefined;
+    const closing = ch ? ch.close(new DisconnectedError(`disconnected by the client from ${ch.conn.remote}`), Math.min(1, this.#opts.connectTimeout) * 1000) : undefined;
     const err = new DisconnectedError("disconnected by the client");
     for (const [state, list] of this.#waiters) {
       this.#waiters.delete(state);
-      for (const w of list) w.reject(err);
+      for (const w of [...list]) w.reject(err);
     }
-    if (this.#timed.size === 0) this.#stopTimer();
-    if (s) await this.#closeGracefully(s);
+    this.#setStatus("closed");
+    if (closing) await closing;
+    this.#kernel.reporter.flush();
   }
 
   /** `await using` support. */
@@ -603,28 +665,6 @@ export class IkcClient {
   }
 
   // ---------------------------------------------------------------- internals
-
-  /**
-   * Sends what is queued, half-closes, and waits (a little) for the server to close its side before
-   * closing ours. A genuine IKC server unregisters our kernel name only when it sees the close; a
-   * reconnect that overtook it would meet "Remote kernel 'X' already exists" and its answers would
-   * go to the dead connection.
-   */
-  async #closeGracefully(s: Session): Promise<void> {
-    if (s.conn.closeWrite) {
-      try {
-        await s.conn.closeWrite();
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const limit = Math.min(1, this.#opts.connectTimeout) * 1000;
-        await Promise.race([s.readDone, new Promise<void>((r) => (timer = setTimeout(r, limit)))]);
-        clearTimeout(timer);
-      } catch {
-        // closing anyway
-      }
-    }
-    await s.conn.close();
-    await s.readDone;
-  }
 
   async #track<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -635,192 +675,125 @@ export class IkcClient {
     }
   }
 
-  /** Sets up timeout and abort handling; returns the cleanup function. */
-  #guard(
-    options: RequestOptions,
-    what: string,
-    reject: (e: Error) => void,
-    remove: () => void,
-    silence: string,
-  ): () => void {
-    const seconds = options.timeout ?? this.#opts.timeout;
-    if (!(seconds > 0)) throw new TypeError("timeout must be a positive number of seconds");
-    const timer = setTimeout(() => {
-      remove();
-      reject(new TimeoutError(`${what}: ${silence} within ${seconds} s`));
-    }, seconds * 1000);
-    const signal = options.signal;
-    let onAbort: (() => void) | undefined;
-    if (signal) {
-      onAbort = () => {
-        remove();
-        reject(new AbortError(`${what}: aborted`, { cause: signal.reason }));
-      };
-      if (signal.aborted) queueMicrotask(onAbort);
-      else signal.addEventListener("abort", onAbort, { once: true });
+  #setStatus(s: ClientStatus): void {
+    if (this.#status === s) return;
+    this.#status = s;
+    for (const h of [...this.#statusHandlers]) {
+      try {
+        h(s);
+      } catch (e) {
+        this.#kernel.reporter.report(new IkcError(`status handler threw: ${errText(e)}`, { cause: e }));
+      }
     }
-    return () => {
-      clearTimeout(timer);
-      if (signal && onAbort) signal.removeEventListener("abort", onAbort);
-      remove();
-    };
   }
 
-  #request(
-    kind: Pending["kind"],
-    spec: string,
-    state: string,
-    list: boolean,
-    options: RequestOptions,
-    build: (remote: string) => Record<string, PerlValue>,
-  ): Promise<PerlValue> {
-    // The per-call path is kept free of async wrappers and per-call timers: one shared deadline
-    // timer serves every request (see #arm), and a frame goes out synchronously when connected.
+  #wait(state: string, seconds: number, signal: AbortSignal | undefined): Promise<IkcMessage> {
+    return new Promise<IkcMessage>((resolve, reject) => {
+      const list = this.#waiters.get(state) ?? [];
+      this.#waiters.set(state, list);
+      let timer: Deadline | undefined;
+      let onAbort: (() => void) | undefined;
+      const remove = () => {
+        timer?.cancel();
+        if (signal && onAbort) signal.removeEventListener("abort", onAbort);
+        const l = this.#waiters.get(state);
+        if (!l) return;
+        const i = l.indexOf(waiter);
+        if (i >= 0) l.splice(i, 1);
+        if (l.length === 0) this.#waiters.delete(state);
+      };
+      const waiter: Waiter = {
+        resolve: (m) => {
+          remove();
+          resolve(m);
+        },
+        reject: (e) => {
+          remove();
+          reject(e);
+        },
+      };
+      list.push(waiter);
+      timer = this.#kernel.deadlines.add(seconds * 1000, () =>
+        waiter.reject(new TimeoutError(`responded(${state}): no message arrived within ${seconds} s`)));
+      if (signal) {
+        onAbort = () => waiter.reject(new AbortError(`responded(${state}): aborted`, { cause: signal.reason }));
+        if (signal.aborted) queueMicrotask(onAbort);
+        else signal.addEventListener("abort", onAbort, { once: true });
+      }
+    });
+  }
+
+  /**
+   * Opens a request and sends it. The per-call path is kept free of async wrappers and per-call
+   * timers: one shared deadline timer serves every request, and a frame goes out synchronously
+   * when connected.
+   */
+  #request(kind: RequestKind, spec: Target, rsvp: Address & { state: string }, list: boolean, options: RequestOptions, build: Build): Promise<PerlValue> {
     const seconds = options.timeout ?? this.#opts.timeout;
+    const name = typeof spec === "string" ? spec : `${spec.session}/${spec.state}`;
     try {
-      parseSpecifier(spec);
-      if (!(seconds > 0)) throw new TypeError("timeout must be a positive number of seconds");
+      if (typeof spec === "string") parseSpecifier(spec);
+      checkSeconds(seconds);
     } catch (e) {
       this.error = errText(e);
       return Promise.reject(e);
     }
-    return new Promise<PerlValue>((resolve, reject) => {
-      const entry: Pending = {
-        kind,
-        spec,
-        state,
-        list,
-        session: undefined,
-        deadline: now() + seconds * 1000,
-        seconds,
-        settled: false,
-        resolve: (v) => {
-          if (entry.settled) return;
-          this.#settle(entry);
-          resolve(v);
-        },
-        reject: (e) => {
-          if (entry.settled) return;
-          this.#settle(entry);
-          this.error = e.message;
-          reject(e);
-        },
-        signal: options.signal,
-        onAbort: undefined,
-      };
-      const signal = options.signal;
-      if (signal) {
-        const onAbort = () => entry.reject(new AbortError(`${kind} ${spec}: aborted`, { cause: signal.reason }));
-        entry.onAbort = onAbort;
-        if (signal.aborted) queueMicrotask(onAbort);
-        else signal.addEventListener("abort", onAbort, { once: true });
-      }
-      if (kind === "ping") this.#pings.push(entry);
-      else this.#pending.set(state, entry);
-      this.#arm(entry);
-      const s = this.#session;
-      if (s !== undefined && s.alive) this.#sendNow(s, build, entry);
-      else this.#sendWithRetry(build, entry).catch((e) => entry.reject(e));
+    const { entry, promise } = this.#kernel.requests.open({
+      kind,
+      spec: name,
+      key: `${rsvp.session}/${rsvp.state}`,
+      list,
+      seconds,
+      signal: options.signal,
+    });
+    const ch = this.#channel;
+    if (ch !== undefined && ch.alive) this.#sendNow(ch, build, entry);
+    else this.#sendWithRetry(build, entry).catch((e) => entry.reject(asError(e)));
+    return promise.catch((e) => {
+      this.error = errText(e);
+      throw e;
     });
   }
-
-  /** Removes a settled request from every table and drops its abort listener. */
-  #settle(entry: Pending): void {
-    entry.settled = true;
-    this.#timed.delete(entry);
-    if (entry.signal && entry.onAbort) entry.signal.removeEventListener("abort", entry.onAbort);
-    if (entry.kind === "ping") {
-      const i = this.#pings.indexOf(entry);
-      if (i >= 0) this.#pings.splice(i, 1);
-    } else if (this.#pending.get(entry.state) === entry) {
-      this.#pending.delete(entry.state);
-    }
-  }
-
-  /**
-   * Puts a request under the shared deadline timer. The timer is re-armed only when this deadline
-   * is earlier than the one it waits for, so back-to-back calls with the same timeout cost no timer
-   * operation at all; when it fires it expires what is due and re-arms for the earliest remaining.
-   */
-  #arm(entry: Pending): void {
-    this.#timed.add(entry);
-    if (entry.deadline < this.#timerAt) this.#startTimer(entry.deadline);
-  }
-
-  #startTimer(at: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerAt = at;
-    this.#timer = setTimeout(this.#sweep, Math.max(1, Math.ceil(at - now())));
-  }
-
-  #stopTimer(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-  }
-
-  #sweep = (): void => {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-    const t = now();
-    let next = Infinity;
-    const due: Pending[] = [];
-    for (const e of this.#timed) {
-      if (e.deadline <= t) due.push(e);
-      else if (e.deadline < next) next = e.deadline;
-    }
-    for (const e of due) {
-      const silence = e.kind === "call"
-        ? "no answer (a Perl state that returns undef, or an empty list in list context, sends none)"
-        : "no answer";
-      e.reject(new TimeoutError(`${e.kind} ${e.spec}: ${silence} within ${e.seconds} s`));
-    }
-    if (next < Infinity && this.#timer === undefined) this.#startTimer(next);
-  };
 
   /** The connected fast path: freeze and queue the frame now; a failed write goes to #retry. */
-  #sendNow(session: Session, build: (remote: string) => Record<string, PerlValue>, entry: Pending): void {
-    let frame: Uint8Array;
+  #sendNow(ch: Channel, build: Build, entry: PendingRequest): void {
+    let message: Record<string, PerlValue>;
     try {
-      frame = frameFor(session, build);
+      message = build(ch);
+      entry.channel = ch;
+      ch.send(message, (err) => {
+        if (err) this.#retry(err, ch, build, entry).catch((e) => entry.reject(asError(e)));
+      });
     } catch (e) {
-      entry.reject(e instanceof Error ? e : new IkcError(String(e)));
-      return;
+      entry.reject(asError(e));
     }
-    entry.session = session;
-    session.send(frame, (err) => {
-      if (err) this.#retry(err, session, build, entry).catch((e) => entry.reject(e));
-    });
   }
 
   /** A write failed: reconnect once and resend once (ClientLite's behaviour), or fail the request. */
-  async #retry(e: Error, session: Session, build: (remote: string) => Record<string, PerlValue>, entry?: Pending) {
+  async #retry(e: Error, ch: Channel, build: Build, entry?: PendingRequest): Promise<void> {
     if (entry?.settled) return;
     if (!this.#opts.reconnect || !isConnectionFailure(e) || this.#closedByUser) throw e;
-    this.#lost(session, e, true, entry);
-    const next = await this.#ensureSession();
-    await this.#write(next, build, entry);
+    this.#lost(ch, e, true, entry);
+    const next = await this.#ensureChannel();
+    if (entry?.settled) return;
+    if (entry) entry.channel = next;
+    await next.write(build(next));
   }
 
-  /** Freezes and writes a message; on a failed write reconnects once and resends once. */
-  async #sendWithRetry(build: (remote: string) => Record<string, PerlValue>, entry?: Pending): Promise<void> {
-    const session = await this.#ensureSession();
-    if (entry?.settled) return;
+  /** Connects if needed, then freezes and writes; on a failed write reconnects once and resends once. */
+  async #sendWithRetry(build: Build, entry: PendingRequest): Promise<void> {
+    const ch = await this.#ensureChannel();
+    if (entry.settled) return;
+    entry.channel = ch;
     try {
-      await this.#write(session, build, entry);
+      await ch.write(build(ch));
     } catch (e) {
-      await this.#retry(e instanceof Error ? e : new DisconnectedError(String(e)), session, build, entry);
+      await this.#retry(asError(e), ch, build, entry);
     }
   }
 
-  async #write(session: Session, build: (remote: string) => Record<string, PerlValue>, entry?: Pending) {
-    const frame = frameFor(session, build);
-    if (entry) entry.session = session;
-    await session.write(frame);
-  }
-
-  #ensureSession(): Promise<Session> {
-    if (this.#session?.alive) return Promise.resolve(this.#session);
+  #ensureChannel(): Promise<Channel> {
+    if (this.#channel?.alive) return Promise.resolve(this.#channel);
     if (!this.#connecting) {
       this.#connecting = this.#connectOnce().finally(() => {
         this.#connecting = undefined;
@@ -833,180 +806,94 @@ export class IkcClient {
     return this.#opts.path ?? `${this.#opts.host}:${this.#opts.port}`;
   }
 
-  async #connectOnce(): Promise<Session> {
+  async #connectOnce(): Promise<Channel> {
     const o = this.#opts;
     const seconds = o.connectTimeout;
     const where = this.#where();
-    const ac = new AbortController();
-    let timer = setTimeout(() => ac.abort(), seconds * 1000);
+    if (this.#status !== "reconnecting") this.#setStatus("connecting");
+    const signal = AbortSignal.timeout(seconds * 1000);
     let conn: Connection;
     try {
-      conn = await this.#transport.connect({
-        host: o.host,
-        port: o.port,
-        path: o.path,
-        blockSize: o.blockSize,
-        signal: ac.signal,
-      });
+      conn = await this.#transport.connect({ host: o.host, port: o.port, path: o.path, blockSize: o.blockSize, signal });
     } catch (e) {
-      clearTimeout(timer);
-      if (ac.signal.aborted) {
-        throw new ConnectError(`connect to ${where}: no connection within ${seconds} s`, { cause: e });
-      }
+      if (this.#status === "connecting") this.#setStatus("idle");
+      if (signal.aborted) throw new ConnectError(`connect to ${where}: no connection within ${seconds} s`, { cause: e });
       throw e instanceof ConnectError ? e : new ConnectError(`connect to ${where}: ${errText(e)}`, { cause: e });
     }
-    clearTimeout(timer);
     try {
-      const neg = new ClientNegotiation({
+      const machine = new ClientNegotiation({
         name: this.name,
         aliases: o.aliases,
         freezers: this.#freezers.map((f) => f.name),
         pid: processId(),
         protocol: o.protocol,
       });
-      const lines = new LineReader();
-      const send = (ls: string[]) => ls.length ? conn.write(latin1(ls.map((l) => `${l}\r\n`).join(""))) : undefined;
-      await send(neg.start());
-      while (!neg.done) {
-        let line = lines.nextLine();
-        while (line === undefined) {
-          const chunk = await withTimeout(conn.read(), seconds, () =>
-            new ConnectError(`negotiation with ${where} (${neg.phase}): no answer within ${seconds} s`));
-          if (chunk === null) {
-            throw new ConnectError(`negotiation with ${where} (${neg.phase}): server closed the connection`);
-          }
-          lines.push(chunk);
-          line = lines.nextLine();
-        }
-        await send(neg.receive(line));
-        if (neg.failure) throw neg.failure;
-      }
-      const info = neg.result!;
+      const { result: info, rest } = await negotiate(conn, machine, {
+        seconds,
+        maxLineLength: o.maxLineLength,
+        peer: where,
+      });
       const freezer = this.#freezers.find((f) => f.name === info.freezer)!;
-      const reader = new FrameReader({ maxFrameSize: o.maxFrameSize });
-      const session = new Session(conn, freezer, info, reader);
+      const ch = new Channel(conn, freezer, info, { maxFrameSize: o.maxFrameSize }, "client");
       this.#info = info;
-      this.#session = session;
-      const rest = lines.takeRest();
-      session.readDone = this.#readLoop(session, rest);
-      return session;
+      this.#channel = ch;
+      this.#kernel.attach(ch);
+      ch.start(rest, {
+        message: (v, c) => this.#kernel.receive(v, c),
+        end: (reason, c) => this.#lost(c, reason, false),
+      });
+      this.#setStatus("connected");
+      return ch;
     } catch (e) {
       await conn.close().catch(() => {});
+      if (this.#status === "connecting") this.#setStatus("idle");
       if (e instanceof ConnectError) throw e;
       throw new ConnectError(`negotiation with ${where} failed: ${errText(e)}`, { cause: e });
-    } finally {
-      clearTimeout(timer);
-      timer = undefined as never;
-    }
-  }
-
-  async #readLoop(session: Session, first: Uint8Array): Promise<void> {
-    try {
-      if (first.length > 0) this.#consume(session, first);
-      for (;;) {
-        const chunk = await session.conn.read();
-        if (chunk === null) break;
-        if (!session.alive) continue; // closing: drain until the server's EOF
-        this.#consume(session, chunk);
-      }
-      this.#lost(session, new DisconnectedError(`connection to ${session.conn.remote} closed by the server`), false);
-    } catch (e) {
-      this.#lost(session, e instanceof Error ? e : new DisconnectedError(String(e)), false);
-      await session.conn.close().catch(() => {});
-    }
-  }
-
-  #consume(session: Session, chunk: Uint8Array): void {
-    const frames = session.reader.push(chunk);
-    for (let i = 0; i < frames.length; i++) {
-      const msg = session.freezer.thaw(frames[i]);
-      this.#dispatch(msg);
     }
   }
 
   /** A connection ended: pending requests on it fail with the reason; nothing is dropped quietly. */
-  #lost(session: Session, reason: Error, retrying: boolean, except?: Pending, keepOpen = false): void {
-    if (!session.alive) return;
-    session.alive = false;
-    session.lostReason = reason;
-    if (this.#session === session) this.#session = undefined;
-    if (!keepOpen) void session.conn.close().catch(() => {});
-    const why = reason instanceof DisconnectedError
-      ? reason
-      : new DisconnectedError(`connection to ${session.conn.remote} lost: ${reason.message}`, { cause: reason });
-    const failed = [...this.#pending.values(), ...this.#pings].filter((p) => p.session === session && p !== except);
-    for (const p of failed) p.reject(reason instanceof IkcError && !(reason instanceof DisconnectedError) ? reason : why);
-    if (failed.length === 0 && !retrying && !this.#closedByUser && !(reason instanceof DisconnectedError)) {
-      this.#report(reason);
-    }
-    if (!this.#closedByUser) this.error = reason.message;
-    if (this.#timed.size === 0) this.#stopTimer();
+  #lost(ch: Channel, reason: Error, retrying: boolean, keep?: PendingRequest): void {
+    if (this.#lostChannels.has(ch)) return;
+    this.#lostChannels.add(ch);
+    if (this.#channel === ch) this.#channel = undefined;
+    if (!this.#closedByUser) ch.abort(reason); // ends it (once) and lets go of the socket
+    const before = this.#kernel.requests.size;
+    this.#kernel.detach(ch, ch.reason ?? reason, keep);
+    const failed = before - this.#kernel.requests.size;
+    if (this.#closedByUser) return;
+    this.error = (ch.reason ?? reason).message;
+    if (failed === 0 && !retrying && !(reason instanceof DisconnectedError)) this.#kernel.reporter.report(reason);
+    if (!retrying && (this.#opts.keepAlive ?? this.#kernel.hasPublished())) this.#keepUp();
+    else if (!retrying) this.#setStatus("idle");
     // Waiters for server-initiated messages are kept: the next connection may deliver them.
   }
 
-  #dispatch(msg: PerlValue): void {
-    if (msg === null || typeof msg !== "object" || Array.isArray(msg) || msg instanceof Uint8Array) {
-      this.#report(new ProtocolError(`server sent a message that is not a hash: ${describe(msg)}`));
-      return;
-    }
-    const m = msg as Record<string, PerlValue>;
-    const spec = toSpecifier(m.event);
-    if (!spec) {
-      this.#report(new ProtocolError(`server sent a message without a valid event: ${describe(m.event)}`));
-      return;
-    }
-    const { session, state } = spec;
-    if (session === "IKC" && state === "remote_error") return this.#remoteError(m);
-    if (session === "IKC" && state === "pong") {
-      const p = this.#pings.shift();
-      if (p) p.resolve(m.params ?? null);
-      else this.#report(new ProtocolError("server sent a pong nobody waited for"));
-      return;
-    }
-    const pending = this.#pending.get(state);
-    if (pending && session === SESSION) {
-      this.#pending.delete(state);
-      if (isTrue(m.is_error)) {
-        pending.reject(remoteErrorFrom(m.params));
-      } else if (pending.list) {
-        pending.resolve(Array.isArray(m.params) ? m.params : m.params === null ? [] : [m.params]);
-      } else {
-        pending.resolve(m.params ?? null);
-      }
-      return;
-    }
-    this.#deliver({ state, session, params: m.params ?? null, raw: m });
-  }
-
-  #remoteError(m: Record<string, PerlValue>): void {
-    const err = remoteErrorFrom(m.params);
-    this.error = err.message;
-    // The message names the request: "... Request poe://K/sess/state sent by poe://C/IKCLite".
-    const named = /Request\s+(\S+)\s+sent by/.exec(err.remoteMessage)?.[1];
-    if (named) {
-      const target = toSpecifier(named);
-      const matches = (p: Pending) => {
-        const s = toSpecifier(p.spec);
-        return s !== undefined && target !== undefined && s.session === target.session && s.state === target.state;
-      };
-      for (const p of this.#pending.values()) {
-        if (matches(p)) {
-          this.#pending.delete(p.state);
-          p.reject(err);
-          return;
+  /** Reconnects with exponential backoff and jitter until connected or `disconnect()`. */
+  #keepUp(): void {
+    if (this.#keeper) return;
+    const keeper = this.#keeper = new AbortController();
+    this.#setStatus("reconnecting");
+    void (async () => {
+      for (let attempt = 0; !keeper.signal.aborted; attempt++) {
+        const base = Math.min(30_000, 100 * 2 ** Math.min(attempt, 9));
+        await delay(base * (0.5 + Math.random()), keeper.signal);
+        if (keeper.signal.aborted || this.#closedByUser) break;
+        try {
+          await this.#ensureChannel();
+          break;
+        } catch (e) {
+          this.error = errText(e);
         }
       }
-      const pi = this.#pings.findIndex(matches);
-      if (pi >= 0) {
-        const [p] = this.#pings.splice(pi, 1);
-        p.reject(err);
-        return;
-      }
-    }
-    this.#report(err);
+      if (this.#keeper === keeper) this.#keeper = undefined;
+    })();
   }
 
-  #deliver(message: IkcMessage): void {
+  /** Messages to states we neither published nor wait on: ClientLite's inbox, for `responded`. */
+  #unsolicited(m: Message): boolean {
+    if (m.rsvp && m.target.session !== RSVP_SESSION) return false; // a call to something we lack: remote_error
+    const message: IkcMessage = { state: m.target.state, session: m.target.session, params: m.params, raw: m.raw };
     const waiters = this.#waiters.get(message.state);
     const handlers = this.#handlers.get(message.state);
     // Decided before resolving: a resolved waiter removes itself from the list.
@@ -1016,18 +903,19 @@ export class IkcClient {
       for (const h of [...handlers]) this.#callHandler(h, message);
     }
     if (!waited && !handlers) this.#enqueue(message);
+    return true;
   }
 
   #enqueue(message: IkcMessage): void {
     if (this.#inboxSize >= this.#opts.inboxLimit) {
-      // Drop the oldest, loudly.
+      // Drop the oldest, loudly (in bounded form: a flood is one report and a count).
       for (const [state, list] of this.#inbox) {
         const old = list.shift()!;
         this.#inboxSize--;
         if (list.length === 0) this.#inbox.delete(state);
-        this.#report(new IkcError(
+        this.#kernel.reporter.report(new IkcError(
           `inbox full (${this.#opts.inboxLimit}): dropped a message for state ${old.state}; register a handler with on()`,
-        ));
+        ), "inbox-full");
         break;
       }
     }
@@ -1041,82 +929,19 @@ export class IkcClient {
     try {
       h(m.params, m);
     } catch (e) {
-      this.#report(new IkcError(`handler for state ${m.state} threw: ${errText(e)}`, { cause: e }));
+      this.#kernel.reporter.report(new IkcError(`handler for state ${m.state} threw: ${errText(e)}`, { cause: e }));
     }
   }
-
-  #report(e: Error): void {
-    this.error = e.message;
-    if (this.#errorHandlers.size === 0) {
-      console.warn(`[ikc ${this.name}] ${e.message}`);
-      return;
-    }
-    for (const h of [...this.#errorHandlers]) {
-      try {
-        h(e);
-      } catch {
-        // An error handler that throws has nowhere further to report to.
-      }
-    }
-  }
-}
-
-const now: () => number = typeof performance !== "undefined" ? () => performance.now() : () => Date.now();
-
-/** The message `build` makes for this session's remote kernel, frozen and framed. */
-function frameFor(session: Session, build: (remote: string) => Record<string, PerlValue>): Uint8Array {
-  return encodeFrame(session.freezer.freeze(build(session.info.remoteKernel)));
 }
 
 function isConnectionFailure(e: unknown): boolean {
   return e instanceof DisconnectedError || (e instanceof Error && !(e instanceof IkcError) && !(e instanceof TypeError));
 }
 
-function isTrue(v: PerlValue): boolean {
-  return v !== null && v !== undefined && v !== "" && v !== 0 && v !== "0" && v !== false;
-}
-
-function remoteErrorFrom(params: PerlValue): RemoteError {
-  if (Array.isArray(params)) {
-    const [msg, kernel, phase] = params;
-    return new RemoteError(textOf(msg), kernel == null ? undefined : textOf(kernel), phase == null ? undefined : textOf(phase));
-  }
-  return new RemoteError(textOf(params));
-}
-
-function textOf(v: PerlValue): string {
-  if (typeof v === "string") return v;
-  if (v instanceof Uint8Array) return new TextDecoder().decode(v);
-  if (v === null || v === undefined) return "";
-  if (typeof v === "object") return describe(v);
-  return String(v);
-}
-
-function describe(v: unknown): string {
-  try {
-    const s = JSON.stringify(v, (_k, x) => typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? `<${x.length} bytes>` : x);
-    return s === undefined ? String(v) : s.length > 120 ? `${s.slice(0, 120)}...` : s;
-  } catch {
-    return Object.prototype.toString.call(v);
-  }
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new IkcError(String(e));
 }
 
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-function latin1(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
-  return out;
-}
-
-function withTimeout<T>(p: Promise<T>, seconds: number, error: () => Error): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(error()), seconds * 1000);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,10 @@
-// The `ikc` command-line tool against the Perl test peer.
+// The `ikc` command-line tool, the same lines against the Perl test peer and against `ikc serve`
+// (our server with the demo kernel, run as its own process on this runtime).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
 import { main, toJsonable } from "../src/cli.ts";
 import { bless, PerlRef } from "../mod.ts";
 import { perlMissing } from "./helpers/perl.ts";
@@ -8,17 +12,65 @@ import { type PerlServer, startPerlServer } from "./helpers/server.ts";
 
 const skip = perlMissing("POE", "POE::Filter::Reference");
 
+/** Runs `ikc serve --port 0` as a child process of this runtime; resolves once it listens. */
+function startIkcServe(): Promise<{ port: number; stop(): Promise<void>; out(): string }> {
+  const ts = import.meta.url.endsWith(".ts");
+  const cli = fileURLToPath(new URL(ts ? "../src/cli.ts" : "../src/cli.js", import.meta.url));
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  const args = g.Deno !== undefined ? ["run", "-A", "--no-check", cli] : [cli];
+  const proc = spawn(process.execPath, [...args, "serve", "--port", "0", "--name", "CliServer"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  let started = false;
+  proc.stderr!.on("data", (d: Uint8Array) => (err += new TextDecoder().decode(d)));
+  // One exit listener for the whole life of the child: Bun stops calling "exit" listeners added
+  // after removeAllListeners("exit").
+  const exited = new Promise<number | null>((res) => proc.once("exit", (code) => res(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`ikc serve did not start: ${out} ${err}`));
+    }, 20000);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      if (!started) reject(new Error(`ikc serve exited (${code}): ${err}`));
+    });
+    proc.stdout!.on("data", (d: Uint8Array) => {
+      out += new TextDecoder().decode(d);
+      const m = /listening on [^:\s]+:(\d+)/.exec(out);
+      if (!m || started) return;
+      started = true;
+      clearTimeout(timer);
+      resolve({
+        port: Number(m[1]),
+        out: () => out,
+        stop: async () => {
+          const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
+          proc.kill("SIGTERM");
+          await exited;
+          clearTimeout(t);
+        },
+      });
+    });
+  });
+}
+
 async function run(args: string[]): Promise<{ code: number; out: string[] }> {
   const out: string[] = [];
   const code = await main(args, (line) => out.push(line));
   return { code, out };
 }
 
-describe("ikc command line", { skip }, () => {
-  let server: PerlServer;
+const servers: Array<[string, { skip: string | false }, () => Promise<{ port: number; stop(): Promise<void> }>]> = [
+  ["the Perl test peer", { skip }, () => startPerlServer(["--name", "CliServer"]) as Promise<PerlServer>],
+  ["ikc serve", { skip: false }, startIkcServe],
+];
+
+for (const [label, opts, start] of servers) describe(`ikc command line against ${label}`, opts, () => {
+  let server: { port: number; stop(): Promise<void> };
   let common: string[];
   before(async () => {
-    server = await startPerlServer(["--name", "CliServer"]);
+    server = await start();
     common = ["--host", "127.0.0.1", "--port", String(server.port), "--timeout", "5", "--name", "CliTest"];
   });
   after(async () => {

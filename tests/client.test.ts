@@ -441,6 +441,7 @@ function flakyTransport(failing: (frameWrite: number) => boolean): { transport: 
   let frameWrites = 0;
   const transport: Transport = {
     name: `flaky ${inner.name}`,
+    listen: (options) => inner.listen(options),
     async connect(options) {
       const conn = await inner.connect(options);
       connects++;

@@ -128,3 +128,33 @@ export class RemoteError extends IkcError {
     this.phase = phase;
   }
 }
+
+/**
+ * A remote kernel refused a subscription (`IKC/do_you_have`): it has not published that session
+ * (or state). `remoteMessage` holds its answer, e.g. `Refused subscription poe://Hub/nope`.
+ *
+ * @example
+ * ```ts
+ * import { SubscriptionError } from "./errors.ts";
+ * const e = new SubscriptionError("Refused subscription poe://Hub/nope");
+ * console.log(e.remoteMessage);
+ * ```
+ */
+export class SubscriptionError extends IkcError {
+  readonly remoteMessage: string;
+  constructor(remoteMessage: string) {
+    super(`subscription refused: ${remoteMessage}`);
+    this.remoteMessage = remoteMessage;
+  }
+}
+
+/**
+ * A message names a kernel we have no connection to (or none, where one is needed).
+ *
+ * @example
+ * ```ts
+ * import { RoutingError } from "./errors.ts";
+ * throw new RoutingError("no connected kernel named 'Worker7'");
+ * ```
+ */
+export class RoutingError extends IkcError {}

@@ -1,0 +1,276 @@
+/**
+ * A channel: one negotiated connection to a remote kernel, whichever side dialled. It owns the
+ * frame stage of the socket: the read loop (frames → thawed values → the kernel), the write queue
+ * (messages → frozen, framed, batched once per flush) and the graceful close.
+ *
+ * @module
+ */
+import { DisconnectedError, IkcError } from "../core/errors.ts";
+import type { Freezer } from "../core/freezer.ts";
+import { FrameReader } from "../core/frame.ts";
+import type { NegotiationResult } from "../core/negotiation.ts";
+import type { PerlValue } from "../core/perl.ts";
+import type { Connection } from "../transport/types.ts";
+import { within } from "./deadline.ts";
+
+/**
+ * Options of a {@link Channel}.
+ *
+ * @example
+ * ```ts
+ * import type { ChannelOptions } from "./channel.ts";
+ * const o: ChannelOptions = { maxFrameSize: 1 << 20, maxWriteBuffer: 8 << 20 };
+ * ```
+ */
+export interface ChannelOptions {
+  /** Largest frame accepted from the peer, in bytes. */
+  maxFrameSize: number;
+  /** Bytes queued for a peer that does not read before {@link ChannelEvents.overflow} fires (default Infinity). */
+  maxWriteBuffer?: number;
+}
+
+/**
+ * What a channel tells its owner.
+ *
+ * @example
+ * ```ts
+ * import type { ChannelEvents } from "./channel.ts";
+ * const events: ChannelEvents = { message: (v) => console.log(v), end: (e) => console.log(e.message) };
+ * ```
+ */
+export interface ChannelEvents {
+  /** A frame thawed to `value`. */
+  message(value: PerlValue, channel: Channel): void;
+  /** The channel is gone; `reason` says why (always set). Called once. */
+  end(reason: Error, channel: Channel): void;
+  /** More than `maxWriteBuffer` bytes wait for a peer that does not read. */
+  overflow?(channel: Channel): void;
+}
+
+const NUL = 0x00;
+
+/**
+ * One negotiated connection in the frame stage.
+ *
+ * @example
+ * ```ts
+ * import { Channel } from "./channel.ts";
+ * import { memoryTransport } from "../transport/memory.ts";
+ * import { storableFreezer } from "../core/storable/mod.ts";
+ * const t = memoryTransport();
+ * const l = await t.listen({ port: 1 });
+ * const conn = await t.connect({ port: 1 });
+ * const info = { protocol: "IKC0" as const, remoteKernel: "K", remoteAliases: ["K"], freezer: "Storable" };
+ * const ch = new Channel(conn, storableFreezer, info, { maxFrameSize: 1 << 20 }, "client");
+ * ch.start(new Uint8Array(0), { message: (v) => console.log(v), end: () => {} });
+ * await ch.close();
+ * await l.close();
+ * ```
+ */
+export class Channel {
+  /** The byte stream. */
+  readonly conn: Connection;
+  /** The freezer both sides agreed on. */
+  readonly freezer: Freezer;
+  /** What negotiation settled: the remote kernel's names, protocol, freezer. */
+  readonly info: NegotiationResult;
+  /** `client` when we dialled, `server` when we accepted. */
+  readonly side: "client" | "server";
+  /** False once the channel ended or started closing. */
+  alive = true;
+  /** Why it ended, once it has. */
+  reason: Error | undefined;
+  /** True when the peer closed at a frame boundary (an ordinary goodbye, not a failure). */
+  cleanEnd = false;
+  /** Requests from the peer being run by our states right now (for a graceful close). */
+  busy = 0;
+  readonly #reader: FrameReader;
+  readonly #maxWriteBuffer: number;
+  #events: ChannelEvents | undefined;
+  #pieces: Uint8Array[] = [];
+  #callbacks: Array<((err?: Error) => void) | undefined> = [];
+  #queued = 0;
+  #inFlight = 0;
+  #flushing = false;
+  #ended = false;
+  #readDone: Promise<void> = Promise.resolve();
+  #idle: Array<() => void> = [];
+
+  constructor(conn: Connection, freezer: Freezer, info: NegotiationResult, options: ChannelOptions, side: "client" | "server") {
+    this.conn = conn;
+    this.freezer = freezer;
+    this.info = info;
+    this.side = side;
+    this.#reader = new FrameReader({ maxFrameSize: options.maxFrameSize });
+    this.#maxWriteBuffer = options.maxWriteBuffer ?? Infinity;
+  }
+
+  /** The remote kernel's id (its first announced name). */
+  get remoteKernel(): string {
+    return this.info.remoteKernel;
+  }
+
+  /** Bytes queued or being written and not yet taken by the OS. */
+  get bufferedBytes(): number {
+    return this.#queued + this.#inFlight;
+  }
+
+  /** Settles once the read loop has returned (the runtime has let go of the socket). */
+  get readDone(): Promise<void> {
+    return this.#readDone;
+  }
+
+  /** Starts the read loop; `first` holds bytes that arrived with the last negotiation line. */
+  start(first: Uint8Array, events: ChannelEvents): void {
+    this.#events = events;
+    this.#readDone = this.#readLoop(first);
+  }
+
+  /**
+   * Freezes, frames and queues a message; frames queued while a write is under way go out
+   * together. `done` is called once the bytes are handed to the OS, or with the error.
+   * Throws (synchronously) when the message cannot be frozen.
+   */
+  send(message: Record<string, PerlValue>, done?: (err?: Error) => void): void {
+    const payload = this.freezer.freeze(message);
+    if (!this.alive) {
+      done?.(this.reason ?? new DisconnectedError(`connection to ${this.conn.remote} is closed`));
+      return;
+    }
+    const header = String(payload.byteLength);
+    const head = new Uint8Array(header.length + 1);
+    for (let i = 0; i < header.length; i++) head[i] = header.charCodeAt(i);
+    head[header.length] = NUL;
+    this.#pieces.push(head, payload);
+    this.#callbacks.push(done);
+    this.#queued += head.byteLength + payload.byteLength;
+    if (!this.#flushing) void this.#flush();
+    if (this.bufferedBytes > this.#maxWriteBuffer) this.#events?.overflow?.(this);
+  }
+
+  /** Like {@link Channel.send}, as a promise. */
+  write(message: Record<string, PerlValue>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.send(message, (err) => (err ? reject(err) : resolve()));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  }
+
+  /** Resolves once nothing is queued or being written. */
+  drained(): Promise<void> {
+    if (!this.#flushing) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    while (this.#pieces.length > 0) {
+      const pieces = this.#pieces;
+      const callbacks = this.#callbacks;
+      this.#pieces = [];
+      this.#callbacks = [];
+      // One copy per outgoing frame: the pieces are joined once, here.
+      const data = new Uint8Array(this.#queued);
+      let at = 0;
+      for (const p of pieces) {
+        data.set(p, at);
+        at += p.byteLength;
+      }
+      this.#inFlight = this.#queued;
+      this.#queued = 0;
+      let err: Error | undefined;
+      try {
+        await this.conn.write(data);
+      } catch (e) {
+        err = e instanceof Error ? e : new DisconnectedError(String(e));
+      }
+      this.#inFlight = 0;
+      for (const cb of callbacks) {
+        if (cb) cb(err);
+      }
+    }
+    this.#flushing = false;
+    for (const f of this.#idle.splice(0)) f();
+  }
+
+  async #readLoop(first: Uint8Array): Promise<void> {
+    try {
+      if (first.byteLength > 0) this.#consume(first);
+      for (;;) {
+        const chunk = await this.conn.read();
+        if (chunk === null) break;
+        if (!this.alive) continue; // closing: drain until the peer's EOF
+        this.#consume(chunk);
+      }
+      const partial = this.#reader.buffered > 0;
+      if (!partial && this.alive) this.cleanEnd = true;
+      this.#end(new DisconnectedError(
+        partial
+          ? `connection to ${this.conn.remote} closed in the middle of a frame (${this.#reader.buffered} bytes of it received)`
+          : `connection to ${this.conn.remote} closed by the ${this.side === "client" ? "server" : "client"}`,
+      ));
+    } catch (e) {
+      this.#end(e instanceof Error ? e : new DisconnectedError(String(e)));
+      await this.conn.close().catch(() => {});
+    }
+  }
+
+  #consume(chunk: Uint8Array): void {
+    const frames = this.#reader.push(chunk);
+    for (let i = 0; i < frames.length && this.alive; i++) {
+      const value = this.freezer.thaw(frames[i]);
+      this.#events!.message(value, this);
+    }
+  }
+
+  /** Ends the channel with `reason` (once): no more reads are delivered and no writes accepted. */
+  #end(reason: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.alive = false;
+    this.reason ??= reason;
+    this.#events?.end(this.reason, this);
+  }
+
+  /** Drops the channel now: ends it with `reason` and closes the socket. */
+  abort(reason: Error): void {
+    this.#end(reason);
+    void this.conn.close().catch(() => {});
+  }
+
+  /**
+   * Closes gracefully: what is queued goes out, the write side is half-closed, and we wait (up
+   * to `waitMs`) for the peer to close its side before closing ours. A genuine IKC kernel
+   * unregisters our name only when it sees the close; a reconnect that overtook it would be
+   * refused ("Remote kernel 'X' already exists").
+   */
+  async close(reason?: Error, waitMs = 1000): Promise<void> {
+    this.#end(reason ?? new DisconnectedError(`connection to ${this.conn.remote} closed`));
+    if (this.conn.closeWrite) {
+      try {
+        await this.conn.closeWrite();
+        await within(this.#readDone, waitMs);
+      } catch {
+        // closing anyway
+      }
+    }
+    await this.conn.close().catch(() => {});
+    await this.#readDone;
+  }
+}
+
+/**
+ * An error from our own code (a freezer that cannot write a value), as opposed to a network one.
+ *
+ * @example
+ * ```ts
+ * import { isLocalFailure } from "./channel.ts";
+ * isLocalFailure(new TypeError("x")); // true
+ * ```
+ */
+export function isLocalFailure(e: unknown): boolean {
+  return e instanceof IkcError && !(e instanceof DisconnectedError) || e instanceof TypeError;
+}

@@ -1,0 +1,242 @@
+/**
+ * Time limits, in one vocabulary: {@link Deadlines} puts any number of deadlines under a single
+ * timer (requests, waits), {@link deadline} and {@link abortable} bound one promise (connect and
+ * negotiation phases, graceful close). Times are milliseconds here; the public options speak seconds.
+ *
+ * @module
+ */
+
+/**
+ * A registered deadline; `cancel()` is idempotent.
+ *
+ * @example
+ * ```ts
+ * import { Deadlines } from "./deadline.ts";
+ * const d = new Deadlines().add(1000, () => console.log("late"));
+ * d.cancel();
+ * ```
+ */
+export interface Deadline {
+  /** When it expires, on the `performance.now()` clock. */
+  readonly at: number;
+  /** Stops it from firing. */
+  cancel(): void;
+}
+
+interface Entry extends Deadline {
+  fire: () => void;
+  dead: boolean;
+}
+
+/** The monotonic clock deadlines are measured on, in milliseconds. */
+export const now: () => number = typeof performance !== "undefined" ? () => performance.now() : () => Date.now();
+
+/**
+ * Many deadlines, one timer: a min-heap ordered by expiry. The timer is re-armed only when a new
+ * deadline is earlier than the one it waits for, so back-to-back requests with the same timeout
+ * cost a heap push and no timer call; cancelling is O(1) (the entry is skipped when it surfaces).
+ *
+ * @example
+ * ```ts
+ * import { Deadlines } from "./deadline.ts";
+ * const deadlines = new Deadlines();
+ * const d = deadlines.add(50, () => console.log("expired"));
+ * // ... the answer came first:
+ * d.cancel();
+ * ```
+ */
+export class Deadlines {
+  #heap: Entry[] = [];
+  #live = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+
+  /** Deadlines registered and neither fired nor cancelled. */
+  get size(): number {
+    return this.#live;
+  }
+
+  /** Calls `fire` once, `ms` milliseconds from now, unless cancelled first. */
+  add(ms: number, fire: () => void): Deadline {
+    const entry: Entry = {
+      at: now() + ms,
+      fire,
+      dead: false,
+      cancel: () => {
+        if (entry.dead) return;
+        entry.dead = true;
+        this.#live--;
+        if (this.#live === 0) this.#reset();
+      },
+    };
+    this.#live++;
+    this.#push(entry);
+    if (entry.at < this.#timerAt) this.#arm(entry.at);
+    return entry;
+  }
+
+  /** Cancels every deadline without firing any. */
+  clear(): void {
+    for (const e of this.#heap) e.dead = true;
+    this.#live = 0;
+    this.#reset();
+  }
+
+  #reset(): void {
+    this.#heap = [];
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
+  #arm(at: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#sweep, Math.max(1, Math.ceil(at - now())));
+  }
+
+  #sweep = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const t = now();
+    const due: Entry[] = [];
+    while (this.#heap.length > 0) {
+      const top = this.#heap[0];
+      if (top.dead) {
+        this.#pop();
+        continue;
+      }
+      if (top.at > t) break;
+      this.#pop();
+      top.dead = true;
+      this.#live--;
+      due.push(top);
+    }
+    // Fired after the heap is consistent: a callback may add or cancel deadlines.
+    for (const e of due) e.fire();
+    const next = this.#firstLive();
+    if (next !== undefined && this.#timer === undefined) this.#arm(next.at);
+    else if (next === undefined && this.#live === 0) this.#reset();
+  };
+
+  #firstLive(): Entry | undefined {
+    while (this.#heap.length > 0 && this.#heap[0].dead) this.#pop();
+    return this.#heap[0];
+  }
+
+  #push(e: Entry): void {
+    const h = this.#heap;
+    let i = h.push(e) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p].at <= e.at) break;
+      h[i] = h[p];
+      i = p;
+    }
+    h[i] = e;
+  }
+
+  #pop(): void {
+    const h = this.#heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const r = l + 1;
+      const c = r < h.length && h[r].at < h[l].at ? r : l;
+      if (h[c].at >= last.at) break;
+      h[i] = h[c];
+      i = c;
+    }
+    h[i] = last;
+  }
+}
+
+/**
+ * Settles like `promise`, or rejects with `error()` after `ms` milliseconds, whichever is first.
+ *
+ * @example
+ * ```ts
+ * import { deadline } from "./deadline.ts";
+ * import { TimeoutError } from "../core/errors.ts";
+ * const v = await deadline(Promise.resolve(1), 1000, () => new TimeoutError("too slow"));
+ * ```
+ */
+export function deadline<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(error()), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Settles like `promise`, or rejects with `error()` when `signal` aborts first (at once when it
+ * already has). Without a signal it is `promise` itself.
+ *
+ * @example
+ * ```ts
+ * import { abortable } from "./deadline.ts";
+ * import { AbortError } from "../core/errors.ts";
+ * const ac = new AbortController();
+ * const p = abortable(new Promise(() => {}), ac.signal, () => new AbortError("stopped"));
+ * ac.abort();
+ * ```
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, error: () => Error): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(error());
+  let onAbort!: () => void;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      onAbort = () => reject(error());
+      signal.addEventListener("abort", onAbort, { once: true });
+    }),
+  ]).finally(() => signal.removeEventListener("abort", onAbort));
+}
+
+/**
+ * Waits for `promise` at most `ms` milliseconds; resolves true when it settled in time (either
+ * way), false when the time ran out first. For "wait a little, then go on anyway".
+ *
+ * @example
+ * ```ts
+ * import { within } from "./deadline.ts";
+ * const inTime = await within(new Promise((r) => setTimeout(r, 10)), 1000); // true
+ * ```
+ */
+export async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Resolves after `ms` milliseconds (for backoff between reconnects).
+ *
+ * @example
+ * ```ts
+ * import { delay } from "./deadline.ts";
+ * await delay(10);
+ * ```
+ */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

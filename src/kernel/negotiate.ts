@@ -1,0 +1,112 @@
+/**
+ * Drives a negotiation state machine (the client's or the server's) over a connection: sends
+ * what it says, feeds it the peer's lines, under one deadline for the whole exchange and a limit
+ * on line length, so a peer that trickles bytes or never ends a line costs at most that long.
+ *
+ * @module
+ */
+import { ConnectError } from "../core/errors.ts";
+import { LineReader } from "../core/frame.ts";
+import type { NegotiationResult } from "../core/negotiation.ts";
+import type { Connection } from "../transport/types.ts";
+import { abortable, deadline } from "./deadline.ts";
+
+/**
+ * What {@link negotiate} needs of a state machine: {@link ClientNegotiation} and
+ * {@link ServerNegotiation} both fit.
+ *
+ * @example
+ * ```ts
+ * import type { NegotiationMachine } from "./negotiate.ts";
+ * import { ServerNegotiation } from "../core/server-negotiation.ts";
+ * const m: NegotiationMachine = new ServerNegotiation({ id: "h-1", names: ["Hub"], freezers: ["Storable"], pid: 1 });
+ * ```
+ */
+export interface NegotiationMachine {
+  start?(): string[];
+  receive(line: string): string[];
+  readonly done: boolean;
+  readonly phase: string;
+  readonly failure?: Error | undefined;
+  readonly result: NegotiationResult | undefined;
+}
+
+/**
+ * Options of {@link negotiate}.
+ *
+ * @example
+ * ```ts
+ * import type { NegotiateOptions } from "./negotiate.ts";
+ * const o: NegotiateOptions = { seconds: 5, maxLineLength: 4096, peer: "server 127.0.0.1:603" };
+ * ```
+ */
+export interface NegotiateOptions {
+  /** The whole negotiation must finish within this many seconds. */
+  seconds: number;
+  /** Longest negotiation line accepted (default 4096 bytes). */
+  maxLineLength?: number;
+  /** Who we talk to, for error messages ("server 127.0.0.1:603"). */
+  peer: string;
+  /** Aborts the negotiation (a server closing, say). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs `machine` to completion over `conn`. Resolves with the result and the bytes that followed
+ * the last line (the first frames); rejects with a ConnectError saying which phase failed and why.
+ * The connection is left open either way: the caller closes it on failure.
+ *
+ * @example
+ * ```ts
+ * import { negotiate } from "./negotiate.ts";
+ * import { ClientNegotiation } from "../core/negotiation.ts";
+ * import { detectTransport } from "../transport/detect.ts";
+ * const conn = await detectTransport().connect({ port: 603 });
+ * const m = new ClientNegotiation({ name: "C", freezers: ["Storable"], pid: 1, protocol: "IKC0" });
+ * const { result, rest } = await negotiate(conn, m, { seconds: 5, peer: "server localhost:603" });
+ * ```
+ */
+export async function negotiate(
+  conn: Connection,
+  machine: NegotiationMachine,
+  options: NegotiateOptions,
+): Promise<{ result: NegotiationResult; rest: Uint8Array }> {
+  const { seconds, peer } = options;
+  const lines = new LineReader({ maxLineLength: options.maxLineLength });
+  const send = (ls: string[]) => ls.length > 0 ? conn.write(latin1(ls.map((l) => `${l}\r\n`).join(""))) : undefined;
+  const exchange = async () => {
+    if (machine.start) await send(machine.start());
+    while (!machine.done) {
+      let line = lines.nextLine();
+      while (line === undefined) {
+        const chunk = await conn.read();
+        if (chunk === null) throw new ConnectError(`negotiation with ${peer} (${machine.phase}): the peer closed the connection`);
+        lines.push(chunk);
+        line = lines.nextLine();
+      }
+      await send(machine.receive(line));
+      if (machine.failure) throw machine.failure;
+    }
+    return { result: machine.result!, rest: lines.takeRest() };
+  };
+  try {
+    // One deadline for the whole exchange, however the peer paces its bytes. When it fires, the
+    // read still pending ends when the caller closes the connection.
+    return await abortable(
+      deadline(exchange(), seconds * 1000, () =>
+        new ConnectError(`negotiation with ${peer} (${machine.phase}): not finished within ${seconds} s`)),
+      options.signal,
+      () => new ConnectError(`negotiation with ${peer} aborted`, { cause: options.signal?.reason }),
+    );
+  } catch (e) {
+    if (e instanceof ConnectError) throw e;
+    const text = e instanceof Error ? e.message : String(e);
+    throw new ConnectError(`negotiation with ${peer} failed: ${text}`, { cause: e });
+  }
+}
+
+function latin1(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
+  return out;
+}
