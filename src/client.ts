@@ -14,7 +14,7 @@ import { ClientNegotiation, isValidKernelName, type NegotiationResult } from "./
 import type { PerlValue } from "./core/perl.ts";
 import { parseSpecifier } from "./core/specifier.ts";
 import { Channel } from "./kernel/channel.ts";
-import { type Deadline, delay } from "./kernel/deadline.ts";
+import { abortable, type Deadline, deadline, delay } from "./kernel/deadline.ts";
 import {
   checkContext,
   checkSeconds,
@@ -67,6 +67,11 @@ export interface IkcClientOptions {
   maxFrameSize?: number;
   /** Longest negotiation line accepted from the server in bytes (default 4096). */
   maxLineLength?: number;
+  /**
+   * Bytes queued for a server that does not read before new requests wait for room (default 16 MiB);
+   * a request still waiting when its timeout ends rejects.
+   */
+  maxWriteBuffer?: number;
   /** Reconnect and resend once when a send fails, as ClientLite does (default true). */
   reconnect?: boolean;
   /**
@@ -243,6 +248,7 @@ export class IkcClient {
       protocol: options.protocol ?? "IKC0",
       maxFrameSize: options.maxFrameSize ?? 64 * 1024 * 1024,
       maxLineLength: options.maxLineLength ?? 4096,
+      maxWriteBuffer: options.maxWriteBuffer ?? 16 * 1024 * 1024,
       reconnect: options.reconnect ?? true,
       keepAlive: options.keepAlive,
       inboxLimit: options.inboxLimit ?? 1000,
@@ -250,6 +256,7 @@ export class IkcClient {
     checkSeconds(timeout);
     checkSeconds(this.#opts.connectTimeout, "connectTimeout");
     if (!(this.#opts.blockSize >= 1)) throw new TypeError("blockSize must be at least 1");
+    if (!(this.#opts.maxWriteBuffer >= 1)) throw new TypeError("maxWriteBuffer must be at least 1");
     if (this.#opts.protocol !== "IKC0" && this.#opts.protocol !== "IKC") {
       throw new TypeError(`protocol must be IKC0 or IKC, not ${this.#opts.protocol}`);
     }
@@ -337,26 +344,42 @@ export class IkcClient {
 
   /**
    * Sends an event and resolves once it is written to the socket (no answer is expected).
-   * A bare `session/state` is sent to the connected kernel.
+   * A bare `session/state` is sent to the connected kernel. When the server stops reading, posts
+   * wait for room in the write buffer (`maxWriteBuffer`) and reject with a TimeoutError when
+   * their `timeout` ends first (or an AbortError through `signal`): a post that rejects was not
+   * confirmed written (one already queued may still go out).
    *
    * @example
    * ```ts
    * import { IkcClient } from "./client.ts";
    * const ikc = await IkcClient.connect({ port: 6030 });
    * await ikc.post("log/write", "hello");
+   * await ikc.post("log/write", "bounded", { timeout: 2 });
    * ```
    */
-  async post(spec: Target, params?: PerlValue): Promise<void> {
-    await this.#track(async () => {
+  post(spec: Target, params?: PerlValue, options: RequestOptions = {}): Promise<void> {
+    const seconds = options.timeout ?? this.#opts.timeout;
+    const name = typeof spec === "string" ? spec : `${spec.session}/${spec.state}`;
+    const send = async () => {
+      checkSeconds(seconds);
       const build: Build = (ch) =>
         requestMessage(this.#kernel.eventFor(spec, ch) as string, params ?? null, { kernel: this.name, session: RSVP_SESSION });
       const ch = await this.#ensureChannel();
+      if (ch.full) await ch.room();
       try {
         await ch.write(build(ch));
       } catch (e) {
         await this.#retry(asError(e), ch, build);
       }
-    });
+    };
+    return this.#track(() =>
+      abortable(
+        deadline(send(), seconds * 1000, () =>
+          new TimeoutError(`post ${name}: not written within ${seconds} s (the server is not reading, or is unreachable)`)),
+        options.signal,
+        () => new AbortError(`post ${name}: aborted`, { cause: options.signal?.reason }),
+      )
+    );
   }
 
   /**
@@ -747,7 +770,7 @@ export class IkcClient {
       signal: options.signal,
     });
     const ch = this.#channel;
-    if (ch !== undefined && ch.alive) this.#sendNow(ch, build, entry);
+    if (ch !== undefined && ch.alive && !ch.full) this.#sendNow(ch, build, entry);
     else this.#sendWithRetry(build, entry).catch((e) => entry.reject(asError(e)));
     return promise.catch((e) => {
       this.error = errText(e);
@@ -783,6 +806,7 @@ export class IkcClient {
   /** Connects if needed, then freezes and writes; on a failed write reconnects once and resends once. */
   async #sendWithRetry(build: Build, entry: PendingRequest): Promise<void> {
     const ch = await this.#ensureChannel();
+    if (ch.full) await ch.room();
     if (entry.settled) return;
     entry.channel = ch;
     try {
@@ -834,7 +858,7 @@ export class IkcClient {
         peer: where,
       });
       const freezer = this.#freezers.find((f) => f.name === info.freezer)!;
-      const ch = new Channel(conn, freezer, info, { maxFrameSize: o.maxFrameSize }, "client");
+      const ch = new Channel(conn, freezer, info, { maxFrameSize: o.maxFrameSize, maxWriteBuffer: o.maxWriteBuffer }, "client");
       this.#info = info;
       this.#channel = ch;
       this.#kernel.attach(ch);

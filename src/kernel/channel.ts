@@ -25,7 +25,10 @@ import { within } from "./deadline.ts";
 export interface ChannelOptions {
   /** Largest frame accepted from the peer, in bytes. */
   maxFrameSize: number;
-  /** Bytes queued for a peer that does not read before {@link ChannelEvents.overflow} fires (default Infinity). */
+  /**
+   * Bytes queued for a peer that does not read: beyond it {@link ChannelEvents.overflow} fires and
+   * {@link Channel.room} waits (default Infinity).
+   */
   maxWriteBuffer?: number;
 }
 
@@ -95,6 +98,7 @@ export class Channel {
   #ended = false;
   #readDone: Promise<void> = Promise.resolve();
   #idle: Array<() => void> = [];
+  #roomWaiters: Array<() => void> = [];
 
   constructor(conn: Connection, freezer: Freezer, info: NegotiationResult, options: ChannelOptions, side: "client" | "server") {
     this.conn = conn;
@@ -159,6 +163,17 @@ export class Channel {
     });
   }
 
+  /** True while more than `maxWriteBuffer` bytes wait to be written. */
+  get full(): boolean {
+    return this.bufferedBytes > this.#maxWriteBuffer;
+  }
+
+  /** Resolves once the write buffer is below `maxWriteBuffer` (at once when it is), or the channel ended. */
+  room(): Promise<void> {
+    if (!this.full || !this.alive) return Promise.resolve();
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
   /** Resolves once nothing is queued or being written. */
   drained(): Promise<void> {
     if (!this.#flushing) return Promise.resolve();
@@ -191,6 +206,7 @@ export class Channel {
       for (const cb of callbacks) {
         if (cb) cb(err);
       }
+      if (this.#roomWaiters.length > 0 && (!this.full || err)) for (const f of this.#roomWaiters.splice(0)) f();
     }
     this.#flushing = false;
     for (const f of this.#idle.splice(0)) f();
@@ -232,6 +248,7 @@ export class Channel {
     this.#ended = true;
     this.alive = false;
     this.reason ??= reason;
+    for (const f of this.#roomWaiters.splice(0)) f();
     this.#events?.end(this.reason, this);
   }
 

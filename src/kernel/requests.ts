@@ -130,7 +130,10 @@ export class RequestTable {
     this.#size++;
     const seconds = options.seconds;
     entry.deadline = this.#deadlines.add(seconds * 1000, () => {
-      const silence = options.kind === "call"
+      // A request that never left says so, rather than blaming a state that returned undef.
+      const silence = entry.channel === undefined
+        ? "not sent (still connecting, or waiting for room to write)"
+        : options.kind === "call"
         ? "no answer (a Perl state that returns undef, or an empty list in list context, sends none)"
         : "no answer";
       entry.reject(new TimeoutError(`${options.kind} ${options.spec}: ${silence} within ${seconds} s`));
