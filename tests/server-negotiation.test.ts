@@ -1,0 +1,91 @@
+// The server side of both negotiations as a pure state machine, and the client's machine
+// talking to it line by line (no sockets).
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { ClientNegotiation, ProtocolError } from "../mod.ts";
+import { ServerNegotiation } from "../src/core/server-negotiation.ts";
+
+const server = (o: Partial<ConstructorParameters<typeof ServerNegotiation>[0]> = {}) =>
+  new ServerNegotiation({ id: "Hub-1-1", names: ["Hub", "hub"], address: "127.0.0.1:603", freezers: ["Storable", "FreezeThaw"], pid: 42, ...o });
+
+/** Runs a client machine against a server machine until both are done (or one fails). */
+function converse(c: ClientNegotiation, s: ServerNegotiation): string[] {
+  const wire: string[] = [];
+  let toServer = c.start();
+  for (let turn = 0; turn < 50 && !(c.done && s.done); turn++) {
+    const toClient: string[] = [];
+    for (const l of toServer) {
+      wire.push(`C: ${l}`);
+      toClient.push(...s.receive(l));
+    }
+    toServer = [];
+    for (const l of toClient) {
+      wire.push(`S: ${l}`);
+      toServer.push(...c.receive(l));
+    }
+    if (toServer.length === 0 && toClient.length === 0) break;
+  }
+  return wire;
+}
+
+describe("server negotiation", () => {
+  test("IKC0: SETUP answered with id, names, address, the chosen freezer and our pid", () => {
+    const s = server();
+    assert.deepEqual(s.receive("SETUP KERNEL=Cli,alias2;FREEZER=FreezeThaw,Storable;PID=7"), [
+      "SETUP KERNEL=Hub-1-1,Hub,hub,127.0.0.1:603;FREEZER=Storable;PID=42",
+    ]);
+    assert.equal(s.done, true);
+    assert.deepEqual(s.result, { protocol: "IKC0", remoteKernel: "Cli", remoteAliases: ["Cli", "alias2"], freezer: "Storable", remotePid: 7 });
+  });
+
+  test("IKC0: NOT for an unknown part, no freezer we take, a bad name, or IKC0 turned off; then classic works", () => {
+    for (const line of ["SETUP KERNEL=C;FREEZER=Storable;COLOUR=red", "SETUP KERNEL=C;FREEZER=JSON", "SETUP KERNEL=a:b;FREEZER=Storable", "SETUP FREEZER=Storable"]) {
+      const s = server();
+      assert.deepEqual(s.receive(line), ["NOT"], line);
+      assert.equal(s.done, false);
+      assert.deepEqual(s.receive("HELLO"), ["IAM Hub-1-1"]);
+    }
+    assert.deepEqual(server({ ikc0: false }).receive("SETUP KERNEL=C;FREEZER=Storable;PID=1"), ["NOT"]);
+    assert.deepEqual(server().receive("HELLO IKC1"), ["NOT"]);
+  });
+
+  test("classic IKC line by line", () => {
+    const s = server();
+    assert.deepEqual(s.receive("HELLO"), ["IAM Hub-1-1"]);
+    assert.deepEqual(s.receive("OK"), ["IAM Hub"]);
+    assert.deepEqual(s.receive("OK"), ["IAM hub"]);
+    assert.deepEqual(s.receive("OK"), ["IAM 127.0.0.1:603"]);
+    assert.deepEqual(s.receive("OK"), ["DONE"]);
+    assert.deepEqual(s.receive("IAM Cli"), ["OK"]);
+    assert.deepEqual(s.receive("IAM Cli2"), ["OK"]);
+    assert.deepEqual(s.receive("DONE"), []);
+    assert.deepEqual(s.receive("FREEZER JSON"), ["NOT"]);
+    assert.deepEqual(s.receive("FREEZER FreezeThaw"), ["OK"]);
+    assert.deepEqual(s.receive("WORLD"), ["UP"]);
+    assert.deepEqual(s.result, { protocol: "IKC", remoteKernel: "Cli", remoteAliases: ["Cli", "Cli2"], freezer: "FreezeThaw", remotePid: undefined });
+  });
+
+  test("nonsense is answered NOT a few times, then negotiation fails", () => {
+    const s = server({ maxBadLines: 3 });
+    for (let i = 0; i < 3; i++) assert.deepEqual(s.receive("GET / HTTP/1.1"), ["NOT"]);
+    assert.throws(() => s.receive("GET / HTTP/1.1"), ProtocolError);
+  });
+
+  test("our client machine and our server machine agree, both protocols, with fallback", () => {
+    for (const protocol of ["IKC0", "IKC"] as const) {
+      const c = new ClientNegotiation({ name: "Cli", aliases: ["c2"], freezers: ["FreezeThaw"], pid: 5, protocol });
+      const s = server();
+      converse(c, s);
+      assert.equal(c.done && s.done, true, protocol);
+      assert.equal(c.result!.protocol, protocol);
+      assert.equal(c.result!.remoteKernel, "Hub-1-1");
+      assert.equal(c.result!.freezer, "FreezeThaw");
+      assert.deepEqual(s.result!.remoteAliases, ["Cli", "c2"]);
+    }
+    const c = new ClientNegotiation({ name: "Cli", freezers: ["Storable"], pid: 5, protocol: "IKC0" });
+    const s = server({ ikc0: false });
+    const wire = converse(c, s);
+    assert.equal(c.result!.protocol, "IKC", wire.join("\n"));
+    assert.ok(c.result!.remoteAliases.includes("Hub"));
+  });
+});
