@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 import { IkcClient, type IkcClientOptions } from "./client.ts";
 import { demoStates } from "./demo-kernel.ts";
 import { IkcServer } from "./server.ts";
+import { VERSION } from "./version.ts";
 import { IkcError } from "./core/errors.ts";
 import { blessedClass, PerlRef, type PerlValue } from "./core/perl.ts";
 
@@ -41,6 +42,7 @@ options:
   --timeout <seconds>    answer timeout (default 30)
   --list                 call in list context
   --count <n>            listen: stop after n messages
+  -V, --version          print the version
   -h, --help             this text
 
 <spec> is session/state, poe:/session/state or poe://kernel/session/state.
@@ -117,6 +119,7 @@ export async function main(argv: string[], write: (line: string) => void = conso
         list: { type: "boolean" },
         count: { type: "string" },
         help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
       },
     });
   } catch (e) {
@@ -125,6 +128,10 @@ export async function main(argv: string[], write: (line: string) => void = conso
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
+  if (values.version) {
+    write(`ikc (poe-ikc) ${VERSION}`);
+    return 0;
+  }
   if (values.help || !command) {
     write(USAGE);
     return values.help ? 0 : 2;

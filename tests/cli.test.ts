@@ -144,3 +144,16 @@ describe("toJsonable", () => {
     });
   });
 });
+
+describe("versions", () => {
+  test("ikc --version prints the version package.json and deno.json carry", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { repoPath } = await import("./helpers/perl.ts");
+    const pkg = JSON.parse(readFileSync(repoPath("package.json"), "utf8")).version;
+    const deno = JSON.parse(readFileSync(repoPath("deno.json"), "utf8")).version;
+    const { code, out } = await run(["--version"]);
+    assert.equal(code, 0);
+    assert.equal(out.join("\n"), `ikc (poe-ikc) ${pkg}`);
+    assert.equal(deno, pkg);
+  });
+});
