@@ -302,17 +302,17 @@ describe("Storable hostile input: huge declared sizes fail fast without allocati
 });
 
 describe("Storable hostile input: limits are honoured", () => {
-  test("maxElements", () => {
+  test("maxElements counts every value: the array itself and its elements, a hash's keys and values", () => {
     const eleven = nfreeze(Array.from({ length: 11 }, (_, i) => i));
-    thawError(eleven, { maxElements: 10 }, LimitError);
-    assert.deepEqual(thaw(eleven, { maxElements: 11 }), Array.from({ length: 11 }, (_, i) => i));
+    thawError(eleven, { maxElements: 11 }, LimitError);
+    assert.deepEqual(thaw(eleven, { maxElements: 12 }), Array.from({ length: 11 }, (_, i) => i));
     const hash = nfreeze(Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, i])));
-    thawError(hash, { maxElements: 10 }, LimitError);
-    assert.equal(Object.keys(thaw(hash, { maxElements: 11 }) as object).length, 11);
+    thawError(hash, { maxElements: 22 }, LimitError);
+    assert.equal(Object.keys(thaw(hash, { maxElements: 23 }) as object).length, 11);
     // counted over the whole image, not per container
     const spread = nfreeze([[1, 2, 3], [4, 5, 6], [7, 8, 9]]);
-    thawError(spread, { maxElements: 8 }, LimitError);
-    assert.doesNotThrow(() => thaw(spread, { maxElements: 12 }));
+    thawError(spread, { maxElements: 12 }, LimitError);
+    assert.doesNotThrow(() => thaw(spread, { maxElements: 13 }));
   });
 
   test("maxStringLength (strings, UTF-8 strings, hash keys, class names)", () => {

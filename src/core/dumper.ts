@@ -32,6 +32,15 @@
  */
 import { CodecError, LimitError } from "./errors.ts";
 import type { Freezer } from "./freezer.ts";
+import {
+  BYTE_STRING_WEIGHT,
+  checkInput,
+  checkInputSize,
+  DEFAULT_LIMITS,
+  resolveLimits,
+  type DecodeLimits,
+  type DeprecatedLimitNames,
+} from "./limits.ts";
 import { PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook, blessedClass } from "./perl.ts";
 import type { PerlValue } from "./perl.ts";
 
@@ -47,7 +56,9 @@ import type { PerlValue } from "./perl.ts";
 export const IKC_FREEZER_VARNAME = "POE::Component::IKC::Freezer::VAR";
 
 /**
- * Options of {@link DumperDecoder}.
+ * Options of {@link DumperDecoder}: the {@link DecodeLimits} every decoder shares (`maxDepth`,
+ * `maxElements`, `maxStringLength`, `maxInputSize`; `maxItems` and `maxInputBytes` are their old,
+ * deprecated names here) and how strings and numbers come out.
  *
  * @example
  * ```ts
@@ -56,7 +67,7 @@ export const IKC_FREEZER_VARNAME = "POE::Component::IKC::Freezer::VAR";
  * const v = new DumperDecoder(opts).decode("$VAR1 = ['caf\xc3\xa9'];");
  * ```
  */
-export interface DumperDecodeOptions {
+export interface DumperDecodeOptions extends DecodeLimits, DeprecatedLimitNames {
   /** Data::Dumper's `Varname`: the text must assign `$<varname>1`. Default {@link IKC_FREEZER_VARNAME}. */
   varname?: string;
   /**
@@ -74,12 +85,6 @@ export interface DumperDecodeOptions {
    * Unquoted integers are numbers either way.
    */
   numericStrings?: "string" | "number";
-  /** Maximum nesting of arrays, hashes, refs and fix-up paths. Default 512. */
-  maxDepth?: number;
-  /** Maximum number of values created. Default 5,000,000. */
-  maxItems?: number;
-  /** Maximum input size in bytes. Default 512 MiB (POE::Filter::Reference's own MaxBuffer). */
-  maxInputBytes?: number;
 }
 
 /**
@@ -99,13 +104,11 @@ export interface DumperEncodeOptions {
   maxDepth?: number;
 }
 
-const DEFAULT_MAX_DEPTH = 512;
-const DEFAULT_MAX_ITEMS = 5_000_000;
-const DEFAULT_MAX_INPUT = 512 * 1024 * 1024;
+const DEFAULT_MAX_DEPTH = DEFAULT_LIMITS.maxDepth;
 const VARNAME_RE = /^[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*$/;
 const REGEXP_FLAGS_RE = /^[msixpnadlu]*$/;
 
-const utf8Fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8Lax = new TextDecoder("utf-8", { ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 function latin1(b: Uint8Array): string {
@@ -130,13 +133,46 @@ function asciiString(b: Uint8Array): string {
   return latin1(b);
 }
 
+/**
+ * The bytes as text when they are well-formed UTF-8, else undefined. No exception on the way (a
+ * fatal TextDecoder's throw per string made a frame of a million non-UTF-8 strings take seconds);
+ * the bytes are scanned only when the decoded text holds U+FFFD, which a real one may explain.
+ */
+function utf8Text(b: Uint8Array): string | undefined {
+  const s = utf8Lax.decode(b);
+  return s.indexOf("\uFFFD") < 0 || isUtf8(b) ? s : undefined;
+}
+
+/** Whether the bytes are well-formed UTF-8 (what a fatal TextDecoder accepts). */
+function isUtf8(b: Uint8Array): boolean {
+  const n = b.length;
+  for (let i = 0; i < n;) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      if (i + 1 >= n || (b[i + 1]! & 0xc0) !== 0x80) return false;
+      i += 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      const c1 = b[i + 1];
+      if (c1 === undefined || c1 < (c === 0xe0 ? 0xa0 : 0x80) || c1 > (c === 0xed ? 0x9f : 0xbf)) return false;
+      if (i + 2 >= n || (b[i + 2]! & 0xc0) !== 0x80) return false;
+      i += 3;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      const c1 = b[i + 1];
+      if (c1 === undefined || c1 < (c === 0xf0 ? 0x90 : 0x80) || c1 > (c === 0xf4 ? 0x8f : 0xbf)) return false;
+      if (i + 3 >= n || (b[i + 2]! & 0xc0) !== 0x80 || (b[i + 3]! & 0xc0) !== 0x80) return false;
+      i += 4;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 function nameString(b: Uint8Array): string {
   if (isAscii(b)) return asciiString(b);
-  try {
-    return utf8Fatal.decode(b);
-  } catch {
-    return latin1(b);
-  }
+  return utf8Text(b) ?? latin1(b);
 }
 
 const NUMERIC_INT = /^(?:0|-?[1-9][0-9]*)$/;
@@ -161,7 +197,9 @@ function setKey(obj: Record<string, PerlValue>, key: string, value: PerlValue): 
 }
 
 function blessInto(v: object, cls: string): void {
-  Object.defineProperty(v, PERL_CLASS, { value: cls, enumerable: true, writable: true, configurable: true });
+  // Plain assignment makes the same own data property as perl.ts's bless() (the key is a symbol,
+  // nothing on a prototype intercepts it) and is several times faster: images can hold millions.
+  (v as { [PERL_CLASS]?: string })[PERL_CLASS] = cls;
 }
 
 function isRefValue(v: PerlValue): v is PerlValue[] | PerlRef | PerlRegexp | Record<string, PerlValue> {
@@ -217,7 +255,8 @@ class Parser {
   private readonly byteStrings: "auto" | "utf8" | "latin1";
   private readonly numbers: boolean;
   private readonly maxDepth: number;
-  private readonly maxItems: number;
+  private readonly maxElements: number;
+  private readonly maxStringLength: number;
 
   constructor(b: Uint8Array, o: Required<DumperDecodeOptions>) {
     this.b = b;
@@ -225,7 +264,8 @@ class Parser {
     this.byteStrings = o.byteStrings;
     this.numbers = o.numericStrings === "number";
     this.maxDepth = o.maxDepth;
-    this.maxItems = o.maxItems;
+    this.maxElements = o.maxElements;
+    this.maxStringLength = o.maxStringLength;
   }
 
   fail(message: string, at = this.pos): never {
@@ -233,8 +273,21 @@ class Parser {
   }
 
   count(): void {
-    if (++this.items > this.maxItems) {
-      throw new LimitError(`Data::Dumper: more than maxItems ${this.maxItems} values`, this.pos);
+    if (++this.items > this.maxElements) this.tooMany();
+  }
+
+  countN(n: number): void {
+    this.items += n;
+    if (this.items > this.maxElements) this.tooMany();
+  }
+
+  tooMany(): never {
+    throw new LimitError(`Data::Dumper: more than maxElements ${this.maxElements} values in one image`, this.pos);
+  }
+
+  checkLength(n: number, what: string, at: number): void {
+    if (n > this.maxStringLength) {
+      throw new LimitError(`Data::Dumper: ${what} of ${n} bytes exceeds maxStringLength ${this.maxStringLength}`, at);
     }
   }
 
@@ -389,14 +442,15 @@ class Parser {
       case "latin1":
         return latin1(bytes);
       case "utf8":
-        try {
-          return utf8Fatal.decode(bytes);
-        } catch {
-          return bytes.slice();
-        }
+        return utf8Text(bytes) ?? this.byteString(bytes);
       default:
-        return bytes.slice();
+        return this.byteString(bytes);
     }
+  }
+
+  byteString(bytes: Uint8Array): Uint8Array {
+    this.countN(BYTE_STRING_WEIGHT - 1); // the value itself was counted already
+    return bytes.slice();
   }
 
   /** `'...'`: only `\\` and `\'` are escapes, as in Perl. */
@@ -416,6 +470,7 @@ class Parser {
         i++;
       }
     }
+    this.checkLength(i - this.pos, "string", start);
     let out: Uint8Array;
     if (!escapes) {
       out = b.subarray(this.pos, i);
@@ -448,6 +503,7 @@ class Parser {
       if (c === DQ) {
         flush();
         this.pos++;
+        this.checkLength(s.length, "string", start);
         return s;
       }
       if (c === DOLLAR || c === AT) this.fail("interpolation in a double-quoted string");
@@ -607,6 +663,7 @@ class Parser {
       return obj;
     }
     for (;;) {
+      this.count(); // the key; the value counts itself
       const k = this.key();
       this.ws();
       this.expectText("=>");
@@ -657,6 +714,7 @@ class Parser {
   }
 
   bless(d: number, start: number): PerlValue {
+    this.count(); // a blessing: nested ones create nothing else
     this.ws();
     this.expect(LPAREN, "'(' after bless");
     this.ws();
@@ -683,9 +741,16 @@ class Parser {
     const b = this.b;
     const start = this.pos - 3;
     let p = "";
+    // Plain runs are appended whole: one string per character cost tens of bytes per byte.
+    let run = this.pos;
     for (;;) {
       if (this.pos >= b.length) this.fail("truncated input, unterminated qr//", start);
       const c = b[this.pos]!;
+      if (c !== SLASH && c !== BS && c !== DOLLAR) {
+        this.pos++;
+        continue;
+      }
+      if (run < this.pos) p += latin1(b.subarray(run, this.pos));
       if (c === SLASH) break;
       if (c === BS) {
         const n = b[this.pos + 1];
@@ -702,11 +767,10 @@ class Parser {
           p += "$";
           this.pos++;
         }
-      } else {
-        p += String.fromCharCode(c);
-        this.pos++;
       }
+      run = this.pos;
     }
+    this.checkLength(p.length, "regexp", start);
     this.pos++;
     const from = this.pos;
     while (this.pos < b.length && b[this.pos]! >= 0x61 && b[this.pos]! <= 0x7a) this.pos++;
@@ -807,21 +871,20 @@ class Parser {
 }
 
 function decodeOptions(o: DumperDecodeOptions): Required<DumperDecodeOptions> {
+  const limits = resolveLimits(o);
   const r: Required<DumperDecodeOptions> = {
     varname: o.varname ?? IKC_FREEZER_VARNAME,
     byteStrings: o.byteStrings ?? "auto",
     numericStrings: o.numericStrings ?? "string",
-    maxDepth: o.maxDepth ?? DEFAULT_MAX_DEPTH,
-    maxItems: o.maxItems ?? DEFAULT_MAX_ITEMS,
-    maxInputBytes: o.maxInputBytes ?? DEFAULT_MAX_INPUT,
+    ...limits,
+    // The old names keep reading the values in effect.
+    maxItems: limits.maxElements,
+    maxInputBytes: limits.maxInputSize,
   };
   if (!VARNAME_RE.test(r.varname)) throw new TypeError(`bad varname option ${r.varname}`);
   if (!["auto", "utf8", "latin1"].includes(r.byteStrings)) throw new TypeError(`bad byteStrings option ${r.byteStrings}`);
   if (!["string", "number"].includes(r.numericStrings)) {
     throw new TypeError(`bad numericStrings option ${r.numericStrings}`);
-  }
-  for (const k of ["maxDepth", "maxItems", "maxInputBytes"] as const) {
-    if (!(r[k] >= 0)) throw new TypeError(`bad ${k} option ${r[k]}`);
   }
   return r;
 }
@@ -852,13 +915,11 @@ export class DumperDecoder {
 
   /** Parses one frame. A string input is taken as the UTF-8 decoding of the bytes. */
   decode(input: Uint8Array | string): PerlValue {
+    checkInput(input, "Data::Dumper thaw", true);
+    // A string has at least as many UTF-8 bytes as UTF-16 units: too long before encoding it.
+    checkInputSize(input.length, this.options.maxInputSize, "Data::Dumper");
     const b = typeof input === "string" ? utf8Encoder.encode(input) : input;
-    if (b.length > this.options.maxInputBytes) {
-      throw new LimitError(
-        `Data::Dumper: input of ${b.length} bytes exceeds maxInputBytes ${this.options.maxInputBytes}`,
-        0,
-      );
-    }
+    checkInputSize(b.length, this.options.maxInputSize, "Data::Dumper");
     const p: Parser = new Parser(b, this.options);
     try {
       return p.document();
@@ -1214,5 +1275,9 @@ export function dumperThaw(input: Uint8Array | string, options?: DumperDecodeOpt
 export const dumperFreezer: Freezer = {
   name: "POE::Component::IKC::Freezer",
   freeze: (value) => defaultEncoder.encode(value),
-  thaw: (bytes) => defaultDecoder.decode(bytes),
+  thaw: (bytes) => {
+    // Frames are bytes: the string form decode() also takes is no frame.
+    checkInput(bytes, "Data::Dumper thaw");
+    return defaultDecoder.decode(bytes);
+  },
 };

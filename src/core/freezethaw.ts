@@ -43,11 +43,22 @@
  */
 import { CodecError, LimitError } from "./errors.ts";
 import type { Freezer } from "./freezer.ts";
+import {
+  BYTE_STRING_WEIGHT,
+  checkInput,
+  checkInputSize,
+  DEFAULT_LIMITS,
+  resolveLimits,
+  type DecodeLimits,
+  type DeprecatedLimitNames,
+} from "./limits.ts";
 import { PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook, blessedClass } from "./perl.ts";
 import type { PerlValue } from "./perl.ts";
 
 /**
- * Options of {@link FreezeThawDecoder}.
+ * Options of {@link FreezeThawDecoder}: the {@link DecodeLimits} every decoder shares (`maxDepth`,
+ * `maxElements`, `maxStringLength`, `maxInputSize`; `maxItems` and `maxInputBytes` are their old,
+ * deprecated names here) and how strings and numbers come out.
  *
  * @example
  * ```ts
@@ -56,7 +67,7 @@ import type { PerlValue } from "./perl.ts";
  * const dec = new FreezeThawDecoder(opts);
  * ```
  */
-export interface FreezeThawDecodeOptions {
+export interface FreezeThawDecodeOptions extends DecodeLimits, DeprecatedLimitNames {
   /**
    * How a string of a byte frame holding non-ASCII bytes is returned (ASCII strings are always JS
    * strings, and so is every string of a character frame):
@@ -75,12 +86,6 @@ export interface FreezeThawDecodeOptions {
   numericStrings?: "string" | "number";
   /** Reject input without the `FrT;` signature (Perl's thaw only warns). Default true. */
   requireSignature?: boolean;
-  /** Maximum nesting of arrays, hashes and refs. Default 512. */
-  maxDepth?: number;
-  /** Maximum number of values (scalars, containers, refs) created. Default 5,000,000. */
-  maxItems?: number;
-  /** Maximum input size in bytes. Default 512 MiB (POE::Filter::Reference's own MaxBuffer). */
-  maxInputBytes?: number;
 }
 
 /**
@@ -104,9 +109,7 @@ export interface FreezeThawEncodeOptions {
   strings?: "utf8" | "latin1";
 }
 
-const DEFAULT_MAX_DEPTH = 512;
-const DEFAULT_MAX_ITEMS = 5_000_000;
-const DEFAULT_MAX_INPUT = 512 * 1024 * 1024;
+const DEFAULT_MAX_DEPTH = DEFAULT_LIMITS.maxDepth;
 
 // Byte values of the markers.
 const C_DOLLAR = 0x24; // $
@@ -127,7 +130,7 @@ const C_STAR = 0x2a; // *
 const C_BAR = 0x7c; // |
 const SIGNATURE = [0x46, 0x72, 0x54, 0x3b]; // "FrT;"
 
-const utf8Fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8Lax = new TextDecoder("utf-8", { ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 function latin1(b: Units): string {
@@ -195,15 +198,48 @@ function asciiString(b: Units): string {
   return latin1(b);
 }
 
+/**
+ * The bytes as text when they are well-formed UTF-8, else undefined. No exception on the way (a
+ * fatal TextDecoder's throw per string made a frame of a million non-UTF-8 strings take seconds);
+ * the bytes are scanned only when the decoded text holds U+FFFD, which a real one may explain.
+ */
+function utf8Text(b: Uint8Array): string | undefined {
+  const s = utf8Lax.decode(b);
+  return s.indexOf("\uFFFD") < 0 || isUtf8(b) ? s : undefined;
+}
+
+/** Whether the bytes are well-formed UTF-8 (what a fatal TextDecoder accepts). */
+function isUtf8(b: Uint8Array): boolean {
+  const n = b.length;
+  for (let i = 0; i < n;) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      if (i + 1 >= n || (b[i + 1]! & 0xc0) !== 0x80) return false;
+      i += 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      const c1 = b[i + 1];
+      if (c1 === undefined || c1 < (c === 0xe0 ? 0xa0 : 0x80) || c1 > (c === 0xed ? 0x9f : 0xbf)) return false;
+      if (i + 2 >= n || (b[i + 2]! & 0xc0) !== 0x80) return false;
+      i += 3;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      const c1 = b[i + 1];
+      if (c1 === undefined || c1 < (c === 0xf0 ? 0x90 : 0x80) || c1 > (c === 0xf4 ? 0x8f : 0xbf)) return false;
+      if (i + 3 >= n || (b[i + 2]! & 0xc0) !== 0x80 || (b[i + 3]! & 0xc0) !== 0x80) return false;
+      i += 4;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** Text for names and keys: UTF-8 when valid, else one character per byte. */
 function nameString(b: Units): string {
   if (isAscii(b)) return asciiString(b);
   if (b instanceof Uint32Array) return codePointString(b);
-  try {
-    return utf8Fatal.decode(b);
-  } catch {
-    return latin1(b);
-  }
+  return utf8Text(b) ?? latin1(b);
 }
 
 const NUMERIC_INT = /^(?:0|-?[1-9][0-9]*)$/;
@@ -220,18 +256,57 @@ function numericValue(s: string): number | bigint | undefined {
   return undefined;
 }
 
-/** Splits Perl's regexp stringification `(?^flags:pattern)`, unwrapping qr/$re/ nesting. */
+const WRAPPER_RE = /\(\?\^([a-z]*):/y;
+
+/**
+ * Splits Perl's regexp stringification `(?^flags:pattern)`, unwrapping qr/$re/ nesting (flagless
+ * wrappers, then at most one with flags). One pass over the text however deep the nesting:
+ * unwrapping one level at a time made `(?^:` x 100,000 take minutes.
+ */
 function regexpFromText(text: string): PerlRegexp {
-  let pattern = text;
-  let flags = "";
-  for (;;) {
-    const m = /^\(\?\^([a-z]*):/.exec(pattern);
-    if (!m || !pattern.endsWith(")") || flags !== "") break;
-    if (matchingParen(pattern) !== pattern.length - 1) break;
-    flags = m[1]!;
-    pattern = pattern.slice(m[0].length, -1);
+  const ends: number[] = []; // where each leading wrapper's `(?^flags:` ends
+  const flagsOf: string[] = [];
+  for (let p = 0; ;) {
+    WRAPPER_RE.lastIndex = p;
+    const m = WRAPPER_RE.exec(text);
+    if (!m) break;
+    p += m[0].length;
+    ends.push(p);
+    flagsOf.push(m[1]!);
+    if (m[1] !== "") break;
   }
-  return new PerlRegexp(pattern, flags);
+  if (ends.length === 0 || text.charCodeAt(text.length - 1) !== 0x29) return new PerlRegexp(text, "");
+  // Wrapper d is the first parenthesis opened at depth d, so its closer is where the depth first
+  // falls back to d.
+  const close = closers(text, ends.length);
+  let k = 0;
+  while (k < ends.length && close[k] === text.length - 1 - k) k++;
+  return k === 0 ? new PerlRegexp(text, "") : new PerlRegexp(text.slice(ends[k - 1], text.length - k), flagsOf[k - 1]);
+}
+
+/** For depths 0..n-1, the index of the first parenthesis that closes back to that depth (or -1). */
+function closers(p: string, n: number): number[] {
+  const out = new Array<number>(n).fill(-1);
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c === 0x5c) {
+      i++;
+    } else if (inClass) {
+      if (c === 0x5d) inClass = false;
+    } else if (c === 0x5b) {
+      inClass = true;
+      if (p[i + 1] === "^") i++;
+      if (p[i + 1] === "]") i++;
+    } else if (c === 0x28) {
+      depth++;
+    } else if (c === 0x29) {
+      depth--;
+      if (depth >= 0 && depth < n && out[depth] === -1) out[depth] = i;
+    }
+  }
+  return out;
 }
 
 /** Index of the parenthesis closing the one at 0 (skipping escapes and character classes), or -1. */
@@ -285,7 +360,8 @@ class Parser {
   private readonly byteStrings: "utf8" | "bytes" | "latin1" | "auto";
   private readonly numbers: boolean;
   private readonly maxDepth: number;
-  private readonly maxItems: number;
+  private readonly maxElements: number;
+  private readonly maxStringLength: number;
 
   /** `b` holds octets (a byte frame) or code points (a character frame: counts are in characters). */
   constructor(b: Units, o: Required<FreezeThawDecodeOptions>) {
@@ -293,7 +369,8 @@ class Parser {
     this.byteStrings = o.byteStrings;
     this.numbers = o.numericStrings === "number";
     this.maxDepth = o.maxDepth;
-    this.maxItems = o.maxItems;
+    this.maxElements = o.maxElements;
+    this.maxStringLength = o.maxStringLength;
   }
 
   fail(message: string, at = this.pos): never {
@@ -301,9 +378,24 @@ class Parser {
   }
 
   count(): void {
-    if (++this.items > this.maxItems) {
-      throw new LimitError(`FreezeThaw: more than maxItems ${this.maxItems} values`, this.pos);
+    if (++this.items > this.maxElements) this.tooMany();
+  }
+
+  countN(n: number): void {
+    this.items += n;
+    if (this.items > this.maxElements) this.tooMany();
+  }
+
+  tooMany(): never {
+    throw new LimitError(`FreezeThaw: more than maxElements ${this.maxElements} values in one image`, this.pos);
+  }
+
+  /** A declared string length against the input and maxStringLength. */
+  checkLength(n: number, what: string, at: number): void {
+    if (n > this.maxStringLength) {
+      throw new LimitError(`FreezeThaw: ${what} of ${n} bytes exceeds maxStringLength ${this.maxStringLength}`, at);
     }
+    if (n > this.b.length - this.pos) this.fail(`truncated input, ${what} of ${n} bytes`, at);
   }
 
   /** `<digits>|` */
@@ -329,7 +421,7 @@ class Parser {
     const start = this.pos;
     this.pos++;
     const n = this.number();
-    if (n > this.b.length - this.pos) this.fail(`truncated input, string of ${n} bytes`, start);
+    this.checkLength(n, "string", start);
     const s = this.b.subarray(this.pos, this.pos + n);
     this.pos += n;
     return s;
@@ -349,14 +441,15 @@ class Parser {
       case "latin1":
         return latin1(bytes);
       case "utf8":
-        try {
-          return utf8Fatal.decode(bytes);
-        } catch {
-          return (bytes as Uint8Array).slice();
-        }
+        return utf8Text(bytes) ?? this.byteString(bytes);
       default:
-        return (bytes as Uint8Array).slice();
+        return this.byteString(bytes as Uint8Array);
     }
+  }
+
+  byteString(bytes: Uint8Array): Uint8Array {
+    this.countN(BYTE_STRING_WEIGHT - 1); // the value itself was counted already
+    return bytes.slice();
   }
 
   expect(byte: number, what: string): void {
@@ -422,6 +515,7 @@ class Parser {
         if (n % 2 !== 0) this.fail(`odd number of hash elements (${n})`, start);
         this.count();
         const half = n / 2;
+        this.countN(half); // the keys; each value counts itself
         const keys: string[] = [];
         for (let i = 0; i < half; i++) {
           if (this.pos >= b.length) this.fail("truncated input, expected a hash key");
@@ -440,7 +534,7 @@ class Parser {
       case C_SLASH: {
         this.pos++;
         const n = this.number();
-        if (n > b.length - this.pos) this.fail(`truncated input, regexp of ${n} bytes`, start);
+        this.checkLength(n, "regexp", start);
         const text = nameString(b.subarray(this.pos, this.pos + n));
         this.pos += n;
         this.count();
@@ -450,11 +544,13 @@ class Parser {
         this.pos++;
         const i = this.number();
         if (this.shells === null || i >= this.shells.length) this.fail(`reference to unknown shared item ${i}`, start);
+        this.count();
         return this.shells[i]!;
       }
       case C_GT: {
         this.pos++;
         const cls = this.packageName();
+        this.count(); // a blessing: chains of them create nothing else
         const v = this.scalar(depth + 1);
         if (!isShell(v)) this.fail(`cannot bless a non-reference into ${cls}`, start);
         blessInto(v, cls);
@@ -523,7 +619,9 @@ class Parser {
 }
 
 function blessInto(v: object, cls: string): void {
-  Object.defineProperty(v, PERL_CLASS, { value: cls, enumerable: true, writable: true, configurable: true });
+  // Plain assignment makes the same own data property as perl.ts's bless() (the key is a symbol,
+  // nothing on a prototype intercepts it) and is several times faster: images can hold millions.
+  (v as { [PERL_CLASS]?: string })[PERL_CLASS] = cls;
 }
 
 function copyContents(target: PerlValue, src: PerlValue, p: Parser, at: number): void {
@@ -551,20 +649,19 @@ function isPlainHash(v: PerlValue): v is Record<string, PerlValue> {
 }
 
 function decodeOptions(o: FreezeThawDecodeOptions): Required<FreezeThawDecodeOptions> {
+  const limits = resolveLimits(o);
   const r: Required<FreezeThawDecodeOptions> = {
     byteStrings: o.byteStrings ?? "utf8",
     numericStrings: o.numericStrings ?? "string",
     requireSignature: o.requireSignature ?? true,
-    maxDepth: o.maxDepth ?? DEFAULT_MAX_DEPTH,
-    maxItems: o.maxItems ?? DEFAULT_MAX_ITEMS,
-    maxInputBytes: o.maxInputBytes ?? DEFAULT_MAX_INPUT,
+    ...limits,
+    // The old names keep reading the values in effect.
+    maxItems: limits.maxElements,
+    maxInputBytes: limits.maxInputSize,
   };
   if (!["utf8", "bytes", "latin1", "auto"].includes(r.byteStrings)) throw new TypeError(`bad byteStrings option ${r.byteStrings}`);
   if (!["string", "number"].includes(r.numericStrings)) {
     throw new TypeError(`bad numericStrings option ${r.numericStrings}`);
-  }
-  for (const k of ["maxDepth", "maxItems", "maxInputBytes"] as const) {
-    if (!(r[k] >= 0)) throw new TypeError(`bad ${k} option ${r[k]}`);
   }
   return r;
 }
@@ -600,10 +697,11 @@ export class FreezeThawDecoder {
 
   /** Thaws `input` and returns every value of the frozen list, like Perl's `thaw` in list context. */
   decodeAll(input: Uint8Array | string): PerlValue[] {
+    checkInput(input, "FreezeThaw thaw", true);
+    // A string has at least as many UTF-8 bytes as UTF-16 units: too long before encoding it.
+    checkInputSize(input.length, this.options.maxInputSize, "FreezeThaw");
     const b = toBytes(input);
-    if (b.length > this.options.maxInputBytes) {
-      throw new LimitError(`FreezeThaw: input of ${b.length} bytes exceeds maxInputBytes ${this.options.maxInputBytes}`, 0);
-    }
+    checkInputSize(b.length, this.options.maxInputSize, "FreezeThaw");
     try {
       return this.parse(b);
     } catch (e) {
@@ -635,8 +733,8 @@ export class FreezeThawDecoder {
         p.pos++;
         const start = p.pos;
         const last = p.number();
-        if (last + 1 > this.options.maxItems) {
-          throw new LimitError(`FreezeThaw: ${last + 1} shared items exceed maxItems ${this.options.maxItems}`, start);
+        if (last + 1 > this.options.maxElements) {
+          throw new LimitError(`FreezeThaw: ${last + 1} shared items exceed maxElements ${this.options.maxElements}`, start);
         }
         const shells: PerlValue[] = [];
         p.shells = shells;
@@ -1058,5 +1156,9 @@ export function freezeThawThaw(input: Uint8Array | string, options?: FreezeThawD
 export const freezeThawFreezer: Freezer = {
   name: "FreezeThaw",
   freeze: (value) => defaultEncoder.encode(value),
-  thaw: (bytes) => defaultDecoder.decode(bytes),
+  thaw: (bytes) => {
+    // Frames are bytes: the string form decode() also takes is no frame.
+    checkInput(bytes, "FreezeThaw thaw");
+    return defaultDecoder.decode(bytes);
+  },
 };

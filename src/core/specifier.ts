@@ -23,10 +23,17 @@ export interface Specifier {
   args?: string;
 }
 
-const SPEC_RE = /^(?:poe:(?:\/\/([^/?]*))?\/?)?([^/?]+)\/([^?]*)(?:\?(.*))?$/s;
-
 /**
  * Parses a specifier string. Throws a ProtocolError when it is not `session/state` shaped.
+ *
+ * The forms: `poe://kernel/session/state`, `poe:/session/state`, `poe:session/state` and
+ * `session/state`, each optionally followed by `?args`. The session holds no `/` or `?`; the
+ * state runs to the first `?` and may hold `/`; args are the rest. An empty kernel
+ * (`poe:///s/e`) is no kernel. A string starting with `poe:` is read only as one of the `poe:`
+ * forms, so `poe://K` and `poe://K/session` are errors.
+ *
+ * A scanner, not a regular expression: the one this replaced backtracked quadratically
+ * (a 100 KB event string held the event loop for seconds).
  *
  * @example
  * ```ts
@@ -36,14 +43,40 @@ const SPEC_RE = /^(?:poe:(?:\/\/([^/?]*))?\/?)?([^/?]+)\/([^?]*)(?:\?(.*))?$/s;
  * ```
  */
 export function parseSpecifier(spec: string): Specifier {
-  const m = SPEC_RE.exec(spec);
-  if (!m || m[3] === "") {
-    throw new ProtocolError(`not an IKC specifier: ${JSON.stringify(spec)} (want poe://kernel/session/state)`);
+  if (typeof spec !== "string") notASpecifier(spec);
+  let p = 0;
+  let kernel: string | undefined;
+  if (spec.startsWith("poe:")) {
+    p = 4;
+    if (spec.startsWith("//", 4)) {
+      const slash = spec.indexOf("/", 6);
+      if (slash < 0) notASpecifier(spec);
+      const q = spec.indexOf("?", 6);
+      if (q >= 0 && q < slash) notASpecifier(spec);
+      kernel = spec.slice(6, slash);
+      p = slash + 1;
+    } else if (spec.charCodeAt(4) === 0x2f) {
+      p = 5;
+    }
   }
-  const out: Specifier = { session: m[2], state: m[3] };
-  if (m[1] !== undefined && m[1] !== "") out.kernel = m[1];
-  if (m[4] !== undefined) out.args = m[4];
+  const slash = spec.indexOf("/", p);
+  if (slash <= p) notASpecifier(spec); // no '/', or an empty session
+  const q = spec.indexOf("?", p);
+  if (q >= 0 && q < slash) notASpecifier(spec); // '?' inside the session
+  const stateEnd = q < 0 ? spec.length : q;
+  if (stateEnd === slash + 1) notASpecifier(spec); // empty state
+  const out: Specifier = { session: spec.slice(p, slash), state: spec.slice(slash + 1, stateEnd) };
+  if (kernel !== undefined && kernel !== "") out.kernel = kernel;
+  if (q >= 0) out.args = spec.slice(q + 1);
   return out;
+}
+
+function notASpecifier(spec: unknown): never {
+  // Quote a bounded prefix: the string may be megabytes of hostile input.
+  const shown = typeof spec === "string"
+    ? JSON.stringify(spec.length > 100 ? spec.slice(0, 100) : spec) + (spec.length > 100 ? `... (${spec.length} chars)` : "")
+    : typeof spec;
+  throw new ProtocolError(`not an IKC specifier: ${shown} (want poe://kernel/session/state)`);
 }
 
 /**
@@ -70,7 +103,8 @@ export function toSpecifier(event: unknown): Specifier | undefined {
     const session = scalarText(e.session);
     const state = scalarText(e.state);
     if (session === undefined || state === undefined) return undefined;
-    const out: Specifier = { session, state: state.replace(/\?.*$/s, "") };
+    const q = state.indexOf("?");
+    const out: Specifier = { session, state: q < 0 ? state : state.slice(0, q) };
     const kernel = scalarText(e.kernel);
     if (kernel !== undefined && kernel !== "") out.kernel = kernel;
     return out;

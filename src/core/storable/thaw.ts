@@ -11,10 +11,13 @@
  * @module
  */
 import { CodecError, LimitError } from "../errors.ts";
-import { bless, PerlRef, PerlRegexp, PerlVString, StorableHook, type PerlValue } from "../perl.ts";
+import { BYTE_STRING_WEIGHT, checkInput, checkInputSize, resolveLimits, type DecodeLimits } from "../limits.ts";
+import { PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook, type PerlValue } from "../perl.ts";
 
 /**
- * Options for {@link thaw} and {@link StorableDecoder}.
+ * Options for {@link thaw} and {@link StorableDecoder}: the {@link DecodeLimits} (`maxDepth`,
+ * `maxElements`, `maxStringLength`, `maxInputSize`; defaults in `DEFAULT_LIMITS`, limits.ts)
+ * and how strings and numbers come out.
  *
  * @example
  * ```ts
@@ -23,15 +26,7 @@ import { bless, PerlRef, PerlRegexp, PerlVString, StorableHook, type PerlValue }
  * const v = thaw(new Uint8Array([5, 11, 2, 0, 0, 0, 1, 10, 3, 50, 46, 53]), opts); // [2.5]
  * ```
  */
-export interface ThawOptions {
-  /** Nesting levels (arrays, hashes, scalar refs, hooks); deeper input throws a LimitError. Default 512. */
-  maxDepth?: number;
-  /** Total array elements + hash entries in one image. Default 10,000,000. */
-  maxElements?: number;
-  /** Bytes per string or hash key. Default 64 MiB. */
-  maxStringLength?: number;
-  /** Largest accepted image. Default 256 MiB. */
-  maxInputSize?: number;
+export interface ThawOptions extends DecodeLimits {
   /**
    * Strings without Perl's UTF-8 flag: `"auto"` (default) gives a JS string when ASCII-only,
    * otherwise a Uint8Array; `"string"` always a Latin-1 JS string; `"bytes"` always a Uint8Array.
@@ -50,6 +45,12 @@ const MODE_STRING = 1;
 const MODE_BYTES = 2;
 
 const EMPTY = new Uint8Array(0);
+/** Tag flag: a reference whose referent is a container (so a ref to it is a PerlRef). */
+const RV_CONTAINER = 1;
+/** Tag flag: seen[tag] is the PerlRef referent() made for the scalar at tag + 1. */
+const OWN_REF = 2;
+/** What a Uint8Array string counts beyond the 1 its slot was counted. */
+const BYTES_EXTRA = BYTE_STRING_WEIGHT - 1;
 const MAX_SAFE_HI = 0x1fffff; // |hi| bound under which hi * 2^32 + lo stays exact
 
 /**
@@ -78,9 +79,14 @@ export class StorableDecoder {
   private pos = 0;
   private end = 0;
   private seen: PerlValue[] = [];
-  /** Tags of references whose referent is a container (ascending: pushed in tag order). */
-  private rvTags: number[] = [];
-  /** PerlRef per referent tag, so refs to one Perl scalar share one PerlRef. */
+  /**
+   * Per tag: RV_CONTAINER, OWN_REF. A byte per tag instead of a Map of tags: an image of
+   * millions of small refs would otherwise spend most of its time and memory in that Map.
+   */
+  private tagFlags: Uint8Array = EMPTY;
+  /** The PerlRef made for the root's scalar referent (tag 0), which has no tag of its own. */
+  private rootRef: PerlRef | null = null;
+  /** PerlRefs made later for back references to a scalar, by the scalar's tag (rare). */
   private refCache: Map<number, PerlRef> | null = null;
   private classes: string[] = [];
   private depth = 0;
@@ -94,10 +100,11 @@ export class StorableDecoder {
   private view: DataView | null = null;
 
   constructor(options: ThawOptions = {}) {
-    this.maxDepth = options.maxDepth ?? 512;
-    this.maxElements = options.maxElements ?? 10_000_000;
-    this.maxStringLength = options.maxStringLength ?? 64 * 1024 * 1024;
-    this.maxInputSize = options.maxInputSize ?? 256 * 1024 * 1024;
+    const limits = resolveLimits(options);
+    this.maxDepth = limits.maxDepth;
+    this.maxElements = limits.maxElements;
+    this.maxStringLength = limits.maxStringLength;
+    this.maxInputSize = limits.maxInputSize;
     const b = options.bytes ?? "auto";
     this.mode = b === "string" ? MODE_STRING : b === "bytes" ? MODE_BYTES : MODE_AUTO;
     this.numbers = options.numericStrings === "number";
@@ -116,15 +123,13 @@ export class StorableDecoder {
    * ```
    */
   decode(bytes: Uint8Array): PerlValue {
-    if (!(bytes instanceof Uint8Array)) throw new CodecError("thaw expects a Uint8Array", 0);
-    if (bytes.length > this.maxInputSize) {
-      throw new LimitError(`input of ${bytes.length} bytes exceeds maxInputSize ${this.maxInputSize}`, 0);
-    }
+    checkInput(bytes, "Storable thaw");
+    checkInputSize(bytes.length, this.maxInputSize, "Storable");
     this.buf = bytes;
     this.pos = 0;
     this.end = bytes.length;
     this.seen = [];
-    this.rvTags = [];
+    this.rootRef = null;
     this.refCache = null;
     this.classes = [];
     this.depth = 0;
@@ -136,6 +141,7 @@ export class StorableDecoder {
     this.view = null;
     try {
       this.header();
+      this.count1(this.pos);
       const root = this.referent(-1, false);
       if (this.pos !== this.end) {
         throw new CodecError(`${this.end - this.pos} bytes of trailing garbage after the root item`, this.pos);
@@ -149,9 +155,14 @@ export class StorableDecoder {
       }
       throw e;
     } finally {
+      const flags = this.tagFlags;
+      if (flags.length > 0) {
+        if (flags.length > 65536) this.tagFlags = EMPTY; // do not keep a big image's table
+        else flags.fill(0, 0, Math.min(flags.length, this.seen.length));
+      }
       this.buf = EMPTY;
       this.seen = [];
-      this.rvTags = [];
+      this.rootRef = null;
       this.refCache = null;
       this.classes = [];
       this.view = null;
@@ -223,11 +234,29 @@ export class StorableDecoder {
     return p;
   }
 
+  /** Counts `n` values about to be created (a container's elements, a hook's list). */
   private countElements(n: number, at: number): void {
     this.elements += n;
-    if (this.elements > this.maxElements) {
-      throw new LimitError(`more than maxElements ${this.maxElements} array elements and hash entries`, at);
+    if (this.elements > this.maxElements) this.tooMany(at);
+  }
+
+  /** Counts one value created outside any container slot (a referent, a blessing, a hook part). */
+  private count1(at: number): void {
+    if (++this.elements > this.maxElements) this.tooMany(at);
+  }
+
+  private tooMany(at: number): never {
+    throw new LimitError(`more than maxElements ${this.maxElements} values in one image`, at);
+  }
+
+  private flag(tag: number, f: number): void {
+    let a = this.tagFlags;
+    if (tag >= a.length) {
+      const grown = new Uint8Array(Math.max(256, tag + 1, a.length * 2));
+      grown.set(a);
+      this.tagFlags = a = grown;
     }
+    a[tag] |= f;
   }
 
   private enter(at: number): void {
@@ -384,13 +413,21 @@ export class StorableDecoder {
       if (this.numbers && len <= 64) v = numericValue(v);
     } else if (this.mode === MODE_AUTO) {
       const a = asciiDecode(b, s, len);
-      v = a === undefined ? b.slice(s, e) : this.numbers && len <= 64 ? numericValue(a) : a;
+      if (a === undefined) {
+        this.countElements(BYTES_EXTRA, s);
+        v = b.slice(s, e);
+      } else {
+        v = this.numbers && len <= 64 ? numericValue(a) : a;
+      }
     } else if (this.mode === MODE_STRING) {
       v = latin1Decode(b, s, e);
       if (this.numbers && len <= 64) v = numericValue(v);
     } else {
       v = this.numbers && len <= 64 && isAscii(b, s, e) ? numericValue(latin1Decode(b, s, e)) : b;
-      if (typeof v === "string" || v === b) v = b.slice(s, e);
+      if (typeof v === "string" || v === b) {
+        this.countElements(BYTES_EXTRA, s);
+        v = b.slice(s, e);
+      }
     }
     this.seen.push(v);
     return v;
@@ -423,23 +460,23 @@ export class StorableDecoder {
     switch (op) {
       case 3: // SX_HASH
         this.pos = at + 1;
-        if (rvTag >= 0) this.rvTags.push(rvTag);
+        if (rvTag >= 0) this.flag(rvTag, RV_CONTAINER);
         return this.hash(this.u32(), rvTag, cls, at);
       case 2: // SX_ARRAY
         this.pos = at + 1;
-        if (rvTag >= 0) this.rvTags.push(rvTag);
+        if (rvTag >= 0) this.flag(rvTag, RV_CONTAINER);
         return this.array(this.u32(), rvTag, cls, at);
       case 25: // SX_FLAG_HASH
         this.pos = at + 1;
-        if (rvTag >= 0) this.rvTags.push(rvTag);
+        if (rvTag >= 0) this.flag(rvTag, RV_CONTAINER);
         return this.flagHash(rvTag, cls, at);
       case 19: // SX_HOOK (carries its own class)
         this.pos = at + 1;
-        if (rvTag >= 0) this.rvTags.push(rvTag);
+        if (rvTag >= 0) this.flag(rvTag, RV_CONTAINER);
         return this.hook(rvTag, false, at);
       case 32: // SX_REGEXP
         this.pos = at + 1;
-        if (rvTag >= 0) this.rvTags.push(rvTag);
+        if (rvTag >= 0) this.flag(rvTag, RV_CONTAINER);
         return this.regexp(rvTag, cls);
       case 0: { // SX_OBJECT: a reference to something already seen
         this.pos = at + 1;
@@ -450,7 +487,7 @@ export class StorableDecoder {
         const t = b[at + 1];
         if (t === 2 || t === 3 || t === 25 || t === 19) {
           this.pos = at + 1;
-          if (rvTag >= 0) this.rvTags.push(rvTag);
+          if (rvTag >= 0) this.flag(rvTag, RV_CONTAINER);
           return this.lobject(rvTag, cls, at, true);
         }
         if (t === 0) {
@@ -461,12 +498,18 @@ export class StorableDecoder {
       }
     }
     // A scalar (or a reference: ref to ref) as referent: a PerlRef, registered before its
-    // content so that back references from inside resolve to it.
+    // content so that back references from inside resolve to it. The PerlRef is the value of
+    // the reference's slot; its referent is one more value.
+    this.count1(at);
     this.enter(at);
     const r = new PerlRef(null, weak);
-    if (cls !== undefined) bless(r, cls);
-    (this.refCache ??= new Map()).set(this.seen.length, r);
-    if (rvTag >= 0) this.seen[rvTag] = r;
+    if (cls !== undefined) setClass(r, cls);
+    if (rvTag >= 0) {
+      this.seen[rvTag] = r;
+      this.flag(rvTag, OWN_REF);
+    } else {
+      this.rootRef = r;
+    }
     r.value = this.item();
     this.depth--;
     return r;
@@ -478,12 +521,15 @@ export class StorableDecoder {
     let v: PerlValue;
     if (tag === rvTag) {
       // A scalar holding a reference to itself (its PerlRef may exist already: `$x = \$x`).
-      const cache = (this.refCache ??= new Map());
-      let r = cache.get(tag);
+      let r = this.ownRef(tag);
       if (r === undefined) {
-        r = new PerlRef(null, weak);
-        r.value = r;
-        cache.set(tag, r);
+        const cache = (this.refCache ??= new Map());
+        r = cache.get(tag);
+        if (r === undefined) {
+          r = new PerlRef(null, weak);
+          r.value = r;
+          cache.set(tag, r);
+        }
       }
       v = r;
     } else {
@@ -491,15 +537,24 @@ export class StorableDecoder {
     }
     if (rvTag >= 0) {
       this.seen[rvTag] = v;
-      if (!(v instanceof PerlRef)) this.rvTags.push(rvTag);
+      if (!(v instanceof PerlRef)) this.flag(rvTag, RV_CONTAINER);
     }
     return v;
+  }
+
+  /** The PerlRef referent() made for the scalar `tag`, if any: it sits in the slot just before. */
+  private ownRef(tag: number): PerlRef | undefined {
+    if (tag === 0) return this.rootRef ?? undefined;
+    const t = tag - 1;
+    return t < this.tagFlags.length && (this.tagFlags[t] & OWN_REF) !== 0 ? (this.seen[t] as PerlRef) : undefined;
   }
 
   /** What a Perl reference to seen item `tag` is in JS: the container, or a cached PerlRef. */
   private refTo(tag: number, weak: boolean): PerlValue {
     const v = this.seen[tag];
-    if (isContainer(v) && !this.isRvTag(tag)) return v;
+    if (isContainer(v) && !(tag < this.tagFlags.length && (this.tagFlags[tag] & RV_CONTAINER) !== 0)) return v;
+    const own = this.ownRef(tag);
+    if (own !== undefined) return own;
     const cache = (this.refCache ??= new Map());
     let r = cache.get(tag);
     if (r === undefined) {
@@ -507,20 +562,6 @@ export class StorableDecoder {
       cache.set(tag, r);
     }
     return r;
-  }
-
-  private isRvTag(tag: number): boolean {
-    const a = this.rvTags;
-    let lo = 0;
-    let hi = a.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const x = a[mid];
-      if (x === tag) return true;
-      if (x < tag) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return false;
   }
 
   /** SX_OBJECT in value position: the seen value itself. */
@@ -531,6 +572,8 @@ export class StorableDecoder {
 
   /** Reads the class of SX_BLESS / SX_IX_BLESS (marker already consumed). */
   private blessPrefix(op: number, at: number): string {
+    // A blessing costs a property (and SX_BLESS a class name); chains of them create nothing else.
+    this.count1(at);
     let n = this.byte();
     if (op === 17) {
       if (n & 0x80) n = this.u32();
@@ -579,7 +622,7 @@ export class StorableDecoder {
     this.countElements(n, at);
     if (n > this.end - this.pos) this.truncated(at, `an array of ${n} elements`);
     const a: PerlValue[] = [];
-    if (cls !== undefined) bless(a, cls);
+    if (cls !== undefined) setClass(a, cls);
     const seen = this.seen;
     seen.push(a);
     if (rvTag >= 0) seen[rvTag] = a;
@@ -590,10 +633,10 @@ export class StorableDecoder {
   }
 
   private hash(n: number, rvTag: number, cls: string | undefined, at: number): { [key: string]: PerlValue } {
-    this.countElements(n, at);
+    this.countElements(2 * n, at); // keys and values
     if (n * 5 > this.end - this.pos) this.truncated(at, `a hash of ${n} entries`);
     const h: { [key: string]: PerlValue } = {};
-    if (cls !== undefined) bless(h, cls);
+    if (cls !== undefined) setClass(h, cls);
     const seen = this.seen;
     seen.push(h);
     if (rvTag >= 0) seen[rvTag] = h;
@@ -618,10 +661,10 @@ export class StorableDecoder {
 
   private flagHashBody(n: number, rvTag: number, cls: string | undefined, at: number): { [key: string]: PerlValue } {
     // At least value, key flags and one key byte (SHV_K_ISSV keys are items) per entry.
-    this.countElements(n, at);
+    this.countElements(2 * n, at); // keys and values
     if (n * 3 > this.end - this.pos) this.truncated(at, `a hash of ${n} entries`);
     const h: { [key: string]: PerlValue } = {};
-    if (cls !== undefined) bless(h, cls);
+    if (cls !== undefined) setClass(h, cls);
     const seen = this.seen;
     seen.push(h);
     if (rvTag >= 0) seen[rvTag] = h;
@@ -633,7 +676,7 @@ export class StorableDecoder {
       const flags = this.byte();
       let k: string;
       if (flags & 0x08) {
-        // SHV_K_ISSV: the key is a whole serialized scalar.
+        // SHV_K_ISSV: the key is a whole serialized scalar (counted as the entry's key).
         k = keyFromScalar(this.item(), kAt);
       } else {
         const len = this.u32();
@@ -659,6 +702,8 @@ export class StorableDecoder {
     if (type === 3) {
       throw new CodecError("tied objects serialized through STORABLE_freeze hooks are not supported", at);
     }
+    // The hook object is its slot's value; its frozen string and its list are more.
+    this.countElements(BYTE_STRING_WEIGHT + 1, at);
     const h = new StorableHook("", type === 0 ? "scalar" : type === 1 ? "array" : "hash", EMPTY, []);
     const seen = this.seen;
     seen.push(h);
@@ -666,6 +711,7 @@ export class StorableDecoder {
     this.enter(at);
     while (flags & 0x40) {
       // SHF_NEED_RECURSE: sub-objects first stored here, referred to by tag below.
+      this.count1(this.pos);
       this.item();
       flags = this.byte();
     }
@@ -721,7 +767,7 @@ export class StorableDecoder {
     // Storable writes the pattern's bytes without its UTF-8 flag: prefer UTF-8 when valid.
     const pattern = isAscii(b, s, s + len) ? latin1Decode(b, s, s + len) : (utf8DecodeStrict(b, s, s + len) ?? latin1Decode(b, s, s + len));
     const re = new PerlRegexp(pattern, latin1Decode(b, fs, fs + fl));
-    if (cls !== undefined && cls !== "Regexp") bless(re, cls);
+    if (cls !== undefined && cls !== "Regexp") setClass(re, cls);
     this.seen.push(re);
     if (rvTag >= 0) this.seen[rvTag] = re;
     return re;
@@ -733,6 +779,7 @@ export class StorableDecoder {
     const vs = isAscii(b, s, s + len) ? latin1Decode(b, s, s + len) : utf8Decode(b, s, s + len);
     const tag = this.seen.length;
     // The decorated scalar follows: a chain of v-string prefixes nests like any other item.
+    this.count1(this.pos);
     this.enter(this.pos);
     const v = new PerlVString(vs, this.item());
     this.depth--;
@@ -822,6 +869,15 @@ function isContainer(v: PerlValue): boolean {
     !(v instanceof Uint8Array) &&
     !(v instanceof PerlVString)
   );
+}
+
+/**
+ * Blesses a value this reader just made. Plain assignment makes the same own data property as
+ * perl.ts's bless() (the key is a symbol, nothing on a prototype intercepts it) and is several
+ * times faster: an image can hold millions of blessed objects.
+ */
+function setClass(v: object, cls: string): void {
+  (v as { [PERL_CLASS]?: string })[PERL_CLASS] = cls;
 }
 
 function defineKey(h: { [key: string]: PerlValue }, k: string, v: PerlValue): void {
