@@ -1,6 +1,7 @@
 /**
  * Reads the figures the sections left in .tmp/bench/ and prints them against the targets of
- * issue 4, one column per runtime. Run by scripts/bench-all.sh after the sections.
+ * issue 4 (codec, frame reader, client) and issue 7 (server), one column per runtime. Run by
+ * scripts/bench-all.sh after the sections.
  *
  * @module
  */
@@ -28,6 +29,17 @@ interface Target {
 const ser = (rt: string) => load("serialization", rt)?.data;
 const frame = (rt: string) => load("frame", rt)?.data;
 const e2e = (rt: string) => load("e2e", rt)?.data;
+const server = (rt: string) => load("server", rt)?.data;
+
+/** The server section's figures for `n` clients with `inFlight` calls each (W when omitted). */
+function serverRow(rt: string, n: number, inFlight?: number) {
+  const d = server(rt);
+  return d?.configs?.[`${n}x${inFlight ?? d.inFlight}`] as
+    | { inFlight: number; ratio?: number; ours?: { callsPerSec: number; p99Ms: number }; perl?: { callsPerSec: number } }
+    | undefined;
+}
+
+const ms = (x: number) => (x < 1 ? `${(x * 1000).toFixed(0)} µs` : `${x.toFixed(2)} ms`);
 
 function vsMsgpackr(op: "nfreeze" | "thaw", other: "pack" | "unpack") {
   return (rt: string) => {
@@ -85,9 +97,30 @@ const targets: Target[] = [
       };
     },
   })),
+  ...[1, 16, 64].map((n) => ({
+    name: `server (issue 7): calls/s vs the Perl server, 1-row echo (Storable), ${n} client${n > 1 ? "s" : ""} x W in flight`,
+    goal: ">= 10.00x",
+    value: (rt: string) => {
+      const r = serverRow(rt, n);
+      if (!r?.ours || !r.perl || r.ratio === undefined) return undefined;
+      return {
+        text: `${fmtRatio(r.ratio)} (W=${r.inFlight}: ${fmtInt(r.ours.callsPerSec)} vs ${fmtInt(r.perl.callsPerSec)}/s)`,
+        ok: r.ratio >= 10,
+      };
+    },
+  })),
+  ...[1, undefined].map((w) => ({
+    name: `server (issue 7): p99 call latency, 16 clients x ${w ?? "W"} in flight`,
+    goal: "< 2 ms",
+    value: (rt: string) => {
+      const r = serverRow(rt, 16, w);
+      if (!r?.ours) return undefined;
+      return { text: `${ms(r.ours.p99Ms)}${w ? "" : ` (W=${r.inFlight})`}`, ok: r.ours.p99Ms < 2 };
+    },
+  })),
 ];
 
-const present = RUNTIMES.filter((rt) => ser(rt) || frame(rt) || e2e(rt));
+const present = RUNTIMES.filter((rt) => ser(rt) || frame(rt) || e2e(rt) || server(rt));
 console.log(
   mdTable(
     ["target", "goal", ...present],

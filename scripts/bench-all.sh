@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Runs the benchmarks (bench/) on Deno, Bun and Node (Node against the tsc build in dist/) and
-# prints every table, then a summary against the targets of issue 4.
+# prints every table, then a summary against the targets of issue 4 (codec, frame reader, client)
+# and issue 7 (server).
 #
-#   bash scripts/bench-all.sh [--quick] [--write] [serialization] [frame] [e2e]
+#   bash scripts/bench-all.sh [--quick] [--write] [serialization] [frame] [e2e] [server]
 #   RUNTIMES="node bun" bash scripts/bench-all.sh frame
 #
 # --quick (or BENCH_QUICK=1) shortens every budget for a smoke run (minutes, not for the record).
 # --write records the run in BENCHMARKS.md: everything between its `<!-- bench:begin -->` and
 #   `<!-- bench:end -->` markers is replaced by this run (machine, date, summary, tables). Only a
 #   full, successful run is written (no --quick, no failed section).
-# BENCH_TIME=<ms> sets the tinybench time budget per task; BENCH_CALLS=<n> the calls per e2e run.
+# BENCH_TIME=<ms> sets the tinybench time budget per task; BENCH_CALLS=<n> the calls per e2e or
+#   server run; BENCH_INFLIGHT=<W> the calls in flight per connection in the server section.
+# server: our IkcServer (bench/server-child.ts, a child process on the runtime under test) beside
+#   the Perl peer tests/perl/ikc-server.pl, under 1, 16 and 64 IkcClient connections.
 # The whole output is also saved to .tmp/bench/last-run.md.
 set -u
 cd "$(dirname "$0")/.."
@@ -23,11 +27,11 @@ for a in "$@"; do
   case $a in
     --quick) export BENCH_QUICK=1 ;;
     --write) write=1 ;;
-    serialization|frame|e2e) sections+=("$a") ;;
-    *) echo "unknown argument: $a (expected --quick, --write, serialization, frame, e2e)" >&2; exit 2 ;;
+    serialization|frame|e2e|server) sections+=("$a") ;;
+    *) echo "unknown argument: $a (expected --quick, --write, serialization, frame, e2e, server)" >&2; exit 2 ;;
   esac
 done
-[ ${#sections[@]} -gt 0 ] || sections=(serialization frame e2e)
+[ ${#sections[@]} -gt 0 ] || sections=(serialization frame e2e server)
 runtimes=${RUNTIMES:-deno bun node}
 if [ -n "$write" ] && [ -n "${BENCH_QUICK:-}" ]; then
   echo "--write records a full run: drop --quick (and BENCH_QUICK)" >&2
@@ -102,7 +106,7 @@ for rt in $runtimes; do
   done
 done
 
-echo "# Summary against the targets of issue 4"
+echo "# Summary against the targets of issues 4 and 7"
 echo
 if [[ " $runtimes " == *" node "* ]]; then
   node dist/bench/summary.js
@@ -123,7 +127,7 @@ if [ -n "$write" ]; then
       echo
       cat "$out/header.md"
       echo
-      echo "### Targets of issue 4"
+      echo "### Targets of issues 4 and 7"
       echo
       cat "$out/summary.md"
       echo

@@ -1,0 +1,33 @@
+/**
+ * Our IKC server as a child process of bench/server.ts: `IkcServer.listen({port: 0})` with the
+ * demo kernel (`test/echo` and the other states of tests/perl/ikc-server.pl), what `ikc serve`
+ * runs. Prints `READY port=<n> pid=<pid>` once it listens; on SIGTERM or SIGINT it closes the
+ * server and exits 0 (so `node --cpu-prof` gets to write its profile).
+ *
+ *   node_modules/.bin/deno run -A bench/server-child.ts | node_modules/.bin/bun bench/server-child.ts
+ *   node dist/bench/server-child.js
+ *   node --cpu-prof --cpu-prof-dir=.tmp/prof dist/bench/server-child.js   (then drive load at it)
+ *
+ * @module
+ */
+import process from "node:process";
+import { IkcServer } from "../src/server.ts";
+import { demoStates } from "../src/demo-kernel.ts";
+
+const server = await IkcServer.listen({ port: 0, name: "BenchServer", maxClients: 10000 });
+server.publish("test", demoStates());
+let errors = 0;
+server.on("error", (e) => {
+  // Reported once per kind: a benchmark should show none, and must not drown in them.
+  if (errors++ < 5) console.error(`server-child: ${e.message}`);
+});
+console.log(`READY port=${server.port} pid=${process.pid}`);
+
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  server.close({ timeout: 1 }).finally(() => process.exit(errors > 0 ? 3 : 0));
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
