@@ -148,7 +148,12 @@ export class Channel {
     this.#pieces.push(head, payload);
     this.#callbacks.push(done);
     this.#queued += head.byteLength + payload.byteLength;
-    if (!this.#flushing) void this.#flush();
+    if (!this.#flushing) {
+      // Flushed a microtask later, so every answer to the frames of one read (and every call
+      // made in one tick) goes out in one write, not the first alone and the rest after it.
+      this.#flushing = true;
+      queueMicrotask(this.#startFlush);
+    }
     if (this.bufferedBytes > this.#maxWriteBuffer) this.#events?.overflow?.(this);
   }
 
@@ -180,8 +185,11 @@ export class Channel {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  #startFlush = (): void => {
+    void this.#flush();
+  };
+
   async #flush(): Promise<void> {
-    this.#flushing = true;
     while (this.#pieces.length > 0) {
       const pieces = this.#pieces;
       const callbacks = this.#callbacks;
