@@ -416,7 +416,7 @@ export class Kernel {
       return;
     }
     const { session, state } = m.target;
-    if (session === "IKC" && state === "remote_error") return this.#remoteError(m);
+    if (session === "IKC" && state === "remote_error") return this.#remoteError(m, channel);
     const key = `${session}/${state}`;
     const pending = this.requests.take(key);
     if (pending) return settle(pending, m);
@@ -443,18 +443,20 @@ export class Kernel {
     return Number.isInteger(n) && n > 0 && n < this.#seq;
   }
 
-  #remoteError(m: Message): void {
+  /** A remote_error settles a request sent on the same connection, never one to another kernel. */
+  #remoteError(m: Message, channel: Channel): void {
     const err = remoteErrorFrom(m.params);
     // Ours carry the request's rsvp; Perl's only name the request: "... Request poe://K/s/e sent by ...".
     const rsvp = Array.isArray(m.params) ? toSpecifier(m.params[3]) : undefined;
     if (rsvp) {
       const p = this.requests.take(`${rsvp.session}/${rsvp.state}`);
-      if (p) return p.reject(err);
+      if (p && p.channel === channel) return p.reject(err);
     }
     const named = requestNamed(err.remoteMessage);
     const target = named === undefined ? undefined : toSpecifier(named);
     if (target) {
       for (const p of this.requests.pending()) {
+        if (p.channel !== channel) continue;
         const s = p.kind === "ping" ? { session: "IKC", state: "ping" } : safeSpec(p.spec);
         if (s && s.session === target.session && s.state === target.state) return p.reject(err);
       }

@@ -484,7 +484,8 @@ sub error_is_ours {
     my ( $msg, $step ) = @_;
     my $p    = $msg->{params};
     my $text = ref $p eq 'ARRAY' ? $p->[0] : $p;
-    return 1 unless defined $text and not ref $text and $text =~ /Request (\S+)/;
+    # the last "Request": a failure that quotes a nested request's error names that one first
+    return 1 unless defined $text and not ref $text and $text =~ /.*Request (\S+)/s;
     my $named = spec_parse($1) or return 1;
     my $want  = $step->{target};
     return $named->{session} eq $want->{session} && $named->{state} eq $want->{state};
