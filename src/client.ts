@@ -14,7 +14,7 @@ import { ClientNegotiation, isValidKernelName, type NegotiationResult } from "./
 import type { PerlValue } from "./core/perl.ts";
 import { parseSpecifier } from "./core/specifier.ts";
 import { Channel } from "./kernel/channel.ts";
-import { abortable, type Deadline, deadline, delay } from "./kernel/deadline.ts";
+import { type Deadline, delay } from "./kernel/deadline.ts";
 import {
   checkContext,
   checkSeconds,
@@ -183,6 +183,12 @@ interface Waiter {
 }
 
 type Build = (channel: Channel) => Record<string, PerlValue>;
+
+/** What the send paths need of a request or a post: whether it settled, where it was written. */
+interface Job {
+  settled: boolean;
+  channel: Channel | undefined;
+}
 
 /**
  * An IKC client connection to a POE kernel running POE::Component::IKC::Server (or an {@link IkcServer}).
@@ -360,26 +366,54 @@ export class IkcClient {
   post(spec: Target, params?: PerlValue, options: RequestOptions = {}): Promise<void> {
     const seconds = options.timeout ?? this.#opts.timeout;
     const name = typeof spec === "string" ? spec : `${spec.session}/${spec.state}`;
-    const send = async () => {
+    try {
+      if (typeof spec === "string") parseSpecifier(spec);
       checkSeconds(seconds);
+    } catch (e) {
+      this.error = errText(e);
+      return Promise.reject(e);
+    }
+    const signal = options.signal;
+    return new Promise<void>((resolve, reject) => {
+      const job: Job = { settled: false, channel: undefined };
+      const finish = (err?: Error) => {
+        if (job.settled) return;
+        job.settled = true;
+        timer.cancel();
+        if (signal && onAbort) signal.removeEventListener("abort", onAbort);
+        if (err) {
+          this.error = err.message;
+          reject(err);
+        } else {
+          resolve();
+        }
+      };
+      const timer = this.#kernel.deadlines.add(seconds * 1000, () =>
+        finish(new TimeoutError(`post ${name}: not written within ${seconds} s (the server is not reading, or is unreachable)`)));
+      let onAbort: (() => void) | undefined;
+      if (signal) {
+        onAbort = () => finish(new AbortError(`post ${name}: aborted`, { cause: signal.reason }));
+        if (signal.aborted) queueMicrotask(onAbort);
+        else signal.addEventListener("abort", onAbort, { once: true });
+      }
       const build: Build = (ch) =>
         requestMessage(this.#kernel.eventFor(spec, ch) as string, params ?? null, { kernel: this.name, session: RSVP_SESSION });
-      const ch = await this.#ensureChannel();
-      if (ch.full) await ch.room();
-      try {
-        await ch.write(build(ch));
-      } catch (e) {
-        await this.#retry(asError(e), ch, build);
+      // Connected and with room: queued now, in the order requests are made (calls take the same path).
+      const ch = this.#channel;
+      if (ch !== undefined && ch.alive && !ch.full) {
+        try {
+          job.channel = ch;
+          ch.send(build(ch), (err) => {
+            if (!err) return finish();
+            this.#retry(err, ch, build, job).then(() => finish(), (e) => finish(asError(e)));
+          });
+        } catch (e) {
+          finish(asError(e));
+        }
+      } else {
+        this.#sendWithRetry(build, job).then(() => finish(), (e) => finish(asError(e)));
       }
-    };
-    return this.#track(() =>
-      abortable(
-        deadline(send(), seconds * 1000, () =>
-          new TimeoutError(`post ${name}: not written within ${seconds} s (the server is not reading, or is unreachable)`)),
-        options.signal,
-        () => new AbortError(`post ${name}: aborted`, { cause: options.signal?.reason }),
-      )
-    );
+    });
   }
 
   /**
@@ -793,20 +827,22 @@ export class IkcClient {
   }
 
   /** A write failed: reconnect once and resend once (ClientLite's behaviour), or fail the request. */
-  async #retry(e: Error, ch: Channel, build: Build, entry?: PendingRequest): Promise<void> {
+  async #retry(e: Error, ch: Channel, build: Build, entry?: Job): Promise<void> {
     if (entry?.settled) return;
     if (!this.#opts.reconnect || !isConnectionFailure(e) || this.#closedByUser) throw e;
     this.#lost(ch, e, true, entry);
     const next = await this.#ensureChannel();
-    if (entry?.settled) return;
+    while (next.full && next.alive && !entry?.settled) await next.room();
+    if (entry?.settled) return; // timed out or aborted meanwhile: never resent
     if (entry) entry.channel = next;
     await next.write(build(next));
   }
 
   /** Connects if needed, then freezes and writes; on a failed write reconnects once and resends once. */
-  async #sendWithRetry(build: Build, entry: PendingRequest): Promise<void> {
+  async #sendWithRetry(build: Build, entry: Job): Promise<void> {
     const ch = await this.#ensureChannel();
-    if (ch.full) await ch.room();
+    // Woken waiters re-check: the first to write may fill the buffer again.
+    while (ch.full && ch.alive && !entry.settled) await ch.room();
     if (entry.settled) return;
     entry.channel = ch;
     try {
@@ -877,13 +913,13 @@ export class IkcClient {
   }
 
   /** A connection ended: pending requests on it fail with the reason; nothing is dropped quietly. */
-  #lost(ch: Channel, reason: Error, retrying: boolean, keep?: PendingRequest): void {
+  #lost(ch: Channel, reason: Error, retrying: boolean, keep?: Job): void {
     if (this.#lostChannels.has(ch)) return;
     this.#lostChannels.add(ch);
     if (this.#channel === ch) this.#channel = undefined;
     if (!this.#closedByUser) ch.abort(reason); // ends it (once) and lets go of the socket
     const before = this.#kernel.requests.size;
-    this.#kernel.detach(ch, ch.reason ?? reason, keep);
+    this.#kernel.detach(ch, ch.reason ?? reason, keep as PendingRequest | undefined);
     const failed = before - this.#kernel.requests.size;
     if (this.#closedByUser) return;
     this.error = (ch.reason ?? reason).message;

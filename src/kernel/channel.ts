@@ -11,7 +11,7 @@ import { FrameReader } from "../core/frame.ts";
 import type { NegotiationResult } from "../core/negotiation.ts";
 import type { PerlValue } from "../core/perl.ts";
 import type { Connection } from "../transport/types.ts";
-import { within } from "./deadline.ts";
+import { now, within } from "./deadline.ts";
 
 /**
  * Options of a {@link Channel}.
@@ -260,30 +260,30 @@ export class Channel {
     this.#events?.end(this.reason, this);
   }
 
-  /** Drops the channel now: ends it with `reason` and closes the socket. */
+  /** Drops the channel now: ends it with `reason` and closes the socket, unwritten bytes and all. */
   abort(reason: Error): void {
     this.#end(reason);
-    void this.conn.close().catch(() => {});
+    if (this.conn.destroy) this.conn.destroy(reason);
+    else void this.conn.close().catch(() => {});
   }
 
   /**
    * Closes gracefully: what is queued goes out, the write side is half-closed, and we wait (up
    * to `waitMs`) for the peer to close its side before closing ours. A genuine IKC kernel
    * unregisters our name only when it sees the close; a reconnect that overtook it would be
-   * refused ("Remote kernel 'X' already exists").
+   * refused ("Remote kernel 'X' already exists"). A peer that does not read cannot hold this up:
+   * past `waitMs` the socket is destroyed.
    */
   async close(reason?: Error, waitMs = 1000): Promise<void> {
     this.#end(reason ?? new DisconnectedError(`connection to ${this.conn.remote} closed`));
+    const until = now() + waitMs;
+    const left = () => Math.max(0, until - now());
     if (this.conn.closeWrite) {
-      try {
-        await this.conn.closeWrite();
-        await within(this.#readDone, waitMs);
-      } catch {
-        // closing anyway
-      }
+      const flushed = await within(this.conn.closeWrite().catch(() => {}), left());
+      if (flushed) await within(this.#readDone, left());
     }
-    await this.conn.close().catch(() => {});
-    await this.#readDone;
+    if (!(await within(this.conn.close().catch(() => {}), left()))) this.conn.destroy?.(this.reason);
+    await within(this.#readDone, Math.max(left(), 100));
   }
 }
 

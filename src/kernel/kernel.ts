@@ -420,10 +420,13 @@ export class Kernel {
     const key = `${session}/${state}`;
     const pending = this.requests.take(key);
     if (pending) return settle(pending, m);
-    if (this.#isStale(session, state)) {
+    const stale = this.#isStale(session, state);
+    if (stale) {
       this.reporter.report(
-        new ProtocolError(`dropped an answer to ${key} from ${channel.remoteKernel}: its request had already settled (timed out or aborted)`),
-        "late-answer",
+        new ProtocolError(stale === "late"
+          ? `dropped an answer to ${key} from ${channel.remoteKernel}: its request had already settled (timed out or aborted)`
+          : `dropped a stray answer to ${key} from ${channel.remoteKernel}: no request of ours used that rsvp`),
+        stale === "late" ? "late-answer" : "stray-answer",
       );
       return;
     }
@@ -435,12 +438,15 @@ export class Kernel {
       : `Session '${session}' is not available for remote kernels`, "check");
   }
 
-  /** An answer whose request is gone: one of our own rsvp states, already used. */
-  #isStale(session: string, state: string): boolean {
-    if (session === "IKC") return state === "pong" && this.#pings > 0;
-    if (session !== RSVP_SESSION || !state.startsWith("response")) return false;
+  /**
+   * An answer no request waits for, to one of our rsvp states: `late` when we used that rsvp
+   * (the request timed out or was aborted), `stray` when we never did. Neither is parked.
+   */
+  #isStale(session: string, state: string): "late" | "stray" | undefined {
+    if (session === "IKC") return state === "pong" ? (this.#pings > 0 ? "late" : "stray") : undefined;
+    if (session !== RSVP_SESSION || !/^response\d+$/.test(state)) return undefined;
     const n = Number(state.slice(8));
-    return Number.isInteger(n) && n > 0 && n < this.#seq;
+    return n > 0 && n < this.#seq ? "late" : "stray";
   }
 
   /** A remote_error settles a request sent on the same connection, never one to another kernel. */

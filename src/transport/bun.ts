@@ -161,6 +161,15 @@ class BunConnection implements Connection {
     else this.#socket.end();
   }
 
+  destroy(): void {
+    this.#closing = true;
+    this.#queue.clear();
+    const socket = this.#socket;
+    if (socket?.terminate) socket.terminate();
+    else socket?.end();
+    this.onClose();
+  }
+
   close(): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;

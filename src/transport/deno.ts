@@ -132,6 +132,12 @@ class DenoConnection implements Connection {
     }
   }
 
+  destroy(): void {
+    this.#shuttingDown = true;
+    this.#closing = true;
+    this.#shutdown(); // a write still pending rejects: its conn is closed under it
+  }
+
   close(): Promise<void> {
     if (!this.#isClosed && !this.#shuttingDown) {
       this.#shuttingDown = true;

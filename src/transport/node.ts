@@ -95,6 +95,12 @@ class NodeConnection implements Connection {
     return this.#writeEnded;
   }
 
+  destroy(): void {
+    this.#closing = true;
+    this.#queue.clear();
+    this.#socket.destroy();
+  }
+
   close(): Promise<void> {
     if (!this.#closing) {
       this.#closing = true;

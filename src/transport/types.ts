@@ -71,6 +71,11 @@ export interface Connection {
    * the peer to close its side (`read()` returning null). Writes fail afterwards. Optional.
    */
   closeWrite?(): Promise<void>;
+  /**
+   * Closes at once, dropping bytes not yet written (a peer that stopped reading must not hold a
+   * close up forever). Idempotent. Optional: callers fall back to `close()`.
+   */
+  destroy?(error?: unknown): void;
   /** Resolves (never rejects) when the socket is closed for any reason. */
   readonly closed: Promise<void>;
 }
