@@ -794,14 +794,14 @@ describe("IkcClient against a hostile fake server", () => {
           assert.deepEqual(falsely, Array.from({ length: falsely.length }, (_, k) => falsely[0] + k), "the lost posts are one run in stream order");
         }
         const lostBytes = falsely.length * (SIZE + 64);
-        // Slack: 1 MiB on top of the measurement (buffer autotuning differs run to run); a client
-        // that resolved posts from its own queue would exceed it by what it queued.
-        // Probed with the client's own write pattern: the channel joins what is queued into one
-        // write of up to maxWriteBuffer, and a runtime may take a large write whole into its buffers.
-        // The probe sees the writer's side fill up; a reset also loses what sat in the reader's
-        // socket buffers (up to ~2 MiB on loopback): that is the slack.
-        const bound = (await acceptedByStalledPeer(READ_FIRST * SIZE, 1 << 20)) + (2 << 20);
-        console.log(`reset with writes queued: the OS takes ${(bound / 2 ** 20 - 1).toFixed(1)} MiB for a peer that stopped reading`);
+        // What a reset may lose is what the OS had taken: the writer's send buffer (probed with
+        // the client's own write pattern: the channel joins what is queued into one write of up
+        // to maxWriteBuffer) and what sat unread in the reader's receive buffer, which the probe
+        // cannot see and loopback autotuning sizes differently run to run (seen: up to 3 MiB):
+        // 4 MiB of slack. The strict check that no write resolves once the socket is gone is the
+        // transport test's ("a peer reset with many 64 KiB writes queued").
+        const bound = (await acceptedByStalledPeer(READ_FIRST * SIZE, 1 << 20)) + (4 << 20);
+        console.log(`reset with writes queued: the OS takes ${(bound / 2 ** 20 - 4).toFixed(1)} MiB for a peer that stopped reading`);
         assert.ok(lostBytes <= bound, `${falsely.length} posts (${(lostBytes / 2 ** 20).toFixed(1)} MiB) resolved but never arrived; the OS takes at most ${(bound / 2 ** 20).toFixed(1)} MiB for a stalled peer`);
         await worksAgain(c, "reset with writes queued");
       },

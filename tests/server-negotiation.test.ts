@@ -39,7 +39,7 @@ describe("server negotiation", () => {
   });
 
   test("IKC0: NOT for an unknown part, no freezer we take, a bad name, or IKC0 turned off; then classic works", () => {
-    for (const line of ["SETUP KERNEL=C;FREEZER=Storable;COLOUR=red", "SETUP KERNEL=C;FREEZER=JSON", "SETUP KERNEL=a:b;FREEZER=Storable", "SETUP FREEZER=Storable"]) {
+    for (const line of ["SETUP KERNEL=C;FREEZER=Storable;COLOUR=red", "SETUP KERNEL=C;FREEZER=JSON", "SETUP KERNEL=a/b;FREEZER=Storable", "SETUP FREEZER=Storable"]) {
       const s = server();
       assert.deepEqual(s.receive(line), ["NOT"], line);
       assert.equal(s.done, false);
@@ -47,6 +47,14 @@ describe("server negotiation", () => {
     }
     assert.deepEqual(server({ ikc0: false }).receive("SETUP KERNEL=C;FREEZER=Storable;PID=1"), ["NOT"]);
     assert.deepEqual(server().receive("HELLO IKC1"), ["NOT"]);
+  });
+
+  test("IKC0: a full IKC::Client's names include its socket name", () => {
+    const s = server();
+    assert.deepEqual(s.receive("SETUP KERNEL=vm-1-00000001,Perl1,127.0.0.1:47626;FREEZER=Storable;PID=9"), [
+      "SETUP KERNEL=Hub-1-1,Hub,hub,127.0.0.1:603;FREEZER=Storable;PID=42",
+    ]);
+    assert.deepEqual(s.result?.remoteAliases, ["vm-1-00000001", "Perl1", "127.0.0.1:47626"]);
   });
 
   test("classic IKC line by line", () => {

@@ -7,7 +7,7 @@
  * @module
  */
 import { ProtocolError } from "./errors.ts";
-import { isValidKernelName, type NegotiationResult } from "./negotiation.ts";
+import type { NegotiationResult } from "./negotiation.ts";
 
 /**
  * What the server announces and accepts.
@@ -147,7 +147,9 @@ export class ServerNegotiation {
       else if (key === "PID" && /^\d+$/.test(value)) pid = Number(value);
       else return ["NOT"]; // an unknown part makes the setup bad, as in Perl
     }
-    if (kernels.length === 0 || !kernels.every(isValidKernelName)) return ["NOT"];
+    // A full IKC::Client announces its socket name too (`127.0.0.1:4711`, `unix:<path>:<pid>-<fd>`),
+    // so names take ':' here, as in the classic IAM phase.
+    if (kernels.length === 0 || !kernels.every((k) => /^[-:.\w]+$/.test(k))) return ["NOT"];
     // Our preference order decides among what the client offered.
     const freezer = this.#opts.freezers.find((f) => offered.includes(f));
     if (!freezer) return ["NOT"];

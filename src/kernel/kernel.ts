@@ -16,7 +16,6 @@ import {
   parseMessage,
   remoteErrorMessage,
   requestMessage,
-  responseMessage,
   targetName,
 } from "../core/message.ts";
 import type { PerlValue } from "../core/perl.ts";
@@ -507,7 +506,13 @@ export class Kernel {
       if (!rsvp || result === undefined || !channel.alive) return;
       const params = list ? (Array.isArray(result) ? result : [result]) : result;
       try {
-        channel.send(responseMessage(rsvp, params as PerlValue, from));
+        // Answered to the rsvp hash as received: a Perl rsvp may carry `args` (`poe:state?tag`)
+        // that its state gets back as a further argument.
+        const raw = m.raw.rsvp;
+        const event = raw !== null && typeof raw === "object" && !Array.isArray(raw) && !(raw instanceof Uint8Array)
+          ? raw as Record<string, PerlValue>
+          : addressHash(rsvp);
+        channel.send({ event, params: params === undefined ? null : params as PerlValue, from: addressHash(from) });
       } catch (e) {
         this.#refuse(m, channel, `State '${session}/${state}' returned a value that cannot be sent: ${errText(e)}`, "invocation");
       }
