@@ -18,6 +18,7 @@ import {
   type Listener,
   listenFailed,
   type ListenOptions,
+  QueuedListener,
   removeSocketFile,
   type Transport,
 } from "./types.ts";
@@ -230,36 +231,6 @@ const acceptedHandlers: BunHandlers = {
   error: (socket, error) => (socket.data as BunConnection | undefined)?.onError(error),
 };
 
-class BunListenerImpl implements Listener {
-  readonly address: string;
-  readonly port: number | undefined;
-  readonly path: string | undefined;
-  readonly #listener: BunListener;
-  readonly #queue: AcceptQueue;
-  #closing: Promise<void> | undefined;
-
-  constructor(listener: BunListener, queue: AcceptQueue, address: string, port: number | undefined, path: string | undefined) {
-    this.#listener = listener;
-    this.#queue = queue;
-    this.address = address;
-    this.port = port;
-    this.path = path;
-  }
-
-  accept(): Promise<Connection | null> {
-    return this.#queue.accept();
-  }
-
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#listener.stop(false); // false: accepted connections outlive the listener
-      await this.#queue.close();
-      if (this.path !== undefined) await removeSocketFile(this.path);
-    })();
-    return this.#closing;
-  }
-}
-
 /**
  * Transport over `Bun.connect` and `Bun.listen`: TCP (`host`/`port`, Nagle disabled) and Unix
  * sockets (`path`).
@@ -340,7 +311,8 @@ export const bunTransport: Transport = {
     } catch (err) {
       throw listenFailed(address, err);
     }
-    if (path !== undefined) return new BunListenerImpl(listener, queue, path, undefined, path);
-    return new BunListenerImpl(listener, queue, `${host}:${listener.port}`, listener.port, undefined);
+    const stop = () => listener.stop(false); // false: accepted connections outlive the listener
+    if (path !== undefined) return new QueuedListener(queue, path, undefined, path, stop);
+    return new QueuedListener(queue, `${host}:${listener.port}`, listener.port, undefined, stop);
   },
 };

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Server, Socket } from "node:net";
+import type { Socket } from "node:net";
 import { DisconnectedError } from "../core/errors.ts";
 import {
   AcceptQueue,
@@ -19,6 +19,7 @@ import {
   type Listener,
   listenFailed,
   type ListenOptions,
+  QueuedListener,
   removeSocketFile,
   type Transport,
 } from "./types.ts";
@@ -117,38 +118,6 @@ class NodeConnection implements Connection {
   }
 }
 
-class NodeListener implements Listener {
-  readonly address: string;
-  readonly port: number | undefined;
-  readonly path: string | undefined;
-  readonly #server: Server;
-  readonly #queue: AcceptQueue;
-  #closing: Promise<void> | undefined;
-
-  constructor(server: Server, queue: AcceptQueue, address: string, port: number | undefined, path: string | undefined) {
-    this.#server = server;
-    this.#queue = queue;
-    this.address = address;
-    this.port = port;
-    this.path = path;
-  }
-
-  accept(): Promise<Connection | null> {
-    return this.#queue.accept();
-  }
-
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      // Not server.close(callback): that waits for every accepted connection to end, and those
-      // outlive the listener.
-      this.#server.close();
-      await this.#queue.close();
-      if (this.path !== undefined) await removeSocketFile(this.path);
-    })();
-    return this.#closing;
-  }
-}
-
 /**
  * Transport over `node:net`: TCP (`host`/`port`, Nagle disabled) and Unix sockets (`path`), to
  * connect and to listen.
@@ -223,8 +192,11 @@ export const nodeTransport: Transport = {
     });
     // Later errors are failed accepts (EMFILE...); node keeps listening, and nobody waits on them.
     server.on("error", () => {});
-    if (path !== undefined) return new NodeListener(server, queue, path, undefined, path);
+    // Not server.close(callback): that waits for every accepted connection to end, and those
+    // outlive the listener.
+    const stop = () => void server.close();
+    if (path !== undefined) return new QueuedListener(queue, path, undefined, path, stop);
     const bound = (server.address() as { port: number }).port;
-    return new NodeListener(server, queue, `${host}:${bound}`, bound, undefined);
+    return new QueuedListener(queue, `${host}:${bound}`, bound, undefined, stop);
   },
 };
