@@ -7,7 +7,7 @@
  */
 import { ProtocolError } from "./errors.ts";
 import type { PerlValue } from "./perl.ts";
-import { formatSpecifier, type Specifier, toSpecifier } from "./specifier.ts";
+import { formatSpecifier, scalarText, type Specifier, toSpecifier } from "./specifier.ts";
 
 /**
  * A state on some kernel, in the hash form IKC puts in `from` and `rsvp`.
@@ -84,25 +84,14 @@ export function parseMessage(value: PerlValue): Message | ProtocolError {
 function toAddress(v: PerlValue): Address | undefined {
   if (v === null || typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array) return undefined;
   const h = v as Record<string, PerlValue>;
-  const session = text(h.session);
+  const session = scalarText(h.session);
   if (session === undefined) return undefined;
   const out: Address = { session };
-  const kernel = text(h.kernel);
+  const kernel = scalarText(h.kernel);
   if (kernel !== undefined && kernel !== "") out.kernel = kernel;
-  const state = text(h.state);
+  const state = scalarText(h.state);
   if (state !== undefined && state !== "") out.state = state;
   return out;
-}
-
-function text(v: PerlValue): string | undefined {
-  if (typeof v === "string") return v;
-  if (typeof v === "number" || typeof v === "bigint") return String(v);
-  if (v instanceof Uint8Array) {
-    let s = "";
-    for (let i = 0; i < v.length; i++) s += String.fromCharCode(v[i]);
-    return s;
-  }
-  return undefined;
 }
 
 /**
@@ -180,7 +169,8 @@ export function requestMessage(
 }
 
 /**
- * The answer to a request: sent to its rsvp.
+ * The answer to a request, sent to its rsvp: pass the rsvp hash exactly as received (a Perl rsvp
+ * may carry `args`, which its state gets back as a further argument), or `addressHash(rsvp)`.
  *
  * @example
  * ```ts
@@ -188,8 +178,12 @@ export function requestMessage(
  * responseMessage({ kernel: "C", session: "IKCLite", state: "response1" }, 42);
  * ```
  */
-export function responseMessage(rsvp: Address, params: PerlValue, from?: Address): Record<string, PerlValue> {
-  const m: Record<string, PerlValue> = { event: addressHash(rsvp), params: params === undefined ? null : params };
+export function responseMessage(
+  rsvp: Record<string, PerlValue>,
+  params: PerlValue,
+  from?: Address,
+): Record<string, PerlValue> {
+  const m: Record<string, PerlValue> = { event: rsvp, params: params === undefined ? null : params };
   if (from) m.from = addressHash(from);
   return m;
 }

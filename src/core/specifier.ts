@@ -112,7 +112,17 @@ export function toSpecifier(event: unknown): Specifier | undefined {
   return undefined;
 }
 
-function scalarText(v: unknown): string | undefined {
+/**
+ * The text of a scalar as a specifier part: a string, a number, or a byte string (as Latin-1);
+ * undefined for anything else.
+ *
+ * @example
+ * ```ts
+ * import { scalarText } from "./specifier.ts";
+ * scalarText(new Uint8Array([0x49, 0x4b, 0x43])); // "IKC"
+ * ```
+ */
+export function scalarText(v: unknown): string | undefined {
   if (typeof v === "string") return v;
   if (typeof v === "number" || typeof v === "bigint") return String(v);
   if (v instanceof Uint8Array) {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DisconnectedError, IkcError } from "../core/errors.ts";
+import { DisconnectedError } from "../core/errors.ts";
 import type { Freezer } from "../core/freezer.ts";
 import { FrameReader } from "../core/frame.ts";
 import type { NegotiationResult } from "../core/negotiation.ts";
@@ -97,7 +97,6 @@ export class Channel {
   #flushing = false;
   #ended = false;
   #readDone: Promise<void> = Promise.resolve();
-  #idle: Array<() => void> = [];
   #roomWaiters: Array<() => void> = [];
 
   constructor(conn: Connection, freezer: Freezer, info: NegotiationResult, options: ChannelOptions, side: "client" | "server") {
@@ -179,12 +178,6 @@ export class Channel {
     return new Promise((resolve) => this.#roomWaiters.push(resolve));
   }
 
-  /** Resolves once nothing is queued or being written. */
-  drained(): Promise<void> {
-    if (!this.#flushing) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
-  }
-
   #startFlush = (): void => {
     void this.#flush();
   };
@@ -217,7 +210,6 @@ export class Channel {
       if (this.#roomWaiters.length > 0 && (!this.full || err)) for (const f of this.#roomWaiters.splice(0)) f();
     }
     this.#flushing = false;
-    for (const f of this.#idle.splice(0)) f();
   }
 
   async #readLoop(first: Uint8Array): Promise<void> {
@@ -285,17 +277,4 @@ export class Channel {
     if (!(await within(this.conn.close().catch(() => {}), left()))) this.conn.destroy?.(this.reason);
     await within(this.#readDone, Math.max(left(), 100));
   }
-}
-
-/**
- * An error from our own code (a freezer that cannot write a value), as opposed to a network one.
- *
- * @example
- * ```ts
- * import { isLocalFailure } from "./channel.ts";
- * isLocalFailure(new TypeError("x")); // true
- * ```
- */
-export function isLocalFailure(e: unknown): boolean {
-  return e instanceof IkcError && !(e instanceof DisconnectedError) || e instanceof TypeError;
 }

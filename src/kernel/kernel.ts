@@ -16,6 +16,7 @@ import {
   parseMessage,
   remoteErrorMessage,
   requestMessage,
+  responseMessage,
   targetName,
 } from "../core/message.ts";
 import type { PerlValue } from "../core/perl.ts";
@@ -512,7 +513,7 @@ export class Kernel {
         const event = raw !== null && typeof raw === "object" && !Array.isArray(raw) && !(raw instanceof Uint8Array)
           ? raw as Record<string, PerlValue>
           : addressHash(rsvp);
-        channel.send({ event, params: params === undefined ? null : params as PerlValue, from: addressHash(from) });
+        channel.send(responseMessage(event, params as PerlValue, from));
       } catch (e) {
         this.#refuse(m, channel, `State '${session}/${state}' returned a value that cannot be sent: ${errText(e)}`, "invocation");
       }

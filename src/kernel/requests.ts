@@ -169,11 +169,6 @@ export class RequestTable {
     return failed.length;
   }
 
-  /** Rejects every request with `error`. */
-  failAll(error: Error): void {
-    for (const p of [...this.pending()]) p.reject(error);
-  }
-
   #remove(e: Entry): void {
     e.settled = true;
     e.deadline?.cancel();
