@@ -43,6 +43,7 @@ import {
 } from "./limits.ts";
 import { PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook, blessedClass } from "./perl.ts";
 import type { PerlValue } from "./perl.ts";
+import { utf8Text } from "./text.ts";
 
 /**
  * The `Varname` IKC's freezer gives Data::Dumper; frames assign `$POE::Component::IKC::Freezer::VAR1`.
@@ -108,7 +109,6 @@ const DEFAULT_MAX_DEPTH = DEFAULT_LIMITS.maxDepth;
 const VARNAME_RE = /^[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*$/;
 const REGEXP_FLAGS_RE = /^[msixpnadlu]*$/;
 
-const utf8Lax = new TextDecoder("utf-8", { ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 function latin1(b: Uint8Array): string {
@@ -131,43 +131,6 @@ function asciiString(b: Uint8Array): string {
     return s;
   }
   return latin1(b);
-}
-
-/**
- * The bytes as text when they are well-formed UTF-8, else undefined. No exception on the way (a
- * fatal TextDecoder's throw per string made a frame of a million non-UTF-8 strings take seconds);
- * the bytes are scanned only when the decoded text holds U+FFFD, which a real one may explain.
- */
-function utf8Text(b: Uint8Array): string | undefined {
-  const s = utf8Lax.decode(b);
-  return s.indexOf("\uFFFD") < 0 || isUtf8(b) ? s : undefined;
-}
-
-/** Whether the bytes are well-formed UTF-8 (what a fatal TextDecoder accepts). */
-function isUtf8(b: Uint8Array): boolean {
-  const n = b.length;
-  for (let i = 0; i < n;) {
-    const c = b[i]!;
-    if (c < 0x80) {
-      i++;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-      if (i + 1 >= n || (b[i + 1]! & 0xc0) !== 0x80) return false;
-      i += 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      const c1 = b[i + 1];
-      if (c1 === undefined || c1 < (c === 0xe0 ? 0xa0 : 0x80) || c1 > (c === 0xed ? 0x9f : 0xbf)) return false;
-      if (i + 2 >= n || (b[i + 2]! & 0xc0) !== 0x80) return false;
-      i += 3;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      const c1 = b[i + 1];
-      if (c1 === undefined || c1 < (c === 0xf0 ? 0x90 : 0x80) || c1 > (c === 0xf4 ? 0x8f : 0xbf)) return false;
-      if (i + 3 >= n || (b[i + 2]! & 0xc0) !== 0x80 || (b[i + 3]! & 0xc0) !== 0x80) return false;
-      i += 4;
-    } else {
-      return false;
-    }
-  }
-  return true;
 }
 
 function nameString(b: Uint8Array): string {
