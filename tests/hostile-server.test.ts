@@ -799,11 +799,13 @@ describe("IkcClient against a hostile fake server", () => {
         // What a reset may lose is what the OS had taken: the writer's send buffer (probed with
         // the client's own write pattern: the channel joins what is queued into one write of up
         // to maxWriteBuffer) and what sat unread in the reader's receive buffer, which the probe
-        // cannot see and loopback autotuning sizes differently run to run (seen: up to 3 MiB):
-        // 4 MiB of slack. The strict check that no write resolves once the socket is gone is the
-        // transport test's ("a peer reset with many 64 KiB writes queued").
-        const bound = (await acceptedByStalledPeer(READ_FIRST * SIZE, 1 << 20)) + (4 << 20);
-        console.log(`reset with writes queued: the OS takes ${(bound / 2 ** 20 - 4).toFixed(1)} MiB for a peer that stopped reading`);
+        // cannot see and loopback autotuning sizes differently run to run (seen on Bun: 8 MiB
+        // lost, run after run, while the probe saw 3-7 MiB): 8 MiB of slack. This bound is an
+        // estimate of the OS's buffering; the strict check that no write resolves once the socket
+        // is gone is the transport test's ("a peer reset with many 64 KiB writes queued"), and
+        // the lost posts being one run in stream order is asserted above.
+        const bound = (await acceptedByStalledPeer(READ_FIRST * SIZE, 1 << 20)) + (8 << 20);
+        console.log(`reset with writes queued: the OS takes ${(bound / 2 ** 20 - 8).toFixed(1)} MiB for a peer that stopped reading`);
         assert.ok(lostBytes <= bound, `${falsely.length} posts (${(lostBytes / 2 ** 20).toFixed(1)} MiB) resolved but never arrived; the OS takes at most ${(bound / 2 ** 20).toFixed(1)} MiB for a stalled peer`);
         await worksAgain(c, "reset with writes queued");
       },
