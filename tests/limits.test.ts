@@ -328,7 +328,9 @@ describe("limits: large text inputs in linear time", () => {
     const started = performance.now();
     const v = dumperThaw(`${V} = qr/${"ab\\/".repeat(1 << 20)}/;`) as { pattern: string };
     assert.equal(v.pattern.length, 3 << 20);
-    assert.ok(performance.now() - started < 1000);
+    // ~300 ms alone; a quadratic parse takes minutes. 3 s, as its siblings above, so a loaded CI
+    // machine (seen: over 1 s) does not fail a linear parse.
+    assert.ok(performance.now() - started < 3000, `Data::Dumper qr//: ${performance.now() - started} ms`);
   });
 });
 
