@@ -18,13 +18,31 @@
 export * from "./src/core/perl.ts";
 export * from "./src/core/errors.ts";
 export type { Freezer } from "./src/core/freezer.ts";
-export * from "./src/core/storable/mod.ts";
-export * from "./src/core/freezethaw.ts";
-export * from "./src/core/dumper.ts";
-export { builtinFreezers, resolveFreezers } from "./src/core/freezers.ts";
-export * from "./src/core/frame.ts";
-export * from "./src/core/specifier.ts";
-export * from "./src/core/negotiation.ts";
+export type { DecodeLimits, DeprecatedLimitNames } from "./src/core/limits.ts";
+export {
+  createStorableFreezer,
+  type FreezeOptions,
+  nfreeze,
+  StorableDecoder,
+  StorableEncoder,
+  storableFreezer,
+  thaw,
+  type ThawOptions,
+} from "./src/core/storable/mod.ts";
+export {
+  freezeThawFreeze,
+  freezeThawFreezer,
+  freezeThawThaw,
+  type FreezeThawDecodeOptions,
+  type FreezeThawEncodeOptions,
+} from "./src/core/freezethaw.ts";
+export {
+  dumperFreeze,
+  dumperFreezer,
+  dumperThaw,
+  type DumperDecodeOptions,
+  type DumperEncodeOptions,
+} from "./src/core/dumper.ts";
 export * from "./src/client.ts";
 export * from "./src/server.ts";
 export type {
@@ -39,4 +57,4 @@ export type {
 export type { ErrorHandler } from "./src/kernel/report.ts";
 export type { Address } from "./src/core/message.ts";
 export type { Connection, ConnectOptions, Listener, ListenOptions, Transport } from "./src/transport/types.ts";
-export { detectTransport, transportFor } from "./src/transport/detect.ts";
+export type { TransportName } from "./src/transport/detect.ts";

@@ -12,7 +12,8 @@ import { fmtInt, fmtRatio, mdTable, repoRoot } from "./common.ts";
 const RUNTIMES = ["deno", "bun", "node"] as const;
 const dir = join(repoRoot, ".tmp", "bench");
 
-type Rec = { runtime: string; data: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+// deno-lint-ignore no-explicit-any
+type Rec = { runtime: string; data: Record<string, any> };
 
 function load(section: string, rt: string): Rec | undefined {
   const f = join(dir, `${section}-${rt}.json`);

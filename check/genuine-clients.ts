@@ -23,20 +23,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  builtinFreezers,
-  detectTransport,
-  IkcServer,
-  type IkcServerOptions,
-  type Listener,
-  type PeerInfo,
-  type PerlValue,
-  RemoteError,
-  type StateContext,
-  type StateHandler,
-  TimeoutError,
-  type Transport,
-} from "../mod.ts";
+import { IkcServer, type IkcServerOptions, type Listener, type PeerInfo, RemoteError, type StateContext, type StateHandler, TimeoutError, type Transport } from "../mod.ts";
+import { builtinFreezers } from "../src/core/freezers.ts";
+import { detectTransport } from "../src/transport/detect.ts";
 import { repoPath } from "../tests/helpers/perl.ts";
 
 // deno-lint-ignore no-explicit-any

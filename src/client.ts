@@ -748,10 +748,9 @@ export class IkcClient {
     return new Promise<IkcMessage>((resolve, reject) => {
       const list = this.#waiters.get(state) ?? [];
       this.#waiters.set(state, list);
-      let timer: Deadline | undefined;
       let onAbort: (() => void) | undefined;
       const remove = () => {
-        timer?.cancel();
+        timer.cancel();
         if (signal && onAbort) signal.removeEventListener("abort", onAbort);
         const l = this.#waiters.get(state);
         if (!l) return;
@@ -770,7 +769,7 @@ export class IkcClient {
         },
       };
       list.push(waiter);
-      timer = this.#kernel.deadlines.add(seconds * 1000, () =>
+      const timer: Deadline = this.#kernel.deadlines.add(seconds * 1000, () =>
         waiter.reject(new TimeoutError(`responded(${state}): no message arrived within ${seconds} s`)));
       if (signal) {
         onAbort = () => waiter.reject(new AbortError(`responded(${state}): aborted`, { cause: signal.reason }));

@@ -6,6 +6,7 @@
  */
 import type { PerlValue } from "./core/perl.ts";
 import type { StateContext, StateHandler } from "./kernel/kernel.ts";
+import { isAsciiString } from "./core/text.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -87,7 +88,7 @@ export function demoStates(): Record<string, StateHandler> {
     bytes: (p) => {
       if (p instanceof Uint8Array) return [p.length, 0, p.length];
       const s = typeof p === "string" ? p : p === null || p === undefined ? "" : String(p);
-      return [[...s].length, /[^\x00-\x7f]/.test(s) ? 1 : 0, new TextEncoder().encode(s).length];
+      return [[...s].length, isAsciiString(s) ? 0 : 1, new TextEncoder().encode(s).length];
     },
     big: (n) => "x".repeat(Number(n) || 0),
   };

@@ -319,6 +319,7 @@ export class IkcServer {
    * ```
    */
   on(event: MonitorEvent, handler: MonitorHandler): () => void;
+  /** Adds an error handler: a client dropped, an answer that could not be sent; returns its remover. */
   on(event: "error", handler: ErrorHandler): () => void;
   on(event: MonitorEvent | "error", handler: MonitorHandler | ErrorHandler): () => void {
     if (event === "error") return this.#kernel.reporter.add(handler as ErrorHandler);

@@ -1,21 +1,8 @@
 // The IKC client against the Perl test peer (POE, POE::Filter::Reference + Storable).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  AbortError,
-  bless,
-  blessedClass,
-  CodecError,
-  ConnectError,
-  detectTransport,
-  DisconnectedError,
-  IkcClient,
-  LimitError,
-  ProtocolError,
-  RemoteError,
-  TimeoutError,
-  type Transport,
-} from "../mod.ts";
+import { AbortError, bless, blessedClass, CodecError, ConnectError, DisconnectedError, IkcClient, LimitError, ProtocolError, RemoteError, TimeoutError, type Transport } from "../mod.ts";
+import { detectTransport } from "../src/transport/detect.ts";
 import { perlMissing } from "./helpers/perl.ts";
 import { type PerlServer, startPerlServer, tempSocketPath, withClient, withServer } from "./helpers/server.ts";
 

@@ -6,22 +6,9 @@
 import process from "node:process";
 import { after, describe, test as nodeTest } from "node:test";
 import assert from "node:assert/strict";
-import {
-  AbortError,
-  CodecError,
-  ConnectError,
-  detectTransport,
-  DisconnectedError,
-  encodeFrame,
-  IkcClient,
-  type IkcClientOptions,
-  LimitError,
-  nfreeze,
-  type PerlValue,
-  ProtocolError,
-  RemoteError,
-  TimeoutError,
-} from "../mod.ts";
+import { AbortError, CodecError, ConnectError, DisconnectedError, IkcClient, type IkcClientOptions, LimitError, nfreeze, type PerlValue, ProtocolError, RemoteError, TimeoutError } from "../mod.ts";
+import { detectTransport } from "../src/transport/detect.ts";
+import { encodeFrame } from "../src/core/frame.ts";
 import { FAKE_KERNEL, FakeServer, good, type Msg, type Peer } from "./helpers/fake-server.ts";
 
 // ------------------------------------------------------------------ file-wide checks

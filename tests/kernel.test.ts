@@ -85,13 +85,13 @@ describe("kernel over the memory transport", () => {
       await assert.rejects(client.call("t/nothing", null, { timeout: 0.2 }), TimeoutError);
       await assert.rejects(client.call("t/boom"), (e: unknown) => {
         assert.ok(e instanceof RemoteError);
-        assert.match(e.remoteMessage, /^State 't\/boom' failed: kaboom\.  Request poe:\/\/[^ ]+\/t\/boom sent by poe:\/\/Cli\/IKCLite$/);
+        assert.match(e.remoteMessage, /^State 't\/boom' failed: kaboom\. {2}Request poe:\/\/[^ ]+\/t\/boom sent by poe:\/\/Cli\/IKCLite$/);
         assert.equal(e.phase, "invocation");
         return true;
       });
       await assert.rejects(client.call("t/reject"), /async kaboom/);
       await assert.rejects(client.call("nope/x"), (e: unknown) =>
-        e instanceof RemoteError && /^Session 'nope' is not available for remote kernels\.  Request poe:\/\/.+\/nope\/x sent by poe:\/\/Cli\/IKCLite$/.test(e.remoteMessage));
+        e instanceof RemoteError && /^Session 'nope' is not available for remote kernels\. {2}Request poe:\/\/.+\/nope\/x sent by poe:\/\/Cli\/IKCLite$/.test(e.remoteMessage));
       await assert.rejects(client.call("t/zzz"), (e: unknown) =>
         e instanceof RemoteError && /^Session 't' has not published state 'zzz'/.test(e.remoteMessage));
       assert.equal(await client.call("t/echo", "still serving"), "still serving");

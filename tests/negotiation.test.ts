@@ -1,15 +1,9 @@
 // The pure negotiation state machine and specifier parsing, line by line.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  ClientNegotiation,
-  ConnectError,
-  formatSpecifier,
-  parseSpecifier,
-  ProtocolError,
-  qualifySpecifier,
-  toSpecifier,
-} from "../mod.ts";
+import { ConnectError, ProtocolError } from "../mod.ts";
+import { ClientNegotiation } from "../src/core/negotiation.ts";
+import { formatSpecifier, parseSpecifier, qualifySpecifier, toSpecifier } from "../src/core/specifier.ts";
 
 describe("IKC0 negotiation", () => {
   test("one round trip; the id is the first KERNEL entry and ip:port is kept apart", () => {

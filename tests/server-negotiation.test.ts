@@ -2,7 +2,8 @@
 // talking to it line by line (no sockets).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { ClientNegotiation, ProtocolError } from "../mod.ts";
+import { ProtocolError } from "../mod.ts";
+import { ClientNegotiation } from "../src/core/negotiation.ts";
 import { ServerNegotiation } from "../src/core/server-negotiation.ts";
 
 const server = (o: Partial<ConstructorParameters<typeof ServerNegotiation>[0]> = {}) =>

@@ -3,16 +3,9 @@
 // the well-behaved ones.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  type Connection,
-  detectTransport,
-  encodeFrame,
-  FrameReader,
-  IkcClient,
-  IkcServer,
-  nfreeze,
-  thaw,
-} from "../mod.ts";
+import { type Connection, IkcClient, IkcServer, nfreeze, thaw } from "../mod.ts";
+import { detectTransport } from "../src/transport/detect.ts";
+import { encodeFrame, FrameReader } from "../src/core/frame.ts";
 import { tempSocketPath } from "./helpers/server.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

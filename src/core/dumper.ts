@@ -43,7 +43,7 @@ import {
 } from "./limits.ts";
 import { PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook, blessedClass } from "./perl.ts";
 import type { PerlValue } from "./perl.ts";
-import { utf8Text } from "./text.ts";
+import { isAsciiString, utf8Text } from "./text.ts";
 
 /**
  * The `Varname` IKC's freezer gives Data::Dumper; frames assign `$POE::Component::IKC::Freezer::VAR1`.
@@ -959,7 +959,7 @@ const ESCAPES: Record<number, string> = { 0x0a: "\\n", 0x09: "\\t", 0x0d: "\\r",
  * even when every character is below 256 (`\x{e9}` alone would give a byte string).
  */
 function quote(s: string): string {
-  if (/^[\x00-\x7f]*$/.test(s)) return `'${s.replace(/[\\']/g, "\\$&")}'`;
+  if (isAsciiString(s)) return `'${s.replace(/[\\']/g, "\\$&")}'`;
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const cp = s.codePointAt(i)!;

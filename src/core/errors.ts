@@ -15,6 +15,7 @@
  * ```
  */
 export class IkcError extends Error {
+  /** An error with `message`; `options.cause` keeps what led to it. */
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -33,7 +34,9 @@ export class IkcError extends Error {
  * ```
  */
 export class CodecError extends IkcError {
+  /** Byte offset in the input where decoding failed, or -1 when not tied to one. */
   readonly offset: number;
+  /** A codec error; `offset` is added to the message when it is known. */
   constructor(message: string, offset = -1, options?: { cause?: unknown }) {
     super(offset >= 0 ? `${message} (at byte ${offset})` : message, options);
     this.offset = offset;
@@ -118,9 +121,13 @@ export class AbortError extends IkcError {}
  * ```
  */
 export class RemoteError extends IkcError {
+  /** The text the remote kernel sent. */
   readonly remoteMessage: string;
+  /** The remote kernel's name, when known. */
   readonly remoteKernel: string | undefined;
+  /** The step that failed on the remote (Perl says `deliver` for a request it could not route), when known. */
   readonly phase: string | undefined;
+  /** An error the remote kernel reported. */
   constructor(remoteMessage: string, remoteKernel?: string, phase?: string) {
     super(`remote error${remoteKernel ? ` from ${remoteKernel}` : ""}: ${remoteMessage}`);
     this.remoteMessage = remoteMessage;
@@ -141,7 +148,9 @@ export class RemoteError extends IkcError {
  * ```
  */
 export class SubscriptionError extends IkcError {
+  /** The text the remote kernel sent. */
   readonly remoteMessage: string;
+  /** A subscription the remote kernel refused, with its reason. */
   constructor(remoteMessage: string) {
     super(`subscription refused: ${remoteMessage}`);
     this.remoteMessage = remoteMessage;

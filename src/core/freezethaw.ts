@@ -54,7 +54,7 @@ import {
 } from "./limits.ts";
 import { PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook, blessedClass } from "./perl.ts";
 import type { PerlValue } from "./perl.ts";
-import { utf8Text } from "./text.ts";
+import { isAsciiString, utf8Text } from "./text.ts";
 
 /**
  * Options of {@link FreezeThawDecoder}: the {@link DecodeLimits} every decoder shares (`maxDepth`,
@@ -844,7 +844,7 @@ class Emitter {
     if (s === undefined) {
       const keys = Object.keys(h);
       let ascii = true;
-      for (const k of keys) if (!/^[\x00-\x7f]*$/.test(k)) ascii = false;
+      for (const k of keys) if (!isAsciiString(k)) ascii = false;
       if (ascii) {
         keys.sort();
         s = { keys, keyBytes: keys.map((k) => utf8Encoder.encode(k)) }; // ASCII: both encodings agree
@@ -930,7 +930,7 @@ class Emitter {
         w.ascii("_");
         return;
       case "string":
-        if (/^[\x00-\x7f]*$/.test(v)) this.asciiStr(v);
+        if (isAsciiString(v)) this.asciiStr(v);
         else this.str(this.text(v));
         return;
       case "number":

@@ -19,8 +19,11 @@ import { formatSpecifier, scalarText, type Specifier, toSpecifier } from "./spec
  * ```
  */
 export interface Address {
+  /** The kernel's name or alias; absent means the kernel at the other end. */
   kernel?: string;
+  /** The session's alias on that kernel. */
   session: string;
+  /** The state (event) to run; absent where only a session is named. */
   state?: string;
 }
 

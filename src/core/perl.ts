@@ -66,6 +66,7 @@ export class PerlRef {
   value: PerlValue;
   /** Whether the reference was weak in Perl (informational; weak refs thaw as strong in Perl too if re-sent). */
   weak: boolean;
+  /** Wraps `value` as a reference; `weak` as Perl's weaken() left it. */
   constructor(value: PerlValue, weak = false) {
     this.value = value;
     this.weak = weak;
@@ -82,8 +83,11 @@ export class PerlRef {
  * ```
  */
 export class PerlRegexp {
+  /** The pattern's source text. */
   pattern: string;
+  /** Its modifiers, such as `i`, `m`, `s`, `x`. */
   flags: string;
+  /** A regexp with `pattern` and `flags`. */
   constructor(pattern: string, flags = "") {
     this.pattern = pattern;
     this.flags = flags;
@@ -100,8 +104,11 @@ export class PerlRegexp {
  * ```
  */
 export class PerlVString {
+  /** The literal v-string text, such as `v1.2.3`. */
   vstring: string;
+  /** The value the v-string stands for (its string form). */
   value: PerlValue;
+  /** A v-string: its literal text and the value it stands for. */
   constructor(vstring: string, value: PerlValue) {
     this.vstring = vstring;
     this.value = value;
@@ -127,6 +134,7 @@ export class StorableHook {
   frozen: Uint8Array;
   /** The extra references `STORABLE_freeze` returned. */
   refs: PerlValue[];
+  /** What a Storable hook left: the class, the referent's kind, the frozen string and its extra refs. */
   constructor(className: string, kind: "scalar" | "array" | "hash", frozen: Uint8Array, refs: PerlValue[]) {
     this.className = className;
     this.kind = kind;

@@ -57,3 +57,18 @@ export function isUtf8(b: Uint8Array): boolean {
   }
   return true;
 }
+
+/**
+ * Whether every UTF-16 unit of `s` is ASCII (below 0x80), so its Latin-1 and UTF-8 bytes agree.
+ *
+ * @example
+ * ```ts
+ * import { isAsciiString } from "./text.ts";
+ * isAsciiString("abc"); // true
+ * isAsciiString("é"); // false
+ * ```
+ */
+export function isAsciiString(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}

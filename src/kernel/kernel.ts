@@ -75,6 +75,7 @@ export interface StateContext {
   readonly kernelAliases: readonly string[];
   /** Our session and state that runs. */
   readonly session: string;
+  /** Our state that runs. */
   readonly state: string;
   /** `list` when the caller asked for every return value (Perl's wantarray). */
   readonly context: "scalar" | "list";
@@ -117,7 +118,9 @@ export interface PeerInfo {
   readonly kernel: string;
   /** Every name it announced, id first. */
   readonly aliases: readonly string[];
+  /** `IKC0` or classic `IKC`, as negotiated. */
   readonly protocol: "IKC0" | "IKC";
+  /** The freezer both ends agreed on. */
   readonly freezer: string;
   /** The socket's far end (`host:port` or the Unix path). */
   readonly address: string;

@@ -290,6 +290,7 @@ export const denoTransport: Transport = {
     return new DenoConnection(conn, remote, blockSize);
   },
   // async though Deno.listen is synchronous: a bind error must reject, not throw.
+  // deno-lint-ignore require-await
   async listen(options: ListenOptions): Promise<Listener> {
     const { address, host, port, path, blockSize } = checkListenOptions(options);
     const api = deno();

@@ -368,6 +368,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
       return listener.open(remote, blockSize);
     },
     // async though nothing waits: a bind error must reject, not throw.
+    // deno-lint-ignore require-await
     async listen(options: ListenOptions): Promise<Listener> {
       const { address, host, port, path, blockSize } = checkListenOptions(options);
       const inUse = () => listenFailed(address, Object.assign(new Error("address in use"), { code: "EADDRINUSE" }));

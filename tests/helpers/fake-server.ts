@@ -1,7 +1,9 @@
 // A fake IKC server on the raw transport layer, for tests that need a server that misbehaves.
 // It speaks the wire by hand (negotiation lines, then `<len>\0<Storable>` frames) so a test can
 // break it in any way: each accepted connection is handed to the server's current `behave`.
-import { type Connection, detectTransport, encodeFrame, FrameReader, type Listener, nfreeze, type PerlValue, thaw } from "../../mod.ts";
+import { type Connection, type Listener, nfreeze, type PerlValue, thaw } from "../../mod.ts";
+import { detectTransport } from "../../src/transport/detect.ts";
+import { encodeFrame, FrameReader } from "../../src/core/frame.ts";
 
 /** The kernel id the fake server announces (a bare `session/state` is sent to it). */
 export const FAKE_KERNEL = "Fake-1";

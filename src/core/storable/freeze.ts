@@ -19,6 +19,7 @@
  */
 import { CodecError, LimitError } from "../errors.ts";
 import { PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook, type PerlValue } from "../perl.ts";
+import { isAsciiString } from "../text.ts";
 
 /**
  * Options for {@link nfreeze} and {@link StorableEncoder}.
@@ -82,6 +83,7 @@ export class StorableEncoder {
   /** Object.prototype has enumerable properties (someone added some): for-in would see them. */
   private protoDirty = false;
 
+  /** Makes an encoder; it reuses one growing buffer across encode() calls. */
   constructor(options: FreezeOptions = {}) {
     this.maxDepth = options.maxDepth ?? 512;
     this.canonical = options.canonical === true;
@@ -148,6 +150,7 @@ export class StorableEncoder {
 
   // ---- buffer ------------------------------------------------------------------------
 
+  /** Moves the image into a larger buffer holding at least `min` more bytes. */
   private newBuffer(min: number): void {
     const used = this.pos - this.start;
     const size = Math.max(INITIAL_SIZE, min + used, Math.min(used * 2, used + 0x1000000));
@@ -158,10 +161,12 @@ export class StorableEncoder {
     this.pos = used;
   }
 
+  /** Room for `n` more bytes. */
   private ensure(n: number): void {
     if (this.pos + n > this.buf.length) this.newBuffer(n + (this.pos - this.start));
   }
 
+  /** A 32-bit length in network order. */
   private u32(v: number): void {
     const b = this.buf;
     const p = this.pos;
@@ -172,6 +177,7 @@ export class StorableEncoder {
     this.pos = p + 4;
   }
 
+  /** One level deeper, bounded by maxDepth. */
   private enter(): void {
     if (++this.depth > this.maxDepth) throw new LimitError(`nesting deeper than maxDepth ${this.maxDepth}`);
   }
@@ -203,6 +209,7 @@ export class StorableEncoder {
     this.valueOther(v);
   }
 
+  /** Everything but strings and numbers: containers, refs, blessed and special values. */
   private valueOther(v: PerlValue): void {
     switch (typeof v) {
       case "object": {
@@ -306,6 +313,7 @@ export class StorableEncoder {
     return false;
   }
 
+  /** An array, or a back reference when already written. */
   private array(a: PerlValue[]): void {
     if (this.backref(a)) return;
     this.tag++;
@@ -320,6 +328,7 @@ export class StorableEncoder {
     this.depth--;
   }
 
+  /** A plain object as a hash, or a back reference when already written. */
   private hash(h: { [key: string]: PerlValue }): void {
     if (this.backref(h)) return;
     this.tag++;
@@ -387,6 +396,7 @@ export class StorableEncoder {
     this.depth--;
   }
 
+  /** A Map as a hash (keys must be strings or numbers), or a back reference. */
   private map(m: Map<unknown, PerlValue>): void {
     if (this.backref(m)) return;
     this.tag++;
@@ -426,6 +436,7 @@ export class StorableEncoder {
     this.depth--;
   }
 
+  /** Undoes a partly written item so that it can be written another way. */
   private rollback(pos: number, tag: number, seenLen: number, classLen: number): void {
     this.pos = pos;
     this.tag = tag;
@@ -497,6 +508,7 @@ export class StorableEncoder {
     this.depth--;
   }
 
+  /** The blessing that precedes a blessed item: the class name, or its index when seen before. */
   private bless(cls: unknown): void {
     if (typeof cls !== "string" || cls === "") throw new CodecError("a blessed value's class must be a non-empty string");
     const idx = this.classes.get(cls);
@@ -606,6 +618,7 @@ export class StorableEncoder {
     this.depth--;
   }
 
+  /** A regexp: its pattern and flags. */
   private regexp(re: PerlRegexp): void {
     if (this.backref(re)) return;
     this.tag++;
@@ -636,6 +649,7 @@ export class StorableEncoder {
     for (let i = 0; i < flags.length; i++) b[this.pos++] = flags.charCodeAt(i);
   }
 
+  /** A v-string: its literal text, then the value it stands for. */
   private vstring(v: PerlVString): void {
     const val = v.value;
     if (!(typeof val === "string" || typeof val === "number" || typeof val === "bigint" || val instanceof Uint8Array)) {
@@ -649,6 +663,7 @@ export class StorableEncoder {
 
   // ---- scalars -----------------------------------------------------------------------
 
+  /** A number: the smallest integer form that holds it, else a double. */
   private number(n: number): void {
     const i = n | 0;
     if (i === n) {
@@ -825,11 +840,6 @@ export function nfreeze(value: PerlValue, options?: FreezeOptions): Uint8Array {
 function isReferenceLike(v: unknown): boolean {
   if (typeof v !== "object" || v === null) return false;
   if (v instanceof Uint8Array || v instanceof PerlVString) return false;
-  return true;
-}
-
-function isAsciiString(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
   return true;
 }
 

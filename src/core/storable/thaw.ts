@@ -99,6 +99,7 @@ export class StorableDecoder {
   private nvSize = 8;
   private view: DataView | null = null;
 
+  /** Makes a decoder; the limits in `options` bound what one image may cost. */
   constructor(options: ThawOptions = {}) {
     const limits = resolveLimits(options);
     this.maxDepth = limits.maxDepth;
@@ -171,10 +172,12 @@ export class StorableDecoder {
 
   // ---- low level reads ------------------------------------------------------------
 
+  /** Throws: `what` would read past the end of the image. */
   private truncated(at: number, what: string): never {
     throw new CodecError(`truncated or corrupt input: ${what} runs past the end of the data`, at);
   }
 
+  /** Reads one byte, a marker or a length. */
   private byte(): number {
     const p = this.pos;
     if (p >= this.end) this.truncated(p, "a marker byte");
@@ -212,6 +215,7 @@ export class StorableDecoder {
     return hi * 4294967296 + lo;
   }
 
+  /** An unsigned 32-bit integer at `p`, in the image's byte order. */
   private readU32At(p: number, le: boolean): number {
     const b = this.buf;
     return le
@@ -219,6 +223,7 @@ export class StorableDecoder {
       : ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
   }
 
+  /** A DataView over the input, made on first use (only doubles need it). */
   private dataView(): DataView {
     return (this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength));
   }
@@ -245,10 +250,12 @@ export class StorableDecoder {
     if (++this.elements > this.maxElements) this.tooMany(at);
   }
 
+  /** Throws: the image holds more than maxElements values. */
   private tooMany(at: number): never {
     throw new LimitError(`more than maxElements ${this.maxElements} values in one image`, at);
   }
 
+  /** Sets flag `f` on seen-table entry `tag` (the table grows by doubling). */
   private flag(tag: number, f: number): void {
     let a = this.tagFlags;
     if (tag >= a.length) {
@@ -259,6 +266,7 @@ export class StorableDecoder {
     a[tag] |= f;
   }
 
+  /** One level deeper, bounded by maxDepth. */
   private enter(at: number): void {
     if (++this.depth > this.maxDepth) {
       throw new LimitError(`nesting deeper than maxDepth ${this.maxDepth}`, at);
@@ -267,6 +275,7 @@ export class StorableDecoder {
 
   // ---- header ----------------------------------------------------------------------
 
+  /** Reads the header: network order, or the native byte order and sizes it names. */
   private header(): void {
     const b = this.buf;
     if (this.end === 0) throw new CodecError("empty input: not a Storable image", 0);
@@ -618,6 +627,7 @@ export class StorableDecoder {
     return this.item();
   }
 
+  /** An array of `n` items. */
   private array(n: number, rvTag: number, cls: string | undefined, at: number): PerlValue[] {
     this.countElements(n, at);
     if (n > this.end - this.pos) this.truncated(at, `an array of ${n} elements`);
@@ -632,6 +642,7 @@ export class StorableDecoder {
     return a;
   }
 
+  /** A hash of `n` entries, each a value then its key. */
   private hash(n: number, rvTag: number, cls: string | undefined, at: number): { [key: string]: PerlValue } {
     this.countElements(2 * n, at); // keys and values
     if (n * 5 > this.end - this.pos) this.truncated(at, `a hash of ${n} entries`);
@@ -654,11 +665,13 @@ export class StorableDecoder {
     return h;
   }
 
+  /** A hash with flags (restricted or UTF-8 keys). */
   private flagHash(rvTag: number, cls: string | undefined, at: number): { [key: string]: PerlValue } {
     this.byte(); // hash flags (restricted): ignored, JS gets a plain object
     return this.flagHashBody(this.u32(), rvTag, cls, at);
   }
 
+  /** The `n` entries of a flagged hash, each a value, the key's flags and the key. */
   private flagHashBody(n: number, rvTag: number, cls: string | undefined, at: number): { [key: string]: PerlValue } {
     // At least value, key flags and one key byte (SHV_K_ISSV keys are items) per entry.
     this.countElements(2 * n, at); // keys and values
@@ -757,6 +770,7 @@ export class StorableDecoder {
     return h;
   }
 
+  /** A regexp: its pattern and flags. */
   private regexp(rvTag: number, cls: string | undefined): PerlRegexp {
     const opFlags = this.byte();
     const len = opFlags & 0x01 ? this.u32() : this.byte();
@@ -773,6 +787,7 @@ export class StorableDecoder {
     return re;
   }
 
+  /** A v-string: its literal text, then the value it stands for. */
   private vstring(len: number): PerlVString {
     const s = this.take(len, "v-string");
     const b = this.buf;
@@ -787,6 +802,7 @@ export class StorableDecoder {
     return v;
   }
 
+  /** A native integer, ivSize bytes in the image's byte order. */
   private integer(): PerlValue {
     const size = this.ivSize;
     const p = this.pos;
@@ -806,6 +822,7 @@ export class StorableDecoder {
     return v;
   }
 
+  /** A native double (8 bytes; long doubles are refused). */
   private double(): number {
     if (this.nvSize !== 8) throw new CodecError(`unsupported native NV size ${this.nvSize} (long doubles)`, this.pos - 1);
     const p = this.pos;
