@@ -30,18 +30,18 @@ export {
   type ThawOptions,
 } from "./src/core/storable/mod.ts";
 export {
+  type FreezeThawDecodeOptions,
+  type FreezeThawEncodeOptions,
   freezeThawFreeze,
   freezeThawFreezer,
   freezeThawThaw,
-  type FreezeThawDecodeOptions,
-  type FreezeThawEncodeOptions,
 } from "./src/core/freezethaw.ts";
 export {
+  type DumperDecodeOptions,
+  type DumperEncodeOptions,
   dumperFreeze,
   dumperFreezer,
   dumperThaw,
-  type DumperDecodeOptions,
-  type DumperEncodeOptions,
 } from "./src/core/dumper.ts";
 export * from "./src/client.ts";
 export * from "./src/server.ts";

@@ -14,7 +14,13 @@ import { Bench } from "tinybench";
 type G = {
   Deno?: { version: { deno: string; v8: string }; cpuUsage?: () => { user: number; system: number } };
   Bun?: { version: string };
-  process?: { version: string; versions: Record<string, string>; cpuUsage?: () => { user: number; system: number }; env: Record<string, string | undefined>; argv: string[] };
+  process?: {
+    version: string;
+    versions: Record<string, string>;
+    cpuUsage?: () => { user: number; system: number };
+    env: Record<string, string | undefined>;
+    argv: string[];
+  };
 };
 const g = globalThis as unknown as G;
 

@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs";
 import { IkcClient } from "../src/client.ts";
 import type { PerlValue } from "../src/core/perl.ts";
-import { startPerlServer, type PerlServer } from "../tests/helpers/server.ts";
+import { type PerlServer, startPerlServer } from "../tests/helpers/server.ts";
 import { rowsPayload } from "./payloads.ts";
 import { cpuMicros, env, fmtInt, fmtRatio, mdTable, quick, record, runtimeLabel } from "./common.ts";
 
@@ -44,7 +44,13 @@ interface Run {
  * window of `inFlight` workers keeps that many calls outstanding (1 = the window machinery with one
  * call at a time, which should match sequential: a check on the harness itself).
  */
-async function runCalls(client: IkcClient, params: PerlValue, calls: number, inFlight: number, check: (v: PerlValue) => void): Promise<void> {
+async function runCalls(
+  client: IkcClient,
+  params: PerlValue,
+  calls: number,
+  inFlight: number,
+  check: (v: PerlValue) => void,
+): Promise<void> {
   if (inFlight === 0) {
     for (let i = 0; i < calls; i++) check(await client.call("test/echo", params));
     return;
@@ -107,7 +113,9 @@ async function main(): Promise<void> {
       let seqRate = NaN;
       for (const m of modes) {
         const runs: Run[] = [];
-        for (let i = 0; i < REPEAT; i++) runs.push(await timed(server, () => runCalls(client, p.value, p.calls, m.inFlight, check)));
+        for (let i = 0; i < REPEAT; i++) {
+          runs.push(await timed(server, () => runCalls(client, p.value, p.calls, m.inFlight, check)));
+        }
         const r = median(runs);
         const rate = (p.calls * 1000) / r.wallMs;
         if (m.inFlight === 0) seqRate = rate;
@@ -128,7 +136,17 @@ async function main(): Promise<void> {
     console.log(`Median of ${REPEAT} runs; each run is a fixed number of \`call("test/echo", params)\`.\n`);
     console.log(
       mdTable(
-        ["params", "mode", "calls", "wall", "calls/s", "wall/call", "vs sequential", "client CPU/call", "server CPU/call"],
+        [
+          "params",
+          "mode",
+          "calls",
+          "wall",
+          "calls/s",
+          "wall/call",
+          "vs sequential",
+          "client CPU/call",
+          "server CPU/call",
+        ],
         rows,
       ),
     );

@@ -10,9 +10,21 @@
  *
  * @module
  */
-import { FrameReader, encodeFrame } from "../src/core/frame.ts";
+import { encodeFrame, FrameReader } from "../src/core/frame.ts";
 import { ConcatReader } from "../tests/helpers/concat-reader.ts";
-import { fmtInt, fmtMean, fmtRate, fmtRatio, fmtTime, keep, mdTable, measure, quick, record, runtimeLabel } from "./common.ts";
+import {
+  fmtInt,
+  fmtMean,
+  fmtRate,
+  fmtRatio,
+  fmtTime,
+  keep,
+  mdTable,
+  measure,
+  quick,
+  record,
+  runtimeLabel,
+} from "./common.ts";
 
 const BLOCKS = [1, 16, 256, 4096, 65536];
 const KiB = 1024;
@@ -51,7 +63,9 @@ function chunksOf(stream: Uint8Array, block: number): Uint8Array[] {
     for (let i = 0; i < stream.byteLength; i++) out.push(POOL1[stream[i]]);
     return out;
   }
-  for (let i = 0; i < stream.byteLength; i += block) out.push(stream.subarray(i, Math.min(i + block, stream.byteLength)));
+  for (let i = 0; i < stream.byteLength; i += block) {
+    out.push(stream.subarray(i, Math.min(i + block, stream.byteLength)));
+  }
   return out;
 }
 
@@ -109,7 +123,13 @@ async function main(): Promise<void> {
       small.map((c) => {
         const m = rs.get(c.name)!;
         raw[c.name] = { ...m, frames: c.frames, bytes: c.bytes, block: c.block };
-        return [blockLabel(c.block), fmtInt(c.chunks.length), fmtMean(m), fmtRate(c.frames * m.opsPerSec), fmtInt(c.bytes / m.meanMs / 1e3)];
+        return [
+          blockLabel(c.block),
+          fmtInt(c.chunks.length),
+          fmtMean(m),
+          fmtRate(c.frames * m.opsPerSec),
+          fmtInt(c.bytes / m.meanMs / 1e3),
+        ];
       }),
     ),
   );
@@ -124,7 +144,14 @@ async function main(): Promise<void> {
       large.map((c) => {
         const m = rl.get(c.name)!;
         raw[c.name] = { ...m, frames: c.frames, bytes: c.bytes, block: c.block, mbPerSec: c.bytes / m.meanMs / 1e3 };
-        return [blockLabel(c.block), String(c.frames), fmtInt(c.chunks.length), fmtMean(m), fmtRate(c.frames * m.opsPerSec), fmtInt(c.bytes / m.meanMs / 1e3)];
+        return [
+          blockLabel(c.block),
+          String(c.frames),
+          fmtInt(c.chunks.length),
+          fmtMean(m),
+          fmtRate(c.frames * m.opsPerSec),
+          fmtInt(c.bytes / m.meanMs / 1e3),
+        ];
       }),
     ),
   );
@@ -135,7 +162,12 @@ async function main(): Promise<void> {
   const lin: Array<{ label: string; block: number; sizes: number[]; naive?: boolean }> = [
     { label: "FrameReader, 16 B blocks", block: 16, sizes: [1 * MiB, 2 * MiB, 4 * MiB] },
     { label: "FrameReader, 1 B blocks", block: 1, sizes: [128 * KiB, 256 * KiB, 512 * KiB] },
-    { label: "naive concat reader (reference), 16 B blocks", block: 16, sizes: [32 * KiB, 64 * KiB, 128 * KiB], naive: true },
+    {
+      label: "naive concat reader (reference), 16 B blocks",
+      block: 16,
+      sizes: [32 * KiB, 64 * KiB, 128 * KiB],
+      naive: true,
+    },
   ];
   const body = payload(4 * MiB, 7);
   const headers = new Map<number, Uint8Array>();

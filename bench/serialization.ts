@@ -26,11 +26,11 @@ import {
   keep,
   mdTable,
   measure,
+  type Measured,
   quick,
   record,
   repoRoot,
   runtimeLabel,
-  type Measured,
 } from "./common.ts";
 
 interface PerlTiming {
@@ -46,7 +46,10 @@ interface PerlResults {
 }
 
 function perl(args: string[]): string {
-  const r = spawnSync("perl", [join(repoRoot, "bench", "storable.pl"), ...args], { encoding: "utf8", maxBuffer: 1 << 26 });
+  const r = spawnSync("perl", [join(repoRoot, "bench", "storable.pl"), ...args], {
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+  });
   if (r.status !== 0) throw new Error(`bench/storable.pl failed (${r.status}): ${r.stderr}`);
   return r.stdout;
 }
@@ -91,7 +94,11 @@ function fmtPerl(t: PerlTiming | undefined): string {
 
 async function main(): Promise<void> {
   console.log(`## Serialization — ${runtimeLabel()}\n`);
-  console.log(`msgpackr native string extension (msgpackr-extract): ${isNativeAccelerationEnabled ? "active" : "not active (pure JS)"}\n`);
+  console.log(
+    `msgpackr native string extension (msgpackr-extract): ${
+      isNativeAccelerationEnabled ? "active" : "not active (pure JS)"
+    }\n`,
+  );
   const payloads = allPayloads();
   const perlBytes = perlImages();
   const perlRes = perlTimings();
@@ -108,10 +115,17 @@ async function main(): Promise<void> {
     const pb = perlBytes.get(p.name)!;
     // The same data must come back, or the timings compare different work.
     // (Network order stores doubles as strings: compare with numericStrings "number".)
-    if (!same(thaw(ours, { numericStrings: "number" }), v)) throw new Error(`${p.name}: thaw(nfreeze(v)) differs from v`);
+    if (!same(thaw(ours, { numericStrings: "number" }), v)) {
+      throw new Error(`${p.name}: thaw(nfreeze(v)) differs from v`);
+    }
     if (!same(unpack(mp), v)) throw new Error(`${p.name}: msgpackr round trip differs`);
     perlThawed.set(p.name, thaw(pb));
-    sizes.set(p.name, { ours: ours.byteLength, perl: pb.byteLength, msgpack: mp.byteLength, json: enc.encode(js).byteLength });
+    sizes.set(p.name, {
+      ours: ours.byteLength,
+      perl: pb.byteLength,
+      msgpack: mp.byteLength,
+      json: enc.encode(js).byteLength,
+    });
     tasks.push(
       { name: `${p.name} nfreeze`, fn: () => keep(nfreeze(v)) },
       { name: `${p.name} thaw`, fn: () => keep(thaw(ours)) },
@@ -125,16 +139,38 @@ async function main(): Promise<void> {
   const r = await measure(tasks, { timeMs: Number(env("BENCH_TIME") ?? (quick ? 150 : 500)) });
   const get = (n: string): Measured => r.get(n)!;
 
-  console.log("### Encode (time per operation, mean ±95% margin; ratios are time ours / theirs, below 1 = ours faster)\n");
+  console.log(
+    "### Encode (time per operation, mean ±95% margin; ratios are time ours / theirs, below 1 = ours faster)\n",
+  );
   console.log(
     mdTable(
-      ["payload", "nfreeze (ours)", "ops/s", "msgpackr pack", "JSON.stringify", "Perl XS nfreeze", "ours/msgpackr", "ours/JSON", "ours/Perl XS"],
+      [
+        "payload",
+        "nfreeze (ours)",
+        "ops/s",
+        "msgpackr pack",
+        "JSON.stringify",
+        "Perl XS nfreeze",
+        "ours/msgpackr",
+        "ours/JSON",
+        "ours/Perl XS",
+      ],
       payloads.map((p) => {
         const o = get(`${p.name} nfreeze`);
         const m = get(`${p.name} pack`);
         const j = get(`${p.name} stringify`);
         const pt = perlRes?.results[p.name]?.nfreeze;
-        return [p.label, fmtMean(o), fmtRate(o.opsPerSec), fmtMean(m), fmtMean(j), fmtPerl(pt), fmtRatio(o.meanMs / m.meanMs), fmtRatio(o.meanMs / j.meanMs), fmtRatio(o.meanMs / perlMs(pt))];
+        return [
+          p.label,
+          fmtMean(o),
+          fmtRate(o.opsPerSec),
+          fmtMean(m),
+          fmtMean(j),
+          fmtPerl(pt),
+          fmtRatio(o.meanMs / m.meanMs),
+          fmtRatio(o.meanMs / j.meanMs),
+          fmtRatio(o.meanMs / perlMs(pt)),
+        ];
       }),
     ),
   );
@@ -142,14 +178,36 @@ async function main(): Promise<void> {
   console.log("\n### Decode\n");
   console.log(
     mdTable(
-      ["payload", "thaw (ours, own bytes)", "ops/s", "thaw (ours, Perl's bytes)", "msgpackr unpack", "JSON.parse", "Perl XS thaw", "ours/msgpackr", "ours/JSON", "ours/Perl XS"],
+      [
+        "payload",
+        "thaw (ours, own bytes)",
+        "ops/s",
+        "thaw (ours, Perl's bytes)",
+        "msgpackr unpack",
+        "JSON.parse",
+        "Perl XS thaw",
+        "ours/msgpackr",
+        "ours/JSON",
+        "ours/Perl XS",
+      ],
       payloads.map((p) => {
         const o = get(`${p.name} thaw`);
         const op = get(`${p.name} thaw perl`);
         const m = get(`${p.name} unpack`);
         const j = get(`${p.name} parse`);
         const pt = perlRes?.results[p.name]?.thaw;
-        return [p.label, fmtMean(o), fmtRate(o.opsPerSec), fmtMean(op), fmtMean(m), fmtMean(j), fmtPerl(pt), fmtRatio(o.meanMs / m.meanMs), fmtRatio(o.meanMs / j.meanMs), fmtRatio(o.meanMs / perlMs(pt))];
+        return [
+          p.label,
+          fmtMean(o),
+          fmtRate(o.opsPerSec),
+          fmtMean(op),
+          fmtMean(m),
+          fmtMean(j),
+          fmtPerl(pt),
+          fmtRatio(o.meanMs / m.meanMs),
+          fmtRatio(o.meanMs / j.meanMs),
+          fmtRatio(o.meanMs / perlMs(pt)),
+        ];
       }),
     ),
   );
@@ -172,7 +230,9 @@ async function main(): Promise<void> {
       `number. Row 3 thawed from our image: ${JSON.stringify(ownRow)}; from Perl's: ${JSON.stringify(row)}. ` +
       `Perl's image differs in hash key order (Perl's hash order) and in how Perl typed each scalar.`,
   );
-  if (perlRes) console.log(`Perl XS baseline: perl ${perlRes.perl}, Storable ${perlRes.storable}, median of in-process batches.`);
+  if (perlRes) {
+    console.log(`Perl XS baseline: perl ${perlRes.perl}, Storable ${perlRes.storable}, median of in-process batches.`);
+  }
   console.log();
 
   record("serialization", {

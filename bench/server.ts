@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
@@ -182,7 +182,13 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-async function timedRun(server: ServerProc, clients: IkcClient[], inFlight: number, calls: number, pool: Float64Array[]): Promise<Run> {
+async function timedRun(
+  server: ServerProc,
+  clients: IkcClient[],
+  inFlight: number,
+  calls: number,
+  pool: Float64Array[],
+): Promise<Run> {
   const lat = new Float64Array(calls);
   const m0 = machineCpuMicros();
   const c0 = cpuMicros();
@@ -276,7 +282,15 @@ function configsFor(n: number): Config[] {
   const out: Config[] = [];
   if (n === 1) out.push({ key: "1x1", label: "1 client, sequential", clients: 1, inFlight: 1, calls: SEQ_CALLS });
   else out.push({ key: `${n}x1`, label: `${n} clients x 1 in flight`, clients: n, inFlight: 1, calls: CALLS });
-  if (W !== 1) out.push({ key: `${n}x${W}`, label: `${n} client${n > 1 ? "s" : ""} x ${W} in flight`, clients: n, inFlight: W, calls: CALLS });
+  if (W !== 1) {
+    out.push({
+      key: `${n}x${W}`,
+      label: `${n} client${n > 1 ? "s" : ""} x ${W} in flight`,
+      clients: n,
+      inFlight: W,
+      calls: CALLS,
+    });
+  }
   return out;
 }
 
@@ -284,7 +298,14 @@ async function connectAll(server: ServerProc, n: number): Promise<IkcClient[]> {
   const out: IkcClient[] = [];
   for (let i = 0; i < n; i++) {
     // Distinct kernel names: each connection is its own remote kernel to the server.
-    out.push(await IkcClient.connect({ host: "127.0.0.1", port: server.port, name: `Bench${server.side}${n}c${i}`, timeout: 60 }));
+    out.push(
+      await IkcClient.connect({
+        host: "127.0.0.1",
+        port: server.port,
+        name: `Bench${server.side}${n}c${i}`,
+        timeout: 60,
+      }),
+    );
   }
   return out;
 }
@@ -318,7 +339,9 @@ async function main(): Promise<void> {
           const pools = new Map<Side, Float64Array[]>(servers.map((s) => [s.side, []]));
           for (let r = 0; r < ROUNDS; r++) {
             for (const s of servers) {
-              runs.get(s.side)!.push(await timedRun(s, clients.get(s.side)!, cfg.inFlight, cfg.calls, pools.get(s.side)!));
+              runs.get(s.side)!.push(
+                await timedRun(s, clients.get(s.side)!, cfg.inFlight, cfg.calls, pools.get(s.side)!),
+              );
             }
           }
           const res: ConfigResult = { clients: cfg.clients, inFlight: cfg.inFlight, calls: cfg.calls };
@@ -348,14 +371,26 @@ async function main(): Promise<void> {
     `Load generator: this process (${runtime}), IkcClient over loopback TCP, N = 1, 16, 64 connections (one IkcClient ` +
       `each), each keeping W = ${W} calls of \`call("test/echo", rowsPayload(1))\` in flight (Storable), or 1 at a time in ` +
       `the "x 1" and sequential rows; the same for both servers. Each run is a fixed number ` +
-      `of calls (${fmtInt(CALLS)}; ${fmtInt(SEQ_CALLS)} sequential), ${ROUNDS} rounds interleaved ours, Perl, ours, Perl, ... ` +
+      `of calls (${fmtInt(CALLS)}; ${
+        fmtInt(SEQ_CALLS)
+      } sequential), ${ROUNDS} rounds interleaved ours, Perl, ours, Perl, ... ` +
       `after ${fmtInt(WARMUP)} warm-up calls per server and configuration. Each server is its own child process.\n`,
   );
   if (servers.length === 2) {
     console.log("### Calls/s, ours vs Perl (median ratio of interleaved rounds)\n");
     console.log(
       mdTable(
-        ["clients x in flight", "ours calls/s", "Perl calls/s", "ours/Perl (median)", "ratio range", "server CPU/call ours / Perl", "Perl/ours CPU per call", "ours p99", "Perl p99"],
+        [
+          "clients x in flight",
+          "ours calls/s",
+          "Perl calls/s",
+          "ours/Perl (median)",
+          "ratio range",
+          "server CPU/call ours / Perl",
+          "Perl/ours CPU per call",
+          "ours p99",
+          "Perl p99",
+        ],
         configs.map((c) => {
           const r = results[c.key];
           return [
@@ -375,7 +410,7 @@ async function main(): Promise<void> {
     console.log(
       "\nRatios are calls/s ours / Perl: above 1.00x ours is faster. Perl/ours CPU per call is how many more calls " +
         "our server answers per second of its own CPU time: what it could reach with a load generator fast enough to " +
-        "keep it busy (see \"bound by\" below).\n",
+        'keep it busy (see "bound by" below).\n',
     );
   }
   console.log("### Per server\n");
@@ -401,7 +436,20 @@ async function main(): Promise<void> {
   }
   console.log(
     mdTable(
-      ["clients x in flight", "server", "calls/s", "server CPU/call", "server busy", "load gen CPU/call", "load gen busy", "others busy", "p50", "p99", "p99.9", "bound by"],
+      [
+        "clients x in flight",
+        "server",
+        "calls/s",
+        "server CPU/call",
+        "server busy",
+        "load gen CPU/call",
+        "load gen busy",
+        "others busy",
+        "p50",
+        "p99",
+        "p99.9",
+        "bound by",
+      ],
       rows,
     ),
   );

@@ -36,7 +36,12 @@ const server = (rt: string) => load("server", rt)?.data;
 function serverRow(rt: string, n: number, inFlight?: number) {
   const d = server(rt);
   return d?.configs?.[`${n}x${inFlight ?? d.inFlight}`] as
-    | { inFlight: number; ratio?: number; ours?: { callsPerSec: number; p99Ms: number }; perl?: { callsPerSec: number } }
+    | {
+      inFlight: number;
+      ratio?: number;
+      ours?: { callsPerSec: number; p99Ms: number };
+      perl?: { callsPerSec: number };
+    }
     | undefined;
 }
 
@@ -93,19 +98,25 @@ const targets: Target[] = [
       if (!seq || !pip) return undefined;
       const r = pip.callsPerSec / seq.callsPerSec;
       return {
-        text: `${fmtRatio(r)} (${fmtInt(seq.callsPerSec)} -> ${fmtInt(pip.callsPerSec)}/s; client CPU ${(pip.median.clientCpuUs / pip.calls).toFixed(0)} µs/call)`,
+        text: `${fmtRatio(r)} (${fmtInt(seq.callsPerSec)} -> ${fmtInt(pip.callsPerSec)}/s; client CPU ${
+          (pip.median.clientCpuUs / pip.calls).toFixed(0)
+        } µs/call)`,
         ok: r >= 3,
       };
     },
   })),
   ...[1, 16, 64].map((n) => ({
-    name: `server (issue 7): calls/s vs the Perl server, 1-row echo (Storable), ${n} client${n > 1 ? "s" : ""} x W in flight`,
+    name: `server (issue 7): calls/s vs the Perl server, 1-row echo (Storable), ${n} client${
+      n > 1 ? "s" : ""
+    } x W in flight`,
     goal: ">= 10.00x",
     value: (rt: string) => {
       const r = serverRow(rt, n);
       if (!r?.ours || !r.perl || r.ratio === undefined) return undefined;
       return {
-        text: `${fmtRatio(r.ratio)} (W=${r.inFlight}: ${fmtInt(r.ours.callsPerSec)} vs ${fmtInt(r.perl.callsPerSec)}/s)`,
+        text: `${fmtRatio(r.ratio)} (W=${r.inFlight}: ${fmtInt(r.ours.callsPerSec)} vs ${
+          fmtInt(r.perl.callsPerSec)
+        }/s)`,
         ok: r.ratio >= 10,
       };
     },

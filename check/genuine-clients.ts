@@ -23,7 +23,17 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { IkcServer, type IkcServerOptions, type Listener, type PeerInfo, RemoteError, type StateContext, type StateHandler, TimeoutError, type Transport } from "../mod.ts";
+import {
+  IkcServer,
+  type IkcServerOptions,
+  type Listener,
+  type PeerInfo,
+  RemoteError,
+  type StateContext,
+  type StateHandler,
+  TimeoutError,
+  type Transport,
+} from "../mod.ts";
 import { builtinFreezers } from "../src/core/freezers.ts";
 import { detectTransport } from "../src/transport/detect.ts";
 import { repoPath } from "../tests/helpers/perl.ts";
@@ -39,9 +49,14 @@ const FREEZERS = ["Storable", "FreezeThaw", "POE::Component::IKC::Freezer"] as c
 type FreezerName = (typeof FREEZERS)[number];
 
 function requireLib(): string {
-  if (!lib || !existsSync(join(lib, "POE/Component/IKC/ClientLite.pm")) || !existsSync(join(lib, "POE/Component/IKC/Client.pm"))) {
+  if (
+    !lib || !existsSync(join(lib, "POE/Component/IKC/ClientLite.pm")) ||
+    !existsSync(join(lib, "POE/Component/IKC/Client.pm"))
+  ) {
     throw new Error(
-      `IKC_GENUINE_LIB must name a folder holding POE/Component/IKC/ClientLite.pm and Client.pm (got ${JSON.stringify(lib)}); ` +
+      `IKC_GENUINE_LIB must name a folder holding POE/Component/IKC/ClientLite.pm and Client.pm (got ${
+        JSON.stringify(lib)
+      }); ` +
         "run scripts/check-genuine-clients.sh <path of a POE-Component-IKC checkout>",
     );
   }
@@ -62,7 +77,10 @@ function tempDir(): string {
 /** JSON for messages: bigints as text, bytes as a note. */
 function show(v: unknown): string {
   try {
-    return JSON.stringify(v, (_k, x) => typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? `<${x.length} bytes>` : x) ?? String(v);
+    return JSON.stringify(
+      v,
+      (_k, x) => typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? `<${x.length} bytes>` : x,
+    ) ?? String(v);
   } catch {
     return String(v);
   }
@@ -82,7 +100,9 @@ function textNumbers(v: J): J {
 function latin1Text(v: J): J {
   if (v instanceof Uint8Array) return String.fromCharCode(...v);
   if (Array.isArray(v)) return v.map(latin1Text);
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, latin1Text(x)]));
+  if (v !== null && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, latin1Text(x)]));
+  }
   return v;
 }
 
@@ -461,7 +481,9 @@ class PerlProc {
     const found = find();
     if (found !== undefined) return found;
     throw new Error(
-      `${this.label}: ${this.#exit ? `exited (${show(this.#exit)})` : `no line within ${ms} ms`} waiting for ${what}\n` +
+      `${this.label}: ${
+        this.#exit ? `exited (${show(this.#exit)})` : `no line within ${ms} ms`
+      } waiting for ${what}\n` +
         `stdout:\n${this.lines.map(show).join("\n")}\nstderr:\n${this.#err}`,
     );
   }
@@ -473,9 +495,18 @@ class PerlProc {
 
   async waitExit(ms: number): Promise<{ code: number | null; signal: string | null }> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const r = await Promise.race([this.exited, new Promise<undefined>((res) => (timer = setTimeout(() => res(undefined), ms)))]);
+    const r = await Promise.race([
+      this.exited,
+      new Promise<undefined>((res) => (timer = setTimeout(() => res(undefined), ms))),
+    ]);
     clearTimeout(timer);
-    if (r === undefined) throw new Error(`${this.label} did not exit within ${ms} ms\nstdout:\n${this.lines.map(show).join("\n")}\nstderr:\n${this.#err}`);
+    if (r === undefined) {
+      throw new Error(
+        `${this.label} did not exit within ${ms} ms\nstdout:\n${
+          this.lines.map(show).join("\n")
+        }\nstderr:\n${this.#err}`,
+      );
+    }
     return r;
   }
 
@@ -553,9 +584,22 @@ for (const protocol of ["IKC0", "IKC"] as const) {
       before(async () => {
         o = await ourServer();
         port = o.server.port!;
-        ({ lite, hello } = await Lite.start(name, ["--port", String(port), "--name", name, "--protocol", protocol, "--serialiser", freezer, "--timeout", "10"]));
+        ({ lite, hello } = await Lite.start(name, [
+          "--port",
+          String(port),
+          "--name",
+          name,
+          "--protocol",
+          protocol,
+          "--serialiser",
+          freezer,
+          "--timeout",
+          "10",
+        ]));
         const w = o.wires[0];
-        console.log(`[lite ${protocol} ${freezer}] ${wireText(w, 0).split("\n").join(`\n[lite ${protocol} ${freezer}] `)}`);
+        console.log(
+          `[lite ${protocol} ${freezer}] ${wireText(w, 0).split("\n").join(`\n[lite ${protocol} ${freezer}] `)}`,
+        );
       });
       after(async () => {
         await lite?.stop();
@@ -565,7 +609,10 @@ for (const protocol of ["IKC0", "IKC"] as const) {
       test("connects: negotiation both sides see, freezer on the wire", async () => {
         assert.equal(hello.connected, 1, show(hello));
         assert.equal(hello.name, name);
-        assert.ok(hello.warnings.some((w: string) => /create_ikc_client is deprecated/.test(w)), "create_ikc_client carps");
+        assert.ok(
+          hello.warnings.some((w: string) => /create_ikc_client is deprecated/.test(w)),
+          "create_ikc_client carps",
+        );
         const id = o.server.id;
         const addr = `127.0.0.1:${port}`;
         assert.deepEqual(hello.aliases, [addr, "Hub", id, "HubAlias"].sort());
@@ -583,18 +630,47 @@ for (const protocol of ["IKC0", "IKC"] as const) {
         const down = parseStream(o.wires[0].down);
         if (protocol === "IKC0") {
           assert.deepEqual(up.lines, [`SETUP KERNEL=${name};FREEZER=${freezer};PID=${lite.pid}`]);
-          assert.deepEqual(down.lines, [`SETUP KERNEL=${id},Hub,HubAlias,${addr};FREEZER=${freezer};PID=${process.pid}`]);
+          assert.deepEqual(down.lines, [
+            `SETUP KERNEL=${id},Hub,HubAlias,${addr};FREEZER=${freezer};PID=${process.pid}`,
+          ]);
         } else {
-          assert.deepEqual(up.lines, ["HELLO", "OK", "OK", "OK", "OK", `IAM ${name}`, "DONE", `FREEZER ${freezer}`, "WORLD"]);
-          assert.deepEqual(down.lines, [`IAM ${id}`, "IAM Hub", "IAM HubAlias", `IAM ${addr}`, "DONE", "OK", "OK", "UP"]);
+          assert.deepEqual(up.lines, [
+            "HELLO",
+            "OK",
+            "OK",
+            "OK",
+            "OK",
+            `IAM ${name}`,
+            "DONE",
+            `FREEZER ${freezer}`,
+            "WORLD",
+          ]);
+          assert.deepEqual(down.lines, [
+            `IAM ${id}`,
+            "IAM Hub",
+            "IAM HubAlias",
+            `IAM ${addr}`,
+            "DONE",
+            "OK",
+            "OK",
+            "UP",
+          ]);
         }
         // a first frame each way, to see what each freezer writes
         const r = await lite.step({ op: "call", spec: "test/echo", params: "first" });
         assert.equal(r.result, "first");
         const upF = parseStream(o.wires[0].up).frames;
         const downF = parseStream(o.wires[0].down).frames;
-        assert.equal(frameFormat(upF[0]), freezer, `ClientLite's first frame: ${show(String.fromCharCode(...upF[0].subarray(0, 40)))}`);
-        assert.equal(frameFormat(downF[0]), freezer, `our first frame: ${show(String.fromCharCode(...downF[0].subarray(0, 40)))}`);
+        assert.equal(
+          frameFormat(upF[0]),
+          freezer,
+          `ClientLite's first frame: ${show(String.fromCharCode(...upF[0].subarray(0, 40)))}`,
+        );
+        assert.equal(
+          frameFormat(downF[0]),
+          freezer,
+          `our first frame: ${show(String.fromCharCode(...downF[0].subarray(0, 40)))}`,
+        );
         if (freezer === "Storable") assert.equal(upF[0][0], 0x05, "ClientLite uses nfreeze (network order)");
         assert.deepEqual(thawFrame(upF[0]), {
           event: `poe://${hello.remote_name}/test/echo`,
@@ -603,11 +679,14 @@ for (const protocol of ["IKC0", "IKC"] as const) {
           rsvp: { kernel: name, session: "IKCLite", state: "response0" },
           wantarray: "",
         });
-        assert.deepEqual(norm(thawFrame(downF[0])), norm({
-          event: { kernel: name, session: "IKCLite", state: "response0" },
-          params: "first",
-          from: { kernel: o.server.id, session: "test", state: "IKC:proxy" },
-        }));
+        assert.deepEqual(
+          norm(thawFrame(downF[0])),
+          norm({
+            event: { kernel: name, session: "IKCLite", state: "response0" },
+            params: "first",
+            from: { kernel: o.server.id, session: "test", state: "IKC:proxy" },
+          }),
+        );
       });
 
       test("name and error", async () => {
@@ -625,25 +704,46 @@ for (const protocol of ["IKC0", "IKC"] as const) {
         assert.equal(r.error, null, show(r));
         assert.deepEqual(r.result, norm(v));
         // FreezeThaw text says nothing of encodings: our thaw gives a string holding bytes >= 0x80 as a Uint8Array
-        const received = freezer === "FreezeThaw" ? latin1Text(o.calls("echo").at(-1)!.params) : o.calls("echo").at(-1)!.params;
+        const received = freezer === "FreezeThaw"
+          ? latin1Text(o.calls("echo").at(-1)!.params)
+          : o.calls("echo").at(-1)!.params;
         assert.deepEqual(norm(received), norm(v), "what our state received");
         assert.equal(String((await lite.step({ op: "call", spec: "test/add", params: [1, 2, 3] })).result), "6");
         assert.equal((await lite.step({ op: "call", spec: "test/context", params: null })).result, "scalar");
-        assert.deepEqual((await lite.step({ op: "call", spec: "test/list", params: [1, "two", 3] })).result, norm([1, "two", 3]), "an arrayref in scalar context");
+        assert.deepEqual(
+          (await lite.step({ op: "call", spec: "test/list", params: [1, "two", 3] })).result,
+          norm([1, "two", 3]),
+          "an arrayref in scalar context",
+        );
         // other specifier forms: poe:/ (no kernel), and our name, alias and id
-        for (const spec of ["poe:/test/add", "poe://Hub/test/add", "poe://HubAlias/test/add", `poe://${o.server.id}/test/add`]) {
+        for (
+          const spec of [
+            "poe:/test/add",
+            "poe://Hub/test/add",
+            "poe://HubAlias/test/add",
+            `poe://${o.server.id}/test/add`,
+          ]
+        ) {
           const x = await lite.step({ op: "call", spec, params: [2, 3] });
           assert.equal(String(x.result), "5", `${spec}: ${show(x)}`);
         }
       });
 
       test("call in list context (ClientLite sends wantarray => 1)", async () => {
-        assert.deepEqual((await lite.step({ op: "call", spec: "test/context", params: null, context: "list" })).result, ["list"]);
-        assert.deepEqual((await lite.step({ op: "call", spec: "test/list", params: [1, "two", 3], context: "list" })).result, norm([1, "two", 3]));
+        assert.deepEqual(
+          (await lite.step({ op: "call", spec: "test/context", params: null, context: "list" })).result,
+          ["list"],
+        );
+        assert.deepEqual(
+          (await lite.step({ op: "call", spec: "test/list", params: [1, "two", 3], context: "list" })).result,
+          norm([1, "two", 3]),
+        );
         const who = await lite.step({ op: "call", spec: "test/whoami", params: null, context: "list" });
         assert.equal(who.result.length, 1);
         assert.equal(who.result[0].context, "list");
-        const sent = parseStream(o.wires.at(-1)!.up).frames.map(thawFrame).filter((m) => m.event?.endsWith?.("/test/whoami"));
+        const sent = parseStream(o.wires.at(-1)!.up).frames.map(thawFrame).filter((m) =>
+          m.event?.endsWith?.("/test/whoami")
+        );
         assert.equal(String(sent.at(-1).wantarray), "1");
       });
 
@@ -707,7 +807,12 @@ for (const protocol of ["IKC0", "IKC"] as const) {
         await o.server.post(`poe://${name}/IKCLite/other`, "ignored");
         await o.server.post(`poe://${name}/IKCLite/pushed`, "v3");
         const x = await lite.step({ op: "responded", state: "pushed", timeout: 2 });
-        assert.ok(x.warnings.some((w: string) => w.includes(`poe://${name}/IKCLite/other received, expecting poe://${name}/IKCLite/pushed`)), show(x));
+        assert.ok(
+          x.warnings.some((w: string) =>
+            w.includes(`poe://${name}/IKCLite/other received, expecting poe://${name}/IKCLite/pushed`)
+          ),
+          show(x),
+        );
         assert.equal(x.result, null, show(x));
         assert.notEqual(x.error, null);
         // start afresh for the next checks
@@ -720,7 +825,12 @@ for (const protocol of ["IKC0", "IKC"] as const) {
         // FreezeThaw has no UTF-8 flag: we send a JS string as its UTF-8 octets (src/core/freezethaw.ts
         // documents it), so Perl gets a byte string holding UTF-8; Storable and the Dumper carry characters.
         const utf8 = (t: string) => String.fromCharCode(...new TextEncoder().encode(t));
-        assert.deepEqual(r.result, freezer === "FreezeThaw" ? { s: utf8("é☺"), l: utf8("é"), b: "\u00e9\u00ff" } : { s: "é☺", l: "é", b: "\u00e9\u00ff" });
+        assert.deepEqual(
+          r.result,
+          freezer === "FreezeThaw"
+            ? { s: utf8("é☺"), l: utf8("é"), b: "\u00e9\u00ff" }
+            : { s: "é☺", l: "é", b: "\u00e9\u00ff" },
+        );
       });
 
       test(`ping: ${protocol === "IKC" ? "PONG" : "fails, as ClientLite's ping target is set only by classic IKC"}`, async () => {
@@ -730,7 +840,11 @@ for (const protocol of ["IKC0", "IKC"] as const) {
           assert.equal(r.result, 1, show(r));
           assert.equal(r.connected, 1);
           const ping = parseStream(o.wires.at(-1)!.up).frames.map(thawFrame).find((m) => m.params === "PING");
-          assert.deepEqual(ping, { event: `poe://${o.server.id}/IKC/ping`, params: "PING", rsvp: { kernel: name, session: "IKC", state: "pong" } });
+          assert.deepEqual(ping, {
+            event: `poe://${o.server.id}/IKC/ping`,
+            params: "PING",
+            rsvp: { kernel: name, session: "IKC", state: "pong" },
+          });
         } else {
           assert.equal(r.result, null);
           assert.match(r.error, /^Bad message/);
@@ -756,7 +870,10 @@ for (const protocol of ["IKC0", "IKC"] as const) {
           "nothing went back to that rsvp",
         );
         assert.equal(String((await lite.step({ op: "call", spec: "test/add", params: [2, 2] })).result), "4");
-        await waitFor("the reconnect and the old connection's end", () => o.connects.length === connects + 1 && o.disconnects.length >= connects);
+        await waitFor(
+          "the reconnect and the old connection's end",
+          () => o.connects.length === connects + 1 && o.disconnects.length >= connects,
+        );
         assert.equal(o.server.clients.length, 1);
       });
 
@@ -769,7 +886,12 @@ for (const protocol of ["IKC0", "IKC"] as const) {
         assert.ok(m, "a remote_error frame");
         assert.deepEqual(m.event, { kernel: name, session: "IKC", state: "remote_error" });
         assert.equal(String(m.is_error), "1");
-        assert.match(m.params[0], new RegExp(`^State 'test/throws' failed: test/throws was called\\.  Request poe://\\S+/test/throws sent by poe://${name}/IKCLite$`));
+        assert.match(
+          m.params[0],
+          new RegExp(
+            `^State 'test/throws' failed: test/throws was called\\.  Request poe://\\S+/test/throws sent by poe://${name}/IKCLite$`,
+          ),
+        );
         assert.ok(o.errors.length > errors, "reported on our side");
         assert.equal(r.connected, 1);
         assert.equal((await lite.step({ op: "call", spec: "test/echo", params: "still fine" })).result, "still fine");
@@ -780,10 +902,22 @@ for (const protocol of ["IKC0", "IKC"] as const) {
         assert.match(r.error, /^ARRAY\(0x[0-9a-f]+\)\n$/);
         const r2 = await lite.step({ op: "call", spec: "test/nostate", params: 1 });
         assert.match(r2.error, /^ARRAY\(0x[0-9a-f]+\)\n$/);
-        const texts = parseStream(o.wires.at(-1)!.down).frames.map(thawFrame).filter((x) => x.is_error).map((x) => x.params[0]);
+        const texts = parseStream(o.wires.at(-1)!.down).frames.map(thawFrame).filter((x) => x.is_error).map((x) =>
+          x.params[0]
+        );
         const remote = hello.remote_name;
-        assert.ok(texts.includes(`Session 'nope' is not available for remote kernels.  Request poe://${remote}/nope/x sent by poe://${name}/IKCLite`), show(texts));
-        assert.ok(texts.includes(`Session 'test' has not published state 'nostate'.  Request poe://${remote}/test/nostate sent by poe://${name}/IKCLite`), show(texts));
+        assert.ok(
+          texts.includes(
+            `Session 'nope' is not available for remote kernels.  Request poe://${remote}/nope/x sent by poe://${name}/IKCLite`,
+          ),
+          show(texts),
+        );
+        assert.ok(
+          texts.includes(
+            `Session 'test' has not published state 'nostate'.  Request poe://${remote}/test/nostate sent by poe://${name}/IKCLite`,
+          ),
+          show(texts),
+        );
       });
 
       test("disconnect: our server sees it go; ClientLite itself cannot post afterwards", async () => {
@@ -803,7 +937,13 @@ for (const protocol of ["IKC0", "IKC"] as const) {
 describe("genuine ClientLite: other settings", () => {
   test("->spawn (not create_ikc_client), default serialiser", async () => {
     const o = await ourServer();
-    const { lite, hello } = await Lite.start("spawn", ["--port", String(o.server.port), "--name", "LiteSpawn", "--spawn"]);
+    const { lite, hello } = await Lite.start("spawn", [
+      "--port",
+      String(o.server.port),
+      "--name",
+      "LiteSpawn",
+      "--spawn",
+    ]);
     try {
       assert.equal(hello.connected, 1, show(hello));
       assert.deepEqual(hello.warnings, []);
@@ -837,7 +977,14 @@ describe("genuine ClientLite: other settings", () => {
 
   test("a serialiser our server does not take: refused in both protocols, ClientLite says so", async () => {
     const o = await ourServer({ serializer: ["Storable"] });
-    const { lite, hello } = await Lite.start("refused", ["--port", String(o.server.port), "--name", "LiteRefused", "--serialiser", "FreezeThaw"]);
+    const { lite, hello } = await Lite.start("refused", [
+      "--port",
+      String(o.server.port),
+      "--name",
+      "LiteRefused",
+      "--serialiser",
+      "FreezeThaw",
+    ]);
     try {
       assert.equal(hello.connected, 0);
       assert.match(hello.error, /refused FreezeThaw/);
@@ -892,11 +1039,30 @@ for (const transport of ["tcp", "unix"] as const) {
           const path = transport === "unix" ? join(tempDir(), "ikc.sock") : undefined;
           o = await ourServer(path ? { path } : {});
           const where = path ? ["--unix", path] : ["--port", String(o.server.port)];
-          perl = new Full(tag, FULL, [...where, "--name", perlName, "--alias", perlAlias, "--protocol", protocol, "--serializer", serializer], { IKC_PROTOCOL: "1" });
+          perl = new Full(tag, FULL, [
+            ...where,
+            "--name",
+            perlName,
+            "--alias",
+            perlAlias,
+            "--protocol",
+            protocol,
+            "--serializer",
+            serializer,
+          ], { IKC_PROTOCOL: "1" });
           ready = await perl.event("ready", (l) => l.event === "ready", 30000);
-          await waitFor("our connect monitor", () => o.connects.length === 1, 15000, () => `${o.wire()}\n${perl.stderr()}`);
+          await waitFor(
+            "our connect monitor",
+            () => o.connects.length === 1,
+            15000,
+            () => `${o.wire()}\n${perl.stderr()}`,
+          );
           peer = o.connects[0];
-          await perl.event("Perl's register monitor for our id", (l) => l.what === "register" && l.rid === o.server.id, 10000);
+          await perl.event(
+            "Perl's register monitor for our id",
+            (l) => l.what === "register" && l.rid === o.server.id,
+            10000,
+          );
           console.log(`[full ${tag}] ${wireText(o.wires[0], 0).split("\n").join(`\n[full ${tag}] `)}`);
         });
         after(async () => {
@@ -911,7 +1077,9 @@ for (const transport of ["tcp", "unix"] as const) {
           else assert.ok(peer.aliases.some((a) => new RegExp(`^unix:\\S+:${ready.pid}-\\d+$`).test(a)), show(peer));
           assert.equal(peer.freezer, serializer);
           assert.deepEqual(o.server.clients.map((c) => c.kernel), [ready.kernel]);
-          for (const n of [o.server.id, "Hub", "HubAlias"]) await perl.event(`the register monitor for ${n}`, (l) => l.what === "register" && l.rid === n, 5000);
+          for (const n of [o.server.id, "Hub", "HubAlias"]) {
+            await perl.event(`the register monitor for ${n}`, (l) => l.what === "register" && l.rid === n, 5000);
+          }
           const regs = perl.events((l) => l.what === "register");
           assert.equal(regs.find((r) => r.rid === o.server.id).real, 1, "our id is the real name");
           assert.equal(regs.find((r) => r.rid === "Hub").real, 0);
@@ -921,11 +1089,18 @@ for (const transport of ["tcp", "unix"] as const) {
           test("IKC0 is negotiated, as with the genuine server (no fallback to classic IKC)", () => {
             const up = parseStream(o.wires[0].up).lines;
             const down = parseStream(o.wires[0].down).lines;
-            assert.match(up[0], new RegExp(`^SETUP KERNEL=${ready.kernel},${perlName},${perlAlias},\\S+;FREEZER=${serializer};PID=${ready.pid}$`));
+            assert.match(
+              up[0],
+              new RegExp(
+                `^SETUP KERNEL=${ready.kernel},${perlName},${perlAlias},\\S+;FREEZER=${serializer};PID=${ready.pid}$`,
+              ),
+            );
             assert.equal(
               peer.protocol,
               "IKC0",
-              `the genuine IKC::Client offered IKC0 and we answered ${JSON.stringify(down[0])}; it fell back to classic IKC:\n${wireText(o.wires[0], 0)}`,
+              `the genuine IKC::Client offered IKC0 and we answered ${
+                JSON.stringify(down[0])
+              }; it fell back to classic IKC:\n${wireText(o.wires[0], 0)}`,
             );
             assert.match(down[0], /^SETUP KERNEL=/);
           });
@@ -945,14 +1120,19 @@ for (const transport of ["tcp", "unix"] as const) {
           const ask = parseStream(o.wires[0].up).frames.map(thawFrame).find((m) => m.event?.state === "do_you_have");
           assert.ok(ask, "a do_you_have request");
           assert.equal(ask.params[0].session, "test");
-          const answer = parseStream(o.wires[0].down).frames.map(thawFrame).find((m) => m.event?.state === ask.rsvp.state);
+          const answer = parseStream(o.wires[0].down).frames.map(thawFrame).find((m) =>
+            m.event?.state === ask.rsvp.state
+          );
           assert.ok(answer, "our answer to it");
           assert.equal(answer.params[1], o.server.id, show(answer));
           assert.equal(answer.params[0].kernel, "Hub", show(answer));
           assert.equal(answer.params[0].session, "test", show(answer));
           const refused = await perl.cmd({ op: "subscribe", spec: "poe://Hub/nosuch" });
           assert.deepEqual(refused.subscribed, []);
-          const err = await perl.event("the refusal on its error monitor", (l) => l.what === "error" && /Refused subscription/.test(show(l.extra)));
+          const err = await perl.event(
+            "the refusal on its error monitor",
+            (l) => l.what === "error" && /Refused subscription/.test(show(l.extra)),
+          );
           assert.match(err.extra[1], /^Refused subscription poe:\/\/Hub\/nosuch$/);
         });
 
@@ -976,7 +1156,9 @@ for (const transport of ["tcp", "unix"] as const) {
             assert.equal(r.sent, 1, `${k}: ${show(r)}`);
           }
           await waitFor("3 posts", () => o.calls("record").length === n + 3);
-          assert.deepEqual(o.calls("record").slice(n).map((s) => s.params), [{ to: "Hub" }, { to: "HubAlias" }, { to: o.server.id }]);
+          assert.deepEqual(o.calls("record").slice(n).map((s) => s.params), [{ to: "Hub" }, { to: "HubAlias" }, {
+            to: o.server.id,
+          }]);
           for (const s of o.calls("record").slice(n)) {
             assert.deepEqual(s.from, { kernel: ready.kernel, session: "perlside", state: "IKC:proxy" });
             assert.equal(s.wantsAnswer, false);
@@ -987,8 +1169,16 @@ for (const transport of ["tcp", "unix"] as const) {
           const n = o.calls("record").length;
           // `*` is every channel the Responder knows, its own local kernel included: 2
           assert.equal((await perl.cmd({ op: "post", spec: "poe://*/test/record", params: "to all" })).sent, 2);
-          assert.equal((await perl.cmd({ op: "post", spec: "poe://Hub/test/record?extra", params: "with arg" })).sent, 1);
-          await waitFor("2 posts", () => o.calls("record").length === n + 2, 5000, () => `${o.wire()}\n${show(o.errors.map((e) => e.message))}`);
+          assert.equal(
+            (await perl.cmd({ op: "post", spec: "poe://Hub/test/record?extra", params: "with arg" })).sent,
+            1,
+          );
+          await waitFor(
+            "2 posts",
+            () => o.calls("record").length === n + 2,
+            5000,
+            () => `${o.wire()}\n${show(o.errors.map((e) => e.message))}`,
+          );
           const [all, arg] = o.calls("record").slice(n);
           assert.equal(all.params, "to all");
           assert.deepEqual(arg.args, ["with arg", "extra"]);
@@ -997,7 +1187,10 @@ for (const transport of ["tcp", "unix"] as const) {
         test("IKC/call: answers reach its rsvp state", async () => {
           const v = { s: "é☺", list: [1, "two", null], nested: { k: "v" } };
           assert.deepEqual((await perl.cmd({ op: "call", spec: "poe://Hub/test/echo", params: v })).answer, [v]);
-          assert.deepEqual((await perl.cmd({ op: "call", spec: "poe://HubAlias/test/add", params: [1, 2, 3] })).answer, [6]);
+          assert.deepEqual(
+            (await perl.cmd({ op: "call", spec: "poe://HubAlias/test/add", params: [1, 2, 3] })).answer,
+            [6],
+          );
           const who = (await perl.cmd({ op: "call", spec: "poe://Hub/test/whoami", params: null })).answer[0];
           assert.deepEqual(who.from, { kernel: ready.kernel, session: "perlside", state: "IKC:proxy" });
           // IKC/call's rsvp `poe:answerN`: session = the caller's session id, kernel = its name
@@ -1006,17 +1199,23 @@ for (const transport of ["tcp", "unix"] as const) {
           assert.match(who.rsvp.state, /^answer\d+$/);
           assert.equal(who.context, "scalar");
           assert.equal(who.kernel, ready.kernel);
-          assert.deepEqual((await perl.cmd({ op: "call", spec: "poe://Hub/test/delayed", params: [200, "late"] })).answer, ["late"]);
+          assert.deepEqual(
+            (await perl.cmd({ op: "call", spec: "poe://Hub/test/delayed", params: [200, "late"] })).answer,
+            ["late"],
+          );
         });
 
         test("IKC/call with an rsvp carrying a ?arg suffix: the answer keeps it (the genuine server answers [value, arg])", async () => {
           const r = await perl.cmd({ op: "call", spec: "poe://Hub/test/echo", params: "x", rsvp_args: "tag", wait: 2 });
           const sent = parseStream(o.wires[0].up).frames.map(thawFrame).filter((m) => m.rsvp?.args === "tag").at(-1);
-          const back = sent && parseStream(o.wires[0].down).frames.map(thawFrame).filter((m) => m.event?.state === sent.rsvp.state).at(-1);
+          const back = sent &&
+            parseStream(o.wires[0].down).frames.map(thawFrame).filter((m) => m.event?.state === sent.rsvp.state).at(-1);
           assert.deepEqual(
             r.answer,
             ["x", "tag"],
-            `the genuine Client sent rsvp ${show(sent?.rsvp)}; we answered ${show(back)}; its answer state got ${show(r)}`,
+            `the genuine Client sent rsvp ${show(sent?.rsvp)}; we answered ${show(back)}; its answer state got ${
+              show(r)
+            }`,
           );
         });
 
@@ -1028,13 +1227,24 @@ for (const transport of ["tcp", "unix"] as const) {
         test("errors reach its IKC/monitor error state with our text", async () => {
           const r = await perl.cmd({ op: "call", spec: "poe://Hub/test/throws", params: 1, wait: 1 });
           assert.equal(r.no_answer, 1);
-          const e = await perl.event("the remote error", (l) => l.what === "error" && /test\/throws was called/.test(show(l.extra)));
+          const e = await perl.event(
+            "the remote error",
+            (l) => l.what === "error" && /test\/throws was called/.test(show(l.extra)),
+          );
           assert.equal(e.extra[0], "remote-invocation");
-          assert.match(e.extra[1], new RegExp(`^State 'test/throws' failed: test/throws was called\\.  Request poe://Hub/test/throws sent by poe://${ready.kernel}/perlside/IKC:proxy$`));
+          assert.match(
+            e.extra[1],
+            new RegExp(
+              `^State 'test/throws' failed: test/throws was called\\.  Request poe://Hub/test/throws sent by poe://${ready.kernel}/perlside/IKC:proxy$`,
+            ),
+          );
           await perl.cmd({ op: "call", spec: "poe://Hub/nope/x", params: 1, wait: 1 });
           const e2 = await perl.event("the remote error", (l) => l.what === "error" && /'nope'/.test(show(l.extra)));
           assert.equal(e2.extra[0], "remote-check");
-          assert.equal(e2.extra[1], `Session 'nope' is not available for remote kernels.  Request poe://Hub/nope/x sent by poe://${ready.kernel}/perlside/IKC:proxy`);
+          assert.equal(
+            e2.extra[1],
+            `Session 'nope' is not available for remote kernels.  Request poe://Hub/nope/x sent by poe://${ready.kernel}/perlside/IKC:proxy`,
+          );
         });
 
         test("our server calls and posts into its published session", async () => {
@@ -1042,7 +1252,9 @@ for (const transport of ["tcp", "unix"] as const) {
           assert.deepEqual(await o.server.call(`poe://${perlName}/perlside/echo`, v), v);
           assert.equal(await o.server.call(`poe://${perlAlias}/perlside/add`, [1, 2, 3]), 6);
           assert.equal(await o.server.call(`poe://${ready.kernel}/perlside/context`, null), "scalar");
-          assert.deepEqual(await o.server.call(`poe://${perlName}/perlside/context`, null, { context: "list" }), ["list"]);
+          assert.deepEqual(await o.server.call(`poe://${perlName}/perlside/context`, null, { context: "list" }), [
+            "list",
+          ]);
           const who = await o.server.call<J>(`poe://${perlName}/perlside/whoami`, null);
           assert.deepEqual(who.from, { kernel: o.server.id, session: "IKC" }, "the thunk's from: our request's from");
           await o.server.post(`poe://${perlName}/perlside/note`, "hello");
@@ -1051,17 +1263,30 @@ for (const transport of ["tcp", "unix"] as const) {
           await assert.rejects(o.server.call(`poe://${perlName}/perlside/undef`, 1, { timeout: 1 }), TimeoutError);
           await assert.rejects(o.server.call(`poe://${perlName}/perlside/secret`, 1, { timeout: 5 }), (e: unknown) => {
             assert.ok(e instanceof RemoteError, String(e));
-            assert.equal(e.remoteMessage, `Session 'perlside' has not published state 'secret'.  Request poe://${perlName}/perlside/secret sent by poe://${o.server.id}/IKC`);
+            assert.equal(
+              e.remoteMessage,
+              `Session 'perlside' has not published state 'secret'.  Request poe://${perlName}/perlside/secret sent by poe://${o.server.id}/IKC`,
+            );
             return true;
           });
-          await assert.rejects(o.server.call(`poe://${perlName}/nosuch/x`, 1, { timeout: 5 }), (e: unknown) =>
-            e instanceof RemoteError && /^Session 'nosuch' is not available for remote kernels/.test(e.remoteMessage));
+          await assert.rejects(
+            o.server.call(`poe://${perlName}/nosuch/x`, 1, { timeout: 5 }),
+            (e: unknown) =>
+              e instanceof RemoteError && /^Session 'nosuch' is not available for remote kernels/.test(e.remoteMessage),
+          );
           // a Perl state that posts on to us: from its published session, so with a from
           const n = o.calls("record").length;
-          assert.equal(await o.server.call(`poe://${perlName}/perlside/relay`, ["poe://Hub/test/record", "relayed"]), 1);
+          assert.equal(
+            await o.server.call(`poe://${perlName}/perlside/relay`, ["poe://Hub/test/record", "relayed"]),
+            1,
+          );
           await waitFor("the relayed post", () => o.calls("record").length === n + 1);
           assert.equal(o.calls("record").at(-1)!.params, "relayed");
-          assert.deepEqual(o.calls("record").at(-1)!.from, { kernel: ready.kernel, session: "perlside", state: "IKC:proxy" });
+          assert.deepEqual(o.calls("record").at(-1)!.from, {
+            kernel: ready.kernel,
+            session: "perlside",
+            state: "IKC:proxy",
+          });
         });
 
         test("from inside our states: ctx.call, ctx.post, an IKC:proxy reply, and its thunk answering back", async () => {
@@ -1069,14 +1294,24 @@ for (const transport of ["tcp", "unix"] as const) {
           assert.deepEqual(a.answer, [{ via: "ctx.call", got: "deep" }], show(a));
           const echo = perl.events((l) => l.state === "echo" && l.args[0] === "deep")[0];
           assert.deepEqual(echo.from, { kernel: o.server.id, session: "test", state: "IKC:proxy" });
-          assert.deepEqual((await perl.cmd({ op: "call", spec: "poe://Hub/test/tell_perl", params: "told you" })).answer, ["told"]);
+          assert.deepEqual(
+            (await perl.cmd({ op: "call", spec: "poe://Hub/test/tell_perl", params: "told you" })).answer,
+            ["told"],
+          );
           await perl.event("the note from ctx.post", (l) => l.state === "note" && l.args[0] === "told you");
-          assert.deepEqual((await perl.cmd({ op: "call", spec: "poe://Hub/test/proxy_reply", params: "p" })).answer, ["proxied"]);
+          assert.deepEqual((await perl.cmd({ op: "call", spec: "poe://Hub/test/proxy_reply", params: "p" })).answer, [
+            "proxied",
+          ]);
           const pr = await perl.event("the IKC:proxy reply", (l) => l.state === "note" && l.args[0] === "p");
           assert.deepEqual(pr.args, ["p", "second"], "several arguments through IKC:proxy");
           const b = await perl.cmd({ op: "call", spec: "poe://Hub/test/bounce", params: "ball" });
           assert.deepEqual(b.answer, [{ got: "replied" }], show(b));
-          await waitFor("the thunk's answer to our from", () => o.calls("pong_back").length === 1, 5000, () => o.wire());
+          await waitFor(
+            "the thunk's answer to our from",
+            () => o.calls("pong_back").length === 1,
+            5000,
+            () => o.wire(),
+          );
           assert.deepEqual(o.calls("pong_back")[0].args, ["ball", "x"]);
           assert.equal(o.calls("pong_back")[0].kernel, ready.kernel);
         });
@@ -1100,7 +1335,11 @@ for (const transport of ["tcp", "unix"] as const) {
             await waitFor("our disconnect monitor", () => o.disconnects.length === 1, 10000);
             assert.equal(o.disconnects[0].peer.kernel, ready.kernel);
             assert.equal(o.server.clients.length, 0);
-            assert.equal(o.errors.filter((e) => /dropped/.test(e.message)).length, 0, show(o.errors.map((e) => e.message)));
+            assert.equal(
+              o.errors.filter((e) => /dropped/.test(e.message)).length,
+              0,
+              show(o.errors.map((e) => e.message)),
+            );
           });
         }
       });
@@ -1112,37 +1351,58 @@ for (const transport of ["tcp", "unix"] as const) {
 
 function driver(file: string): string {
   if (!drivers || !existsSync(join(drivers, file))) {
-    throw new Error(`IKC_GENUINE_DRIVERS must name the checkout folder holding ${file} (got ${JSON.stringify(drivers)})`);
+    throw new Error(
+      `IKC_GENUINE_DRIVERS must name the checkout folder holding ${file} (got ${JSON.stringify(drivers)})`,
+    );
   }
   return join(drivers, file);
 }
-const driversSkip = drivers && existsSync(join(drivers, "test-client")) ? "" : "the checkout has no test-client/test-lite/test-thunk (a lib-only layout)";
+const driversSkip = drivers && existsSync(join(drivers, "test-client"))
+  ? ""
+  : "the checkout has no test-client/test-lite/test-thunk (a lib-only layout)";
 /** A test of the distribution's drivers: reported as skipped (not failed) when the checkout has none. */
 const dtest = (name: string, fn: () => Promise<void>) =>
-  driversSkip ? test(`${name} (skipped: ${driversSkip})`, () => console.log(`skipped: ${driversSkip}`)) : test(name, fn);
+  driversSkip
+    ? test(`${name} (skipped: ${driversSkip})`, () => console.log(`skipped: ${driversSkip}`))
+    : test(name, fn);
 
 describe("the distribution's test-lite against our server (t/20_clientlite.t's server: Inet, alias Ikc)", () => {
   for (const norecon of [false, true]) {
-    dtest(norecon ? "test-lite <port> LiteClient 1 (no reconnect)" : "test-lite <port> (close, then reconnect over classic IKC)", async () => {
-      const o = await ourServer({ name: "Inet", aliases: ["Ikc"] });
-      const p = new PerlProc("test-lite", driver("test-lite"), [String(o.server.port), ...(norecon ? ["LiteClient", "1"] : [])]);
-      try {
-        const exit = await p.waitExit(30000);
-        assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${p.stderr()}\n${o.wire()}`);
-        assert.equal(o.calls("fetchQ").length, 1);
-        const add = o.calls("add_1");
-        assert.equal(add.length, 1);
-        assert.equal(add[0].params[0], 7);
-        assert.deepEqual({ ...add[0].params[1], state: undefined }, { kernel: "LiteClient", session: "IKCLite", state: undefined });
-        await waitFor("test/here", () => o.calls("here").length === 1);
-        assert.equal(o.calls("here")[0].params, 8);
-        await waitFor("every disconnect", () => o.disconnects.length === o.connects.length);
-        assert.deepEqual(o.connects.map((c) => [c.kernel, c.protocol]), norecon ? [["LiteClient", "IKC0"]] : [["LiteClient", "IKC0"], ["LiteClient", "IKC"]]);
-      } finally {
-        await p.stop();
-        await o.server.close();
-      }
-    });
+    dtest(
+      norecon
+        ? "test-lite <port> LiteClient 1 (no reconnect)"
+        : "test-lite <port> (close, then reconnect over classic IKC)",
+      async () => {
+        const o = await ourServer({ name: "Inet", aliases: ["Ikc"] });
+        const p = new PerlProc("test-lite", driver("test-lite"), [
+          String(o.server.port),
+          ...(norecon ? ["LiteClient", "1"] : []),
+        ]);
+        try {
+          const exit = await p.waitExit(30000);
+          assert.deepEqual(exit, { code: 0, signal: null }, `stderr: ${p.stderr()}\n${o.wire()}`);
+          assert.equal(o.calls("fetchQ").length, 1);
+          const add = o.calls("add_1");
+          assert.equal(add.length, 1);
+          assert.equal(add[0].params[0], 7);
+          assert.deepEqual({ ...add[0].params[1], state: undefined }, {
+            kernel: "LiteClient",
+            session: "IKCLite",
+            state: undefined,
+          });
+          await waitFor("test/here", () => o.calls("here").length === 1);
+          assert.equal(o.calls("here")[0].params, 8);
+          await waitFor("every disconnect", () => o.disconnects.length === o.connects.length);
+          assert.deepEqual(
+            o.connects.map((c) => [c.kernel, c.protocol]),
+            norecon ? [["LiteClient", "IKC0"]] : [["LiteClient", "IKC0"], ["LiteClient", "IKC"]],
+          );
+        } finally {
+          await p.stop();
+          await o.server.close();
+        }
+      },
+    );
   }
 });
 
@@ -1151,8 +1411,13 @@ describe("the distribution's test-client against our server (t/10_server_client.
     dtest(`test-client ${type}`, async () => {
       const dir = tempDir();
       const unix = type.startsWith("unix");
-      const o = await ourServer(unix ? { path: join(dir, "IKC-test.pl"), name: "Unix", aliases: [] } : { name: "Inet", aliases: ["Ikc"] });
-      const p = new PerlProc(`test-client ${type}`, driver("test-client"), [type, String(o.server.port ?? 0)], { TMPDIR: dir, IKC_PROTOCOL: "1" });
+      const o = await ourServer(
+        unix ? { path: join(dir, "IKC-test.pl"), name: "Unix", aliases: [] } : { name: "Inet", aliases: ["Ikc"] },
+      );
+      const p = new PerlProc(`test-client ${type}`, driver("test-client"), [type, String(o.server.port ?? 0)], {
+        TMPDIR: dir,
+        IKC_PROTOCOL: "1",
+      });
       const name = type.charAt(0).toUpperCase() + type.slice(1);
       try {
         const exit = await p.waitExit(30000);
@@ -1164,7 +1429,11 @@ describe("the distribution's test-client against our server (t/10_server_client.
         assert.equal(o.connects.length, 1);
         assert.ok(o.connects[0].aliases.includes(`${name}Client`), show(o.connects[0]));
         await waitFor("the disconnect", () => o.disconnects.length === 1);
-        console.log(`[test-client ${type}] negotiated ${o.connects[0].protocol} ${o.connects[0].freezer}; ${p.stderr().trim().split("\n").join(" | ")}`);
+        console.log(
+          `[test-client ${type}] negotiated ${o.connects[0].protocol} ${o.connects[0].freezer}; ${
+            p.stderr().trim().split("\n").join(" | ")
+          }`,
+        );
         assert.doesNotMatch(p.stderr(), /error|died|Can't/i);
       } finally {
         await p.stop();
@@ -1183,7 +1452,11 @@ describe("the distribution's test-thunk against our server (t/32_thunk.t's serve
       assert.deepEqual(o.calls("post1").map((s) => s.params), ["I am"]);
       assert.deepEqual(o.calls("post2").map((s) => s.params), [["IRON", "MAN"]]);
       assert.deepEqual(o.calls("post3").map((s) => s.params), [[]]);
-      assert.deepEqual(o.calls("post1")[0].from, { kernel: o.connects[0].kernel, session: "Client", state: "IKC:proxy" });
+      assert.deepEqual(o.calls("post1")[0].from, {
+        kernel: o.connects[0].kernel,
+        session: "Client",
+        state: "IKC:proxy",
+      });
       // t/32_thunk.t's server shuts IKC down after done; closing ours ends the client the same way
       await o.server.close();
       const exit = await p.waitExit(15000);

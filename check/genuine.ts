@@ -11,7 +11,16 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ConnectError, DisconnectedError, type Freezer, IkcClient, RemoteError, storableFreezer, TimeoutError, type Transport } from "../mod.ts";
+import {
+  ConnectError,
+  DisconnectedError,
+  type Freezer,
+  IkcClient,
+  RemoteError,
+  storableFreezer,
+  TimeoutError,
+  type Transport,
+} from "../mod.ts";
 import { detectTransport } from "../src/transport/detect.ts";
 import { type PerlServer, startPerlServer, tempSocketPath, withClient, withServer } from "../tests/helpers/server.ts";
 
@@ -127,13 +136,19 @@ for (const serverProtocol of ["IKC0", "IKC"] as const) {
         assert.match(rec.lines[0], /^C: SETUP KERNEL=TsGenuine\w+;FREEZER=Storable;PID=\d+$/);
         assert.match(
           rec.lines[1],
-          new RegExp(`^S: SETUP KERNEL=[-\\w]+,RefServer,Ref,127\\.0\\.0\\.1:${server.port};FREEZER=Storable;PID=${server.pid}$`),
+          new RegExp(
+            `^S: SETUP KERNEL=[-\\w]+,RefServer,Ref,127\\.0\\.0\\.1:${server.port};FREEZER=Storable;PID=${server.pid}$`,
+          ),
         );
         assert.deepEqual(c.remoteAliases, [c.remoteKernel, "RefServer", "Ref"]);
       } else {
         // refused with NOT, then classic IKC on the same socket (not a second connection)
         assert.equal(c.protocol, "IKC");
-        assert.deepEqual(rec.lines.slice(0, 3).map((l) => l.replace(/=.*$/, "")), ["C: SETUP KERNEL", "S: NOT", "C: HELLO"]);
+        assert.deepEqual(rec.lines.slice(0, 3).map((l) => l.replace(/=.*$/, "")), [
+          "C: SETUP KERNEL",
+          "S: NOT",
+          "C: HELLO",
+        ]);
         assert.ok(rec.lines.includes("S: DONE"));
         assert.ok(rec.lines.includes("C: WORLD") && rec.lines.includes("S: UP"));
         assert.ok(c.remoteAliases.includes("RefServer") && c.remoteAliases.includes("Ref"));
@@ -165,8 +180,10 @@ for (const serverProtocol of ["IKC0", "IKC"] as const) {
     });
 
     test("a state returning undef (or an empty list) sends nothing: timeout that says so", async () => {
-      await assert.rejects(c.call("test/undef", 1, { timeout: 0.5 }), (e: unknown) =>
-        e instanceof TimeoutError && /undef/.test(e.message));
+      await assert.rejects(
+        c.call("test/undef", 1, { timeout: 0.5 }),
+        (e: unknown) => e instanceof TimeoutError && /undef/.test(e.message),
+      );
       await assert.rejects(c.call("test/empty_list", 1, { context: "list", timeout: 0.5 }), TimeoutError);
       assert.equal(c.pendingCount, 0);
       assert.equal(await c.call("test/add", [1]), 1, "the connection is still fine");
@@ -203,11 +220,17 @@ for (const serverProtocol of ["IKC0", "IKC"] as const) {
     test("remote_error arrives as a RemoteError with the server's own message", async () => {
       await assert.rejects(c.call("nope/x", 1), (e: unknown) => {
         assert.ok(e instanceof RemoteError, String(e));
-        assert.match(e.remoteMessage, /^Session 'nope' is not available for remote kernels\. {2}Request poe:\/\/\S+\/nope\/x sent by poe:\/\/TsGenuine\w+\/IKCLite$/);
+        assert.match(
+          e.remoteMessage,
+          /^Session 'nope' is not available for remote kernels\. {2}Request poe:\/\/\S+\/nope\/x sent by poe:\/\/TsGenuine\w+\/IKCLite$/,
+        );
         return true;
       });
-      await assert.rejects(c.call("test/nostate", 1), (e: unknown) =>
-        e instanceof RemoteError && /^Session 'test' has not published state 'nostate'/.test(e.remoteMessage));
+      await assert.rejects(
+        c.call("test/nostate", 1),
+        (e: unknown) =>
+          e instanceof RemoteError && /^Session 'test' has not published state 'nostate'/.test(e.remoteMessage),
+      );
       assert.match(c.error ?? "", /nostate/);
       const errors: Error[] = [];
       const off = c.onError((e) => errors.push(e));
@@ -273,13 +296,17 @@ describe("genuine server: other ClientLite settings", () => {
   test("unix socket, both protocols", async () => {
     for (const protocol of ["IKC0", "IKC"] as const) {
       const path = tempSocketPath();
-      await withServer(["--unix", path, "--protocol", protocol], (server) =>
-        withClient(server, { path, name: uniqueName() }, async (c) => {
-          assert.equal(c.protocol, protocol);
-          assert.equal(await c.ping(), true);
-          assert.equal(await c.call("test/echo", "over unix"), "over unix");
-          assert.equal(await c.postRespond("test/respond", "pr"), "pr");
-        }), genuine);
+      await withServer(
+        ["--unix", path, "--protocol", protocol],
+        (server) =>
+          withClient(server, { path, name: uniqueName() }, async (c) => {
+            assert.equal(c.protocol, protocol);
+            assert.equal(await c.ping(), true);
+            assert.equal(await c.call("test/echo", "over unix"), "over unix");
+            assert.equal(await c.postRespond("test/respond", "pr"), "pr");
+          }),
+        genuine,
+      );
     }
   });
 
@@ -321,7 +348,10 @@ describe("genuine server: other ClientLite settings", () => {
         }),
         (e: unknown) => e instanceof ConnectError && /refused every freezer/.test(e.message),
       );
-      assert.ok(rec.lines.includes("S: NOT") && rec.lines.includes("C: FREEZER No::Such::Freezer"), rec.lines.join("\n"));
+      assert.ok(
+        rec.lines.includes("S: NOT") && rec.lines.includes("C: FREEZER No::Such::Freezer"),
+        rec.lines.join("\n"),
+      );
     }, genuine);
   });
 
@@ -348,19 +378,27 @@ describe("genuine server: other ClientLite settings", () => {
   });
 
   test("two clients at once, each gets its own answers", async () => {
-    await withServer([], (server) =>
-      withClient(server, { name: uniqueName(), timeout: 10 }, (a) =>
-        withClient(server, { name: uniqueName(), timeout: 10 }, async (b) => {
-          const pa = [], pb = [];
-          for (let i = 0; i < 200; i++) {
-            pa.push(a.call("test/echo", `a${i}`));
-            pb.push(b.call("test/echo", `b${i}`));
-          }
-          const [ra, rb] = await Promise.all([Promise.all(pa), Promise.all(pb)]);
-          for (let i = 0; i < 200; i++) {
-            assert.equal(ra[i], `a${i}`);
-            assert.equal(rb[i], `b${i}`);
-          }
-        })), genuine);
+    await withServer(
+      [],
+      (server) =>
+        withClient(
+          server,
+          { name: uniqueName(), timeout: 10 },
+          (a) =>
+            withClient(server, { name: uniqueName(), timeout: 10 }, async (b) => {
+              const pa = [], pb = [];
+              for (let i = 0; i < 200; i++) {
+                pa.push(a.call("test/echo", `a${i}`));
+                pb.push(b.call("test/echo", `b${i}`));
+              }
+              const [ra, rb] = await Promise.all([Promise.all(pa), Promise.all(pb)]);
+              for (let i = 0; i < 200; i++) {
+                assert.equal(ra[i], `a${i}`);
+                assert.equal(rb[i], `b${i}`);
+              }
+            }),
+        ),
+      genuine,
+    );
   });
 });

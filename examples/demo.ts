@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
@@ -60,7 +60,11 @@ async function demo(port: number, say: (line: string) => void, server?: IkcServe
     say(`${label.padEnd(34)} ${JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? `${x}n` : x))}`);
 
   const ikc = await IkcClient.connect({ port, name: "DemoClient", timeout: 5 });
-  say(`connected to ${ikc.remoteKernel} (aliases ${ikc.remoteAliases.join(", ")}) over ${ikc.protocol}, freezer ${ikc.freezer}`);
+  say(
+    `connected to ${ikc.remoteKernel} (aliases ${
+      ikc.remoteAliases.join(", ")
+    }) over ${ikc.protocol}, freezer ${ikc.freezer}`,
+  );
   try {
     show("ping", await ikc.ping());
     show("call test/add [1,2,3]", await ikc.call("test/add", [1, 2, 3]));
@@ -71,7 +75,9 @@ async function demo(port: number, say: (line: string) => void, server?: IkcServe
 
     // Many calls in flight on one connection, answered out of order.
     const delays = [60, 10, 40, 0, 20];
-    const answers = await Promise.all(delays.map((ms, i) => ikc.call("test/delay", [ms, `answer ${i} after ${ms} ms`])));
+    const answers = await Promise.all(
+      delays.map((ms, i) => ikc.call("test/delay", [ms, `answer ${i} after ${ms} ms`])),
+    );
     show("5 calls in flight (test/delay)", answers);
 
     show("postRespond test/respond", await ikc.postRespond("test/respond", [5, "responded later"]));

@@ -189,16 +189,117 @@ function decodersOf(decoder: DecoderName): Decode[] {
   }
 }
 
-const INTERESTING_BYTES = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x0a, 0x11, 0x12, 0x13, 0x17, 0x19, 0x1d, 0x20, 0x21, 0x7f, 0x80, 0x81, 0xc3, 0xed, 0xfe, 0xff];
-const INTERESTING_U32 = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+const INTERESTING_BYTES = [
+  0x00,
+  0x01,
+  0x02,
+  0x03,
+  0x04,
+  0x05,
+  0x0a,
+  0x11,
+  0x12,
+  0x13,
+  0x17,
+  0x19,
+  0x1d,
+  0x20,
+  0x21,
+  0x7f,
+  0x80,
+  0x81,
+  0xc3,
+  0xed,
+  0xfe,
+  0xff,
+];
+const INTERESTING_U32 = [
+  0,
+  1,
+  2,
+  0x7f,
+  0x80,
+  0xff,
+  0x100,
+  0xffff,
+  0x10000,
+  0x7fffffff,
+  0x80000000,
+  0xfffffffe,
+  0xffffffff,
+];
 const TOKENS: Record<DecoderName, string[]> = {
   storable: [],
-  freezethaw: ["$", "@", "%", "\\", "_", "<", ">", ")", "{", "}", "!", "|", "/", "0|", "1|", "2|", "$0|", "$1|a", "@1|", "%2|", "<0|", ">0|$1|A", ")0|", "(?^i:", ")", "FrT;", "\\_"],
+  freezethaw: [
+    "$",
+    "@",
+    "%",
+    "\\",
+    "_",
+    "<",
+    ">",
+    ")",
+    "{",
+    "}",
+    "!",
+    "|",
+    "/",
+    "0|",
+    "1|",
+    "2|",
+    "$0|",
+    "$1|a",
+    "@1|",
+    "%2|",
+    "<0|",
+    ">0|$1|A",
+    ")0|",
+    "(?^i:",
+    ")",
+    "FrT;",
+    "\\_",
+  ],
   dumper: [
-    "[", "]", "{", "}", "(", ")", ",", ";", "=>", "=", "\\", "'", '"', "undef", "do{my $o}", "bless( ", ", 'A' )",
-    "qr/", "/i", "v1.2.3", "\\x{263a}", "\\N{U+E9}", "\\$", "\\@", "$", "->", "[0]", "{'a'}", "${", "-", "0", "99999999999999999999",
-    "$POE::Component::IKC::Freezer::VAR1", "$POE::Component::IKC::Freezer::VAR1->[0] = $POE::Component::IKC::Freezer::VAR1;",
-    "do{\\(my $o = ", "sub { \"DUMMY\" }", "\\*::GLOB", "'__proto__' => ", "\n", " ",
+    "[",
+    "]",
+    "{",
+    "}",
+    "(",
+    ")",
+    ",",
+    ";",
+    "=>",
+    "=",
+    "\\",
+    "'",
+    '"',
+    "undef",
+    "do{my $o}",
+    "bless( ",
+    ", 'A' )",
+    "qr/",
+    "/i",
+    "v1.2.3",
+    "\\x{263a}",
+    "\\N{U+E9}",
+    "\\$",
+    "\\@",
+    "$",
+    "->",
+    "[0]",
+    "{'a'}",
+    "${",
+    "-",
+    "0",
+    "99999999999999999999",
+    "$POE::Component::IKC::Freezer::VAR1",
+    "$POE::Component::IKC::Freezer::VAR1->[0] = $POE::Component::IKC::Freezer::VAR1;",
+    "do{\\(my $o = ",
+    'sub { "DUMMY" }',
+    "\\*::GLOB",
+    "'__proto__' => ",
+    "\n",
+    " ",
   ],
 };
 
@@ -253,7 +354,9 @@ function makeInput(decoder: DecoderName, rnd: () => number, log: string[]): Uint
         if (len < 4) break;
         const p = int(len - 3);
         const le = rnd() < 0.3;
-        const old = le ? (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0 : ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+        const old = le
+          ? (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0
+          : ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
         const v = rnd() < 0.5 ? pick(INTERESTING_U32) : (old + (int(33) - 16)) >>> 0;
         const out = b.slice();
         for (let i = 0; i < 4; i++) out[p + i] = le ? (v >>> (8 * i)) & 255 : (v >>> (24 - 8 * i)) & 255;
@@ -313,7 +416,18 @@ function makeInput(decoder: DecoderName, rnd: () => number, log: string[]): Uint
         if (digits !== undefined && rnd() < 0.5) {
           const [s, e] = digits;
           const old = Number(new TextDecoder().decode(b.subarray(s, e)));
-          const v = pick([0, 1, old + 1, old - 1, old * 2, 255, 256, 65536, 999999999999999, Math.max(0, old + int(9) - 4)]);
+          const v = pick([
+            0,
+            1,
+            old + 1,
+            old - 1,
+            old * 2,
+            255,
+            256,
+            65536,
+            999999999999999,
+            Math.max(0, old + int(9) - 4),
+          ]);
           b = concat(b.subarray(0, s), new TextEncoder().encode(String(Math.max(0, v))), b.subarray(e));
           log.push(`count [${s}] ${old} -> ${Math.max(0, v)}`);
         } else {
@@ -365,7 +479,11 @@ function inputRng(seed: number, i: number): () => number {
  * console.log(mutations.join("; "), bytes.length);
  * ```
  */
-export function fuzzInput(decoder: DecoderName, seed: number, index: number): { bytes: Uint8Array; mutations: string[] } {
+export function fuzzInput(
+  decoder: DecoderName,
+  seed: number,
+  index: number,
+): { bytes: Uint8Array; mutations: string[] } {
   const mutations: string[] = [];
   return { bytes: makeInput(decoder, inputRng(seed, index), mutations), mutations };
 }
@@ -428,7 +546,11 @@ export function fuzz(options: FuzzOptions): FuzzResult {
     if (ms > maxMs) [ms, err, threw] = run();
     if (threw) {
       if (err instanceof IkcError) rejected++;
-      else fail("exception", `${(err as Error)?.constructor?.name ?? typeof err}: ${(err as Error)?.message ?? String(err)}`, ms);
+      else {fail(
+          "exception",
+          `${(err as Error)?.constructor?.name ?? typeof err}: ${(err as Error)?.message ?? String(err)}`,
+          ms,
+        );}
     } else {
       decoded++;
     }
@@ -443,8 +565,12 @@ export function fuzz(options: FuzzOptions): FuzzResult {
 
 function cleanPrototypes(shape: string): void {
   const [objectKeys, arrayKeys] = shape.split("|").map((s) => new Set(s.split(",")));
-  for (const k of Reflect.ownKeys(Object.prototype)) if (!objectKeys.has(String(k))) delete (Object.prototype as Record<PropertyKey, unknown>)[k];
-  for (const k of Reflect.ownKeys(Array.prototype)) if (!arrayKeys.has(String(k))) delete (Array.prototype as unknown as Record<PropertyKey, unknown>)[k];
+  for (const k of Reflect.ownKeys(Object.prototype)) {
+    if (!objectKeys.has(String(k))) delete (Object.prototype as Record<PropertyKey, unknown>)[k];
+  }
+  for (const k of Reflect.ownKeys(Array.prototype)) {
+    if (!arrayKeys.has(String(k))) delete (Array.prototype as unknown as Record<PropertyKey, unknown>)[k];
+  }
 }
 
 /**
@@ -456,7 +582,9 @@ function cleanPrototypes(shape: string): void {
  * console.log(summaryLine(fuzz({ decoder: "dumper", inputs: 100, seed: 1 })));
  * ```
  */
-export function summaryLine(r: { decoder: string; inputs: number; ms: number; failures: number | readonly unknown[] }): string {
+export function summaryLine(
+  r: { decoder: string; inputs: number; ms: number; failures: number | readonly unknown[] },
+): string {
   const rate = r.ms > 0 ? Math.round((r.inputs * 1000) / r.ms) : r.inputs;
   const failures = typeof r.failures === "number" ? r.failures : r.failures.length;
   return `fuzz: ${r.decoder} ${r.inputs} inputs, ${rate} inputs/s, ${failures} failures`;
@@ -496,17 +624,25 @@ export function main(argv: readonly string[]): number {
     else if (a === "--index") index = num();
     else if (a === "--decoder") {
       const d = value();
-      if (!(DECODER_NAMES as readonly string[]).includes(d)) throw new TypeError(`unknown decoder ${d} (storable, freezethaw, dumper)`);
+      if (!(DECODER_NAMES as readonly string[]).includes(d)) {
+        throw new TypeError(`unknown decoder ${d} (storable, freezethaw, dumper)`);
+      }
       chosen.push(d as DecoderName);
     } else if (a === "--help" || a === "-h") {
-      console.log("usage: fuzz [--inputs N] [--seed S] [--decoder storable|freezethaw|dumper]... [--max-ms MS] [--index I]");
+      console.log(
+        "usage: fuzz [--inputs N] [--seed S] [--decoder storable|freezethaw|dumper]... [--max-ms MS] [--index I]",
+      );
       return 0;
     } else {
       throw new TypeError(`unknown argument ${a}`);
     }
   }
   const decoders = chosen.length > 0 ? chosen : [...DECODER_NAMES];
-  console.log(`fuzz: seed ${seed}, ${index !== undefined ? `input ${index}` : `${inputs} inputs per decoder`}, max ${maxMs} ms per input`);
+  console.log(
+    `fuzz: seed ${seed}, ${
+      index !== undefined ? `input ${index}` : `${inputs} inputs per decoder`
+    }, max ${maxMs} ms per input`,
+  );
   let total = 0;
   let totalMs = 0;
   let totalFailures = 0;

@@ -223,7 +223,11 @@ async function serve(
   server.on("connect", (p) => write(`connect ${p.kernel} (${p.protocol}, ${p.freezer}) from ${p.address}`));
   server.on("disconnect", (p, why) => write(`disconnect ${p.kernel}: ${why?.message ?? "closed"}`));
   server.on("error", (e) => console.error(`ikc: ${e.message}`));
-  write(`ikc serve: ${server.name} (kernel ${server.id}) listening on ${server.address}; states: ${server.published().test.join(", ")}`);
+  write(
+    `ikc serve: ${server.name} (kernel ${server.id}) listening on ${server.address}; states: ${
+      server.published().test.join(", ")
+    }`,
+  );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

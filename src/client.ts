@@ -6,7 +6,15 @@
  *
  * @module
  */
-import { AbortError, ConnectError, DisconnectedError, IkcError, ProtocolError, SubscriptionError, TimeoutError } from "./core/errors.ts";
+import {
+  AbortError,
+  ConnectError,
+  DisconnectedError,
+  IkcError,
+  ProtocolError,
+  SubscriptionError,
+  TimeoutError,
+} from "./core/errors.ts";
 import type { Freezer } from "./core/freezer.ts";
 import { resolveFreezers } from "./core/freezers.ts";
 import { type Address, addressHash, type Message, requestMessage } from "./core/message.ts";
@@ -388,8 +396,15 @@ export class IkcClient {
           resolve();
         }
       };
-      const timer = this.#kernel.deadlines.add(seconds * 1000, () =>
-        finish(new TimeoutError(`post ${name}: not written within ${seconds} s (the server is not reading, or is unreachable)`)));
+      const timer = this.#kernel.deadlines.add(
+        seconds * 1000,
+        () =>
+          finish(
+            new TimeoutError(
+              `post ${name}: not written within ${seconds} s (the server is not reading, or is unreachable)`,
+            ),
+          ),
+      );
       let onAbort: (() => void) | undefined;
       if (signal) {
         onAbort = () => finish(new AbortError(`post ${name}: aborted`, { cause: signal.reason }));
@@ -397,7 +412,10 @@ export class IkcClient {
         else signal.addEventListener("abort", onAbort, { once: true });
       }
       const build: Build = (ch) =>
-        requestMessage(this.#kernel.eventFor(spec, ch) as string, params ?? null, { kernel: this.name, session: RSVP_SESSION });
+        requestMessage(this.#kernel.eventFor(spec, ch) as string, params ?? null, {
+          kernel: this.name,
+          session: RSVP_SESSION,
+        });
       // Connected and with room: queued now, in the order requests are made (calls take the same path).
       const ch = this.#channel;
       if (ch !== undefined && ch.alive && !ch.full) {
@@ -437,8 +455,21 @@ export class IkcClient {
       return Promise.reject(e);
     }
     const rsvp = this.#kernel.nextRsvp();
-    return this.#request("call", spec, rsvp, list, options, (ch) =>
-      requestMessage(this.#kernel.eventFor(spec, ch) as string, params ?? null, { kernel: this.name, session: RSVP_SESSION }, rsvp, list)) as Promise<T>;
+    return this.#request(
+      "call",
+      spec,
+      rsvp,
+      list,
+      options,
+      (ch) =>
+        requestMessage(
+          this.#kernel.eventFor(spec, ch) as string,
+          params ?? null,
+          { kernel: this.name, session: RSVP_SESSION },
+          rsvp,
+          list,
+        ),
+    ) as Promise<T>;
   }
 
   /**
@@ -454,11 +485,18 @@ export class IkcClient {
    */
   postRespond<T = PerlValue>(spec: Target, params?: PerlValue, options: RequestOptions = {}): Promise<T> {
     const rsvp = this.#kernel.nextRsvp();
-    return this.#request("postRespond", spec, rsvp, false, options, (ch) =>
-      requestMessage(this.#kernel.eventFor(spec, ch) as string, [params ?? null, addressHash(rsvp)], {
-        kernel: this.name,
-        session: RSVP_SESSION,
-      })) as Promise<T>;
+    return this.#request(
+      "postRespond",
+      spec,
+      rsvp,
+      false,
+      options,
+      (ch) =>
+        requestMessage(this.#kernel.eventFor(spec, ch) as string, [params ?? null, addressHash(rsvp)], {
+          kernel: this.name,
+          session: RSVP_SESSION,
+        }),
+    ) as Promise<T>;
   }
 
   /**
@@ -517,8 +555,21 @@ export class IkcClient {
    */
   async ping(options: RequestOptions = {}): Promise<boolean> {
     const rsvp = this.#kernel.pingRsvp();
-    const answer = await this.#request("ping", "IKC/ping", rsvp, false, options, (ch) =>
-      requestMessage(this.#kernel.eventFor("IKC/ping", ch) as string, "PING", { kernel: this.name, session: RSVP_SESSION }, rsvp, false));
+    const answer = await this.#request(
+      "ping",
+      "IKC/ping",
+      rsvp,
+      false,
+      options,
+      (ch) =>
+        requestMessage(
+          this.#kernel.eventFor("IKC/ping", ch) as string,
+          "PING",
+          { kernel: this.name, session: RSVP_SESSION },
+          rsvp,
+          false,
+        ),
+    );
     if (answer !== "PONG") {
       const e = new ProtocolError(`ping answered ${JSON.stringify(answer)} instead of PONG`);
       this.error = e.message;
@@ -593,12 +644,21 @@ export class IkcClient {
       const ch = await this.#ensureChannel();
       const kernel = m[1] ?? ch.remoteKernel;
       const session = m[2];
-      const answer = await this.#kernel.request(ch, { kernel, session: "IKC", state: "do_you_have" }, [
-        { kernel, session },
-        this.name,
-      ], options, "subscribe", { kernel: this.name, session: "IKC" });
+      const answer = await this.#kernel.request(
+        ch,
+        { kernel, session: "IKC", state: "do_you_have" },
+        [
+          { kernel, session },
+          this.name,
+        ],
+        options,
+        "subscribe",
+        { kernel: this.name, session: "IKC" },
+      );
       if (!Array.isArray(answer) || answer[0] === null || typeof answer[0] !== "object") {
-        throw new SubscriptionError(typeof answer === "string" ? answer : `Refused subscription poe://${kernel}/${session}`);
+        throw new SubscriptionError(
+          typeof answer === "string" ? answer : `Refused subscription poe://${kernel}/${session}`,
+        );
       }
       const ses = answer[0] as Record<string, PerlValue>;
       const remote = typeof ses.kernel === "string" ? ses.kernel : kernel;
@@ -606,7 +666,8 @@ export class IkcClient {
         kernel: remote,
         session,
         post: (state: string, params?: PerlValue) => this.post(`poe://${remote}/${session}/${state}`, params),
-        call: <T>(state: string, params?: PerlValue, o?: CallOptions) => this.call<T>(`poe://${remote}/${session}/${state}`, params, o),
+        call: <T>(state: string, params?: PerlValue, o?: CallOptions) =>
+          this.call<T>(`poe://${remote}/${session}/${state}`, params, o),
       };
     });
   }
@@ -705,7 +766,12 @@ export class IkcClient {
     this.#keeper = undefined;
     const ch = this.#channel;
     this.#channel = undefined;
-    const closing = ch ? ch.close(new DisconnectedError(`disconnected by the client from ${ch.conn.remote}`), Math.min(1, this.#opts.connectTimeout) * 1000) : undefined;
+    const closing = ch
+      ? ch.close(
+        new DisconnectedError(`disconnected by the client from ${ch.conn.remote}`),
+        Math.min(1, this.#opts.connectTimeout) * 1000,
+      )
+      : undefined;
     const err = new DisconnectedError("disconnected by the client");
     for (const [state, list] of this.#waiters) {
       this.#waiters.delete(state);
@@ -769,8 +835,10 @@ export class IkcClient {
         },
       };
       list.push(waiter);
-      const timer: Deadline = this.#kernel.deadlines.add(seconds * 1000, () =>
-        waiter.reject(new TimeoutError(`responded(${state}): no message arrived within ${seconds} s`)));
+      const timer: Deadline = this.#kernel.deadlines.add(
+        seconds * 1000,
+        () => waiter.reject(new TimeoutError(`responded(${state}): no message arrived within ${seconds} s`)),
+      );
       if (signal) {
         onAbort = () => waiter.reject(new AbortError(`responded(${state}): aborted`, { cause: signal.reason }));
         if (signal.aborted) queueMicrotask(onAbort);
@@ -784,7 +852,14 @@ export class IkcClient {
    * timers: one shared deadline timer serves every request, and a frame goes out synchronously
    * when connected.
    */
-  #request(kind: RequestKind, spec: Target, rsvp: Address & { state: string }, list: boolean, options: RequestOptions, build: Build): Promise<PerlValue> {
+  #request(
+    kind: RequestKind,
+    spec: Target,
+    rsvp: Address & { state: string },
+    list: boolean,
+    options: RequestOptions,
+    build: Build,
+  ): Promise<PerlValue> {
     const seconds = options.timeout ?? this.#opts.timeout;
     const name = typeof spec === "string" ? spec : `${spec.session}/${spec.state}`;
     try {
@@ -873,10 +948,18 @@ export class IkcClient {
     const signal = AbortSignal.timeout(seconds * 1000);
     let conn: Connection;
     try {
-      conn = await this.#transport.connect({ host: o.host, port: o.port, path: o.path, blockSize: o.blockSize, signal });
+      conn = await this.#transport.connect({
+        host: o.host,
+        port: o.port,
+        path: o.path,
+        blockSize: o.blockSize,
+        signal,
+      });
     } catch (e) {
       if (this.#status === "connecting") this.#setStatus("idle");
-      if (signal.aborted) throw new ConnectError(`connect to ${where}: no connection within ${seconds} s`, { cause: e });
+      if (signal.aborted) {
+        throw new ConnectError(`connect to ${where}: no connection within ${seconds} s`, { cause: e });
+      }
       throw e instanceof ConnectError ? e : new ConnectError(`connect to ${where}: ${errText(e)}`, { cause: e });
     }
     try {
@@ -893,7 +976,13 @@ export class IkcClient {
         peer: where,
       });
       const freezer = this.#freezers.find((f) => f.name === info.freezer)!;
-      const ch = new Channel(conn, freezer, info, { maxFrameSize: o.maxFrameSize, maxWriteBuffer: o.maxWriteBuffer }, "client");
+      const ch = new Channel(
+        conn,
+        freezer,
+        info,
+        { maxFrameSize: o.maxFrameSize, maxWriteBuffer: o.maxWriteBuffer },
+        "client",
+      );
       this.#info = info;
       this.#channel = ch;
       this.#kernel.attach(ch);
@@ -972,9 +1061,12 @@ export class IkcClient {
         const old = list.shift()!;
         this.#inboxSize--;
         if (list.length === 0) this.#inbox.delete(state);
-        this.#kernel.reporter.report(new IkcError(
-          `inbox full (${this.#opts.inboxLimit}): dropped a message for state ${old.state}; register a handler with on()`,
-        ), "inbox-full");
+        this.#kernel.reporter.report(
+          new IkcError(
+            `inbox full (${this.#opts.inboxLimit}): dropped a message for state ${old.state}; register a handler with on()`,
+          ),
+          "inbox-full",
+        );
         break;
       }
     }
@@ -994,7 +1086,8 @@ export class IkcClient {
 }
 
 function isConnectionFailure(e: unknown): boolean {
-  return e instanceof DisconnectedError || (e instanceof Error && !(e instanceof IkcError) && !(e instanceof TypeError));
+  return e instanceof DisconnectedError ||
+    (e instanceof Error && !(e instanceof IkcError) && !(e instanceof TypeError));
 }
 
 function asError(e: unknown): Error {

@@ -115,7 +115,14 @@ export class IkcServer {
   #closed: Promise<void> | undefined;
   #accepting: Promise<void>;
 
-  private constructor(listener: Listener, name: string, id: string, freezers: Freezer[], opts: Settings, timeout: number) {
+  private constructor(
+    listener: Listener,
+    name: string,
+    id: string,
+    freezers: Freezer[],
+    opts: Settings,
+    timeout: number,
+  ) {
     this.#listener = listener;
     this.name = name;
     this.id = id;
@@ -143,7 +150,9 @@ export class IkcServer {
     const name = options.name ?? `Server${processId()}`;
     const aliases = options.aliases ?? [];
     for (const n of [name, ...aliases]) {
-      if (!isValidKernelName(n)) throw new TypeError(`kernel name ${JSON.stringify(n)} may only hold letters, digits, '_', '-' and '.'`);
+      if (!isValidKernelName(n)) {
+        throw new TypeError(`kernel name ${JSON.stringify(n)} may only hold letters, digits, '_', '-' and '.'`);
+      }
     }
     const protocol = options.protocol ?? "IKC0";
     if (protocol !== "IKC0" && protocol !== "IKC") throw new TypeError(`protocol must be IKC0 or IKC, not ${protocol}`);
@@ -381,7 +390,11 @@ export class IkcServer {
     if (named !== undefined) throw new RoutingError(`no connected kernel named ${JSON.stringify(named)}`);
     const all = this.#kernel.channels();
     if (all.length === 1) return all[0];
-    throw new RoutingError(`${JSON.stringify(typeof target === "string" ? target : `${target.session}/${target.state}`)} names no kernel, and ${all.length} are connected: use poe://<kernel>/session/state`);
+    throw new RoutingError(
+      `${
+        JSON.stringify(typeof target === "string" ? target : `${target.session}/${target.state}`)
+      } names no kernel, and ${all.length} are connected: use poe://<kernel>/session/state`,
+    );
   }
 
   async #acceptLoop(): Promise<void> {
@@ -391,7 +404,10 @@ export class IkcServer {
         conn = await this.#listener.accept();
       } catch (e) {
         if (this.#closing.signal.aborted) return;
-        this.#kernel.reporter.report(new ConnectError(`accept on ${this.address} failed: ${errText(e)}`, { cause: e }), "accept");
+        this.#kernel.reporter.report(
+          new ConnectError(`accept on ${this.address} failed: ${errText(e)}`, { cause: e }),
+          "accept",
+        );
         continue;
       }
       if (conn === null) return;
@@ -400,7 +416,10 @@ export class IkcServer {
         continue;
       }
       if (this.#kernel.channels().length + this.#negotiating.size >= this.#opts.maxClients) {
-        this.#kernel.reporter.report(new LimitError(`refused a connection from ${conn.remote}: maxClients (${this.#opts.maxClients}) reached`), "max-clients");
+        this.#kernel.reporter.report(
+          new LimitError(`refused a connection from ${conn.remote}: maxClients (${this.#opts.maxClients}) reached`),
+          "max-clients",
+        );
         void conn.close().catch(() => {});
         continue;
       }
@@ -429,7 +448,10 @@ export class IkcServer {
       });
       rest = done.rest;
       const freezer = this.#freezers.find((f) => f.name === done.result.freezer)!;
-      ch = new Channel(conn, freezer, done.result, { maxFrameSize: this.#opts.maxFrameSize, maxWriteBuffer: this.#opts.maxWriteBuffer }, "server");
+      ch = new Channel(conn, freezer, done.result, {
+        maxFrameSize: this.#opts.maxFrameSize,
+        maxWriteBuffer: this.#opts.maxWriteBuffer,
+      }, "server");
     } catch (e) {
       this.#negotiating.delete(conn);
       if (!this.#closing.signal.aborted) {
@@ -448,7 +470,11 @@ export class IkcServer {
       message: (v, c) => this.#kernel.receive(v, c),
       end: (reason, c) => this.#gone(c, reason),
       overflow: (c) =>
-        c.abort(new LimitError(`client ${c.remoteKernel} (${c.conn.remote}) reads too slowly: ${c.bufferedBytes} bytes wait for it, more than maxWriteBuffer ${this.#opts.maxWriteBuffer}`)),
+        c.abort(
+          new LimitError(
+            `client ${c.remoteKernel} (${c.conn.remote}) reads too slowly: ${c.bufferedBytes} bytes wait for it, more than maxWriteBuffer ${this.#opts.maxWriteBuffer}`,
+          ),
+        ),
     });
   }
 

@@ -18,7 +18,9 @@ function startIkcServe(): Promise<{ port: number; stop(): Promise<void>; out(): 
   const cli = fileURLToPath(new URL(ts ? "../src/cli.ts" : "../src/cli.js", import.meta.url));
   const g = globalThis as { Deno?: unknown; Bun?: unknown };
   const args = g.Deno !== undefined ? ["run", "-A", "--no-check", cli] : [cli];
-  const proc = spawn(process.execPath, [...args, "serve", "--port", "0", "--name", "CliServer"], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [...args, "serve", "--port", "0", "--name", "CliServer"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   let started = false;
@@ -66,63 +68,65 @@ const servers: Array<[string, { skip: string | false }, () => Promise<{ port: nu
   ["ikc serve", { skip: false }, startIkcServe],
 ];
 
-for (const [label, opts, start] of servers) describe(`ikc command line against ${label}`, opts, () => {
-  let server: { port: number; stop(): Promise<void> };
-  let common: string[];
-  before(async () => {
-    server = await start();
-    common = ["--host", "127.0.0.1", "--port", String(server.port), "--timeout", "5", "--name", "CliTest"];
-  });
-  after(async () => {
-    await server?.stop();
-  });
+for (const [label, opts, start] of servers) {
+  describe(`ikc command line against ${label}`, opts, () => {
+    let server: { port: number; stop(): Promise<void> };
+    let common: string[];
+    before(async () => {
+      server = await start();
+      common = ["--host", "127.0.0.1", "--port", String(server.port), "--timeout", "5", "--name", "CliTest"];
+    });
+    after(async () => {
+      await server?.stop();
+    });
 
-  test("ping prints PONG and the negotiated protocol", async () => {
-    const { code, out } = await run(["ping", ...common]);
-    assert.equal(code, 0);
-    assert.match(out.join("\n"), /^PONG from \S+ \(IKC0, Storable\)$/);
-  });
+    test("ping prints PONG and the negotiated protocol", async () => {
+      const { code, out } = await run(["ping", ...common]);
+      assert.equal(code, 0);
+      assert.match(out.join("\n"), /^PONG from \S+ \(IKC0, Storable\)$/);
+    });
 
-  test("call prints the answer as JSON; --list calls in list context", async () => {
-    let r = await run(["call", "test/add", "[1,2,39]", ...common]);
-    assert.equal(r.code, 0);
-    assert.equal(JSON.parse(r.out.join("\n")), 42);
-    r = await run(["call", "test/echo_list", '["a","b"]', "--list", ...common]);
-    assert.deepEqual(JSON.parse(r.out.join("\n")), ["a", "b"]);
-    r = await run(["call", "test/echo_list", '["a","b"]', ...common]);
-    assert.deepEqual(JSON.parse(r.out.join("\n")), "b");
-  });
+    test("call prints the answer as JSON; --list calls in list context", async () => {
+      let r = await run(["call", "test/add", "[1,2,39]", ...common]);
+      assert.equal(r.code, 0);
+      assert.equal(JSON.parse(r.out.join("\n")), 42);
+      r = await run(["call", "test/echo_list", '["a","b"]', "--list", ...common]);
+      assert.deepEqual(JSON.parse(r.out.join("\n")), ["a", "b"]);
+      r = await run(["call", "test/echo_list", '["a","b"]', ...common]);
+      assert.deepEqual(JSON.parse(r.out.join("\n")), "b");
+    });
 
-  test("post is seen by the server; post-respond prints the later answer", async () => {
-    assert.equal((await run(["call", "test/reset", ...common])).code, 0);
-    assert.equal((await run(["post", "test/record", '"from the cli"', ...common])).code, 0);
-    const seen = await run(["call", "test/seen", ...common]);
-    assert.deepEqual(JSON.parse(seen.out.join("\n")), ["from the cli"]);
-    const r = await run(["post-respond", "test/respond", "[5, \"later\"]", ...common]);
-    assert.equal(r.code, 0);
-    assert.equal(JSON.parse(r.out.join("\n")), "later");
-  });
+    test("post is seen by the server; post-respond prints the later answer", async () => {
+      assert.equal((await run(["call", "test/reset", ...common])).code, 0);
+      assert.equal((await run(["post", "test/record", '"from the cli"', ...common])).code, 0);
+      const seen = await run(["call", "test/seen", ...common]);
+      assert.deepEqual(JSON.parse(seen.out.join("\n")), ["from the cli"]);
+      const r = await run(["post-respond", "test/respond", '[5, "later"]', ...common]);
+      assert.equal(r.code, 0);
+      assert.equal(JSON.parse(r.out.join("\n")), "later");
+    });
 
-  test("a remote error and a timeout exit 1", async () => {
-    assert.equal((await run(["call", "nope/nothing", ...common])).code, 1);
-    const r = await run(["call", "test/undef", ...common.slice(0, -4), "--timeout", "0.3"]);
-    assert.equal(r.code, 1);
-  });
+    test("a remote error and a timeout exit 1", async () => {
+      assert.equal((await run(["call", "nope/nothing", ...common])).code, 1);
+      const r = await run(["call", "test/undef", ...common.slice(0, -4), "--timeout", "0.3"]);
+      assert.equal(r.code, 1);
+    });
 
-  test("usage errors exit 2; --help exits 0", async () => {
-    assert.equal((await run(["call", ...common])).code, 2);
-    assert.equal((await run(["frobnicate", ...common])).code, 2);
-    assert.equal((await run(["call", "test/echo", "{not json", ...common])).code, 2);
-    const help = await run(["--help"]);
-    assert.equal(help.code, 0);
-    assert.match(help.out.join("\n"), /usage: ikc/);
-  });
+    test("usage errors exit 2; --help exits 0", async () => {
+      assert.equal((await run(["call", ...common])).code, 2);
+      assert.equal((await run(["frobnicate", ...common])).code, 2);
+      assert.equal((await run(["call", "test/echo", "{not json", ...common])).code, 2);
+      const help = await run(["--help"]);
+      assert.equal(help.code, 0);
+      assert.match(help.out.join("\n"), /usage: ikc/);
+    });
 
-  test("an unreachable server exits 1", async () => {
-    const r = await run(["ping", "--host", "127.0.0.1", "--port", "1", "--timeout", "2"]);
-    assert.equal(r.code, 1);
+    test("an unreachable server exits 1", async () => {
+      const r = await run(["ping", "--host", "127.0.0.1", "--port", "1", "--timeout", "2"]);
+      assert.equal(r.code, 1);
+    });
   });
-});
+}
 
 describe("toJsonable", () => {
   test("turns Perl values JSON cannot hold into tagged objects", () => {

@@ -1,7 +1,20 @@
 // The IKC client against the Perl test peer (POE, POE::Filter::Reference + Storable).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { AbortError, bless, blessedClass, CodecError, ConnectError, DisconnectedError, IkcClient, LimitError, ProtocolError, RemoteError, TimeoutError, type Transport } from "../mod.ts";
+import {
+  AbortError,
+  bless,
+  blessedClass,
+  CodecError,
+  ConnectError,
+  DisconnectedError,
+  IkcClient,
+  LimitError,
+  ProtocolError,
+  RemoteError,
+  TimeoutError,
+  type Transport,
+} from "../mod.ts";
 import { detectTransport } from "../src/transport/detect.ts";
 import { perlMissing } from "./helpers/perl.ts";
 import { type PerlServer, startPerlServer, tempSocketPath, withClient, withServer } from "./helpers/server.ts";
@@ -164,16 +177,20 @@ describe("client against the Perl IKC test server", { skip }, () => {
   test("an already aborted signal rejects with an AbortError and leaves nothing pending", async () => {
     const ac = new AbortController();
     ac.abort(new Error("changed my mind"));
-    await assert.rejects(client.call("test/echo", 1, { signal: ac.signal }), (e: unknown) =>
-      e instanceof AbortError && (e.cause as Error).message === "changed my mind");
+    await assert.rejects(
+      client.call("test/echo", 1, { signal: ac.signal }),
+      (e: unknown) => e instanceof AbortError && (e.cause as Error).message === "changed my mind",
+    );
     await assert.rejects(client.responded("never", { signal: ac.signal }), AbortError);
     assert.equal(client.pendingCount, 0);
     assert.equal(await client.call("test/echo", 2), 2);
   });
 
   test("a per-call timeout overrides the client's", async () => {
-    await assert.rejects(client.call("test/delay", [3000, "late"], { timeout: 0.2 }), (e: unknown) =>
-      e instanceof TimeoutError && /within 0\.2 s/.test(e.message));
+    await assert.rejects(
+      client.call("test/delay", [3000, "late"], { timeout: 0.2 }),
+      (e: unknown) => e instanceof TimeoutError && /within 0\.2 s/.test(e.message),
+    );
     assert.equal(await client.call("test/delay", [300, "in time"], { timeout: 5 }), "in time");
   });
 
@@ -473,8 +490,10 @@ describe("reconnecting", { skip }, () => {
     await withServer([], async (s) => {
       const flaky = flakyTransport(() => true);
       await withClient(s, { transport: flaky.transport }, async (c) => {
-        await assert.rejects(c.call("test/echo", 1), (e: unknown) =>
-          e instanceof DisconnectedError && /EPIPE \(simulated\)/.test(e.message));
+        await assert.rejects(
+          c.call("test/echo", 1),
+          (e: unknown) => e instanceof DisconnectedError && /EPIPE \(simulated\)/.test(e.message),
+        );
         assert.equal(flaky.connects(), 2, "one reconnect, one resend");
         assert.equal(c.pendingCount, 0);
         assert.match(c.error ?? "", /EPIPE/);

@@ -58,7 +58,9 @@ function canon(v: unknown): string {
 
 function hash(entries: [string, PerlValue][]): Record<string, PerlValue> {
   const o: Record<string, PerlValue> = {};
-  for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of entries) {
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
   return o;
 }
 
@@ -134,8 +136,9 @@ const corpus: Case[] = [
   },
   {
     name: "unicode text (UTF-8 flagged in Perl)",
-    perl: `["\\x{263a} caf\\x{e9} \\x{1F600}", do { my $s = "caf\\x{e9}"; utf8::upgrade($s); $s }, "\\x{263a}\\n\\t\\0\\x7f\\"\\$\\@\\\\"]`,
-    js: () => ["☺ café 😀", "café", "☺\n\t\0\x7f\"$@\\"],
+    perl:
+      `["\\x{263a} caf\\x{e9} \\x{1F600}", do { my $s = "caf\\x{e9}"; utf8::upgrade($s); $s }, "\\x{263a}\\n\\t\\0\\x7f\\"\\$\\@\\\\"]`,
+    js: () => ["☺ café 😀", "café", '☺\n\t\0\x7f"$@\\'],
     exact: false, // we write "caf\N{U+E9}" where Perl writes "caf\x{e9}", so that Perl flags it as UTF-8
     betterThanPerl: true,
   },
@@ -151,13 +154,29 @@ const corpus: Case[] = [
   },
   {
     name: "quoting hazards",
-    perl: `[q{it's a \\\\ backslash \\\\' end\\\\}, q{$x @y \${\\ die} @{[ die ]}}, q{"dq"}, "'}; die; {'", "}", "=>", ";"]`,
+    perl:
+      `[q{it's a \\\\ backslash \\\\' end\\\\}, q{$x @y \${\\ die} @{[ die ]}}, q{"dq"}, "'}; die; {'", "}", "=>", ";"]`,
     js: () => ["it's a \\ backslash \\' end\\", "$x @y ${\\ die} @{[ die ]}", '"dq"', "'}; die; {'", "}", "=>", ";"],
   },
   {
     name: "numbers as Data::Dumper writes them",
-    perl: `[1, -5, 1.5, "1.5", 1e20, "12345678901", 4294967295, 999999999, "-2147483648", "007", "abc", 0, "-1999999999"]`,
-    js: () => [1, -5, "1.5", "1.5", "1e+20", "12345678901", 4294967295, 999999999, "-2147483648", "007", "abc", 0, "-1999999999"],
+    perl:
+      `[1, -5, 1.5, "1.5", 1e20, "12345678901", 4294967295, 999999999, "-2147483648", "007", "abc", 0, "-1999999999"]`,
+    js: () => [
+      1,
+      -5,
+      "1.5",
+      "1.5",
+      "1e+20",
+      "12345678901",
+      4294967295,
+      999999999,
+      "-2147483648",
+      "007",
+      "abc",
+      0,
+      "-1999999999",
+    ],
   },
   {
     name: "blessed hash, array, scalar ref, ref to ref, ref to undef",
@@ -199,7 +218,8 @@ const corpus: Case[] = [
   },
   {
     name: "blessed shared and cyclic",
-    perl: `do { my $o = bless {}, "Foo"; $o->{me} = $o; my $p = bless [], "Bar"; push @$p, $p; [$o, $p, $o, $p, {o=>$o}] }`,
+    perl:
+      `do { my $o = bless {}, "Foo"; $o->{me} = $o; my $p = bless [], "Bar"; push @$p, $p; [$o, $p, $o, $p, {o=>$o}] }`,
     js: () => {
       const o = bless({} as Record<string, PerlValue>, "Foo");
       o.me = o;
@@ -326,7 +346,8 @@ const corpus: Case[] = [
   },
   {
     name: "regexps",
-    perl: `do { my $p = 'a$b'; [qr/ab+c/i, qr{a/b}, qr/x\\$y/, qr/$p/, qr/^x$/msx, bless(qr/z/, "Rx"), qr/\\x{263a}/] }`,
+    perl:
+      `do { my $p = 'a$b'; [qr/ab+c/i, qr{a/b}, qr/x\\$y/, qr/$p/, qr/^x$/msx, bless(qr/z/, "Rx"), qr/\\x{263a}/] }`,
     js: () => [
       new PerlRegexp("ab+c", "i"),
       new PerlRegexp("a/b", ""),
@@ -414,7 +435,10 @@ describe("Data::Dumper freezer against Perl", () => {
   });
 
   test("we freeze, Perl evals and compares", { skip: DD }, () => {
-    const results = perlThawCompare(corpus.map((c) => c.perlWant ?? c.perl), corpus.map((c) => dumperFreezer.freeze(c.js())));
+    const results = perlThawCompare(
+      corpus.map((c) => c.perlWant ?? c.perl),
+      corpus.map((c) => dumperFreezer.freeze(c.js())),
+    );
     results.forEach(([got, want, viaPerl], i) => {
       const c = corpus[i]!;
       assert.equal(got, want, c.name);
@@ -424,16 +448,32 @@ describe("Data::Dumper freezer against Perl", () => {
 
   test("JS-only values: numbers, booleans, bigint, Latin-1 text gets the UTF-8 flag", { skip: DD }, () => {
     const cases: [string, PerlValue][] = [
-      [`{n=>1, f=>1.5, neg=>-3, big=>"18446744073709551615", t=>1, f2=>"", e=>1e20, small=>1e-7, b10=>9999999999, b11=>"99999999999"}`,
-        { n: 1, f: 1.5, neg: -3, big: 18446744073709551615n, t: true, f2: false, e: 1e20, small: 1e-7, b10: 9999999999, b11: 99999999999 }],
+      [
+        `{n=>1, f=>1.5, neg=>-3, big=>"18446744073709551615", t=>1, f2=>"", e=>1e20, small=>1e-7, b10=>9999999999, b11=>"99999999999"}`,
+        {
+          n: 1,
+          f: 1.5,
+          neg: -3,
+          big: 18446744073709551615n,
+          t: true,
+          f2: false,
+          e: 1e20,
+          small: 1e-7,
+          b10: 9999999999,
+          b11: 99999999999,
+        },
+      ],
       [`[map { my $s = $_; utf8::upgrade($s); $s } "caf\\x{e9}", "\\x{ff}\\x{80}"]`, ["café", "\xff\x80"]],
       [`[join("", map chr, 0..255)]`, [allBytes]],
       [`["Inf", "-Inf", "NaN", 0]`, [Infinity, -Infinity, NaN, -0]],
       [`[undef, undef]`, [null, undefined]],
-      [`do { my $h = {}; [$h, $h] }`, (() => {
-        const h = {};
-        return [h, h];
-      })()],
+      [
+        `do { my $h = {}; [$h, $h] }`,
+        (() => {
+          const h = {};
+          return [h, h];
+        })(),
+      ],
       [`[bless({}, "caf\\x{e9}::\\x{263a}")]`, [bless({}, "café::☺")]],
       [`[qr/a\\/b/i]`, [new PerlRegexp("a/b", "i")]],
     ];
@@ -446,16 +486,20 @@ describe("Data::Dumper freezer against Perl", () => {
       "@{[ $main::pwned = 1 ]}",
       "${\\ ($main::pwned = 1) }",
       "'; $main::pwned = 1; '",
-      "\"; $main::pwned = 1; \"",
+      '"; $main::pwned = 1; "',
       "\\'; $main::pwned = 1; #",
-      "☺ @{[ $main::pwned = 1 ]} ${\\ ($main::pwned = 1)} \" \\",
+      '☺ @{[ $main::pwned = 1 ]} ${\\ ($main::pwned = 1)} " \\',
     ];
     const value: PerlValue = {
       strings: payloads,
       keys: hash(payloads.map((p, i) => [p, i])),
       classes: payloads.map((p) => bless({}, p)),
       bytes: payloads.map((p) => utf8(p)),
-      re: [new PerlRegexp("a@{[ $main::pwned = 1 ]}b"), new PerlRegexp("x${\\ ($main::pwned = 1)}y"), new PerlRegexp("q/;$main::pwned=1;/")],
+      re: [
+        new PerlRegexp("a@{[ $main::pwned = 1 ]}b"),
+        new PerlRegexp("x${\\ ($main::pwned = 1)}y"),
+        new PerlRegexp("q/;$main::pwned=1;/"),
+      ],
     };
     const script = `${PERL_PRELUDE}
 $main::pwned = 0;
@@ -488,12 +532,20 @@ describe("Data::Dumper options", () => {
 
   test("numericStrings", () => {
     const text = `${V} = [1,'1.5','-7','1e+20','18446744073709551615','007','abc',"2.5",12345678901234567890];`;
-    assert.equal(canon(dumperThaw(text, { numericStrings: "number" })), canon([1, 1.5, -7, 1e20, 18446744073709551615n, "007", "abc", 2.5, 12345678901234567890n]));
-    assert.equal(canon(dumperThaw(text)), canon([1, "1.5", "-7", "1e+20", "18446744073709551615", "007", "abc", "2.5", 12345678901234567890n]));
+    assert.equal(
+      canon(dumperThaw(text, { numericStrings: "number" })),
+      canon([1, 1.5, -7, 1e20, 18446744073709551615n, "007", "abc", 2.5, 12345678901234567890n]),
+    );
+    assert.equal(
+      canon(dumperThaw(text)),
+      canon([1, "1.5", "-7", "1e+20", "18446744073709551615", "007", "abc", "2.5", 12345678901234567890n]),
+    );
   });
 
   test("varname", () => {
-    const v = new DumperDecoder({ varname: "VAR" }).decode("$VAR1 = {'a' => [{}]};$VAR1->{'a'}[0] = $VAR1;") as { a: unknown[] };
+    const v = new DumperDecoder({ varname: "VAR" }).decode("$VAR1 = {'a' => [{}]};$VAR1->{'a'}[0] = $VAR1;") as {
+      a: unknown[];
+    };
     assert.equal(v.a[0], v);
     assert.throws(() => dumperThaw("$VAR1 = 1;"), CodecError);
     assert.equal(dec.decode(new DumperEncoder({ varname: "Foo::X" }).encode([1])), "$Foo::X1 = [1];");
@@ -516,7 +568,16 @@ describe("Data::Dumper options", () => {
       dec.decode(dumperFreeze({ event: "poe://K/s/e", params: [1, "a", null, 1.5, true, false] })),
       `${V} = {'event' => 'poe://K/s/e','params' => [1,'a',undef,'1.5',1,'']};`,
     );
-    for (const bad of [() => 1, Symbol("s"), new Map(), new Date(0), new Uint16Array(2), new StorableHook("C", "hash", new Uint8Array(), [])]) {
+    for (
+      const bad of [
+        () => 1,
+        Symbol("s"),
+        new Map(),
+        new Date(0),
+        new Uint16Array(2),
+        new StorableHook("C", "hash", new Uint8Array(), []),
+      ]
+    ) {
       assert.throws(() => dumperFreeze([bad as never]), CodecError);
     }
     assert.throws(() => dumperFreeze(new PerlRegexp("(?{ system('id') })")), CodecError);
@@ -570,7 +631,9 @@ describe("Data::Dumper hostile input", () => {
     for (let i = 0; i < 4000; i++) {
       const s = samples[i % samples.length]!.slice();
       const flips = 1 + Math.floor(r() * 3);
-      for (let k = 0; k < flips; k++) s[Math.floor(r() * s.length)] = alphabet.charCodeAt(Math.floor(r() * alphabet.length));
+      for (let k = 0; k < flips; k++) {
+        s[Math.floor(r() * s.length)] = alphabet.charCodeAt(Math.floor(r() * alphabet.length));
+      }
       onlyCodecErrors(() => dumperFreezer.thaw(s));
     }
     for (let i = 0; i < 500; i++) {
@@ -641,14 +704,22 @@ describe("Data::Dumper hostile input", () => {
   });
 
   test("a __proto__ key cannot pollute prototypes, not even through fix-ups", () => {
-    const v = dumperThaw(`${V} = {'__proto__' => {'polluted' => 0}};${V}->{'__proto__'}{'polluted'} = ${V};`) as Record<string, unknown>;
+    const v = dumperThaw(`${V} = {'__proto__' => {'polluted' => 0}};${V}->{'__proto__'}{'polluted'} = ${V};`) as Record<
+      string,
+      unknown
+    >;
     assert.equal(Object.getPrototypeOf(v), Object.prototype);
     assert.equal((Object.getOwnPropertyDescriptor(v, "__proto__")!.value as Record<string, unknown>).polluted, v);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
   test("deep nesting is a LimitError", () => {
-    for (const [open, close] of [["[", "]"], ["\\", ""], ["{'k' => ", "}"], ["bless( ", ", 'C' )"], ["do{\\(my $o = ", ")}"]]) {
+    for (
+      const [open, close] of [["[", "]"], ["\\", ""], ["{'k' => ", "}"], ["bless( ", ", 'C' )"], [
+        "do{\\(my $o = ",
+        ")}",
+      ]]
+    ) {
       const text = `${V} = ${open!.repeat(100_000)}1${close!.repeat(100_000)};`;
       assert.throws(() => dumperThaw(text), LimitError, open);
     }

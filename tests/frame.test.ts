@@ -457,7 +457,8 @@ describe("against Perl's POE::Filter::Reference", () => {
     for (const f of frames) assert.deepEqual([f[0], f[1]], [0x05, 0x0b], "nfreeze header");
 
     const back = concat(frames.map(encodeFrame));
-    const out = new TextDecoder().decode(runPerl(`
+    const out = new TextDecoder().decode(runPerl(
+      `
       use strict; use POE::Filter::Reference; use Data::Dumper; binmode STDIN;
       $Data::Dumper::Sortkeys = 1; $Data::Dumper::Indent = 0;
       ${data}
@@ -468,7 +469,9 @@ describe("against Perl's POE::Filter::Reference", () => {
         push @got, @{ $f->get([substr($in, $i, 777)]) };
       }
       print scalar(@got), "\\n";
-      print Dumper($got[$_]) eq Dumper($refs[$_]) ? "ok\\n" : "not ok $_\\n" for 0..$#refs;`, back));
+      print Dumper($got[$_]) eq Dumper($refs[$_]) ? "ok\\n" : "not ok $_\\n" for 0..$#refs;`,
+      back,
+    ));
     assert.equal(out, "5\nok\nok\nok\nok\nok\n");
   });
 
@@ -480,7 +483,8 @@ describe("against Perl's POE::Filter::Reference", () => {
       for (let j = 0; j < p.length; j++) p[j] = Math.floor(rand() * 256);
       raw.push(p);
     }
-    const echoed = runPerl(`
+    const echoed = runPerl(
+      `
       use strict; use POE::Filter::Reference; binmode STDIN; binmode STDOUT;
       package Raw { sub nfreeze { \${$_[0]} } sub thaw { $_[0] } }
       my $f = POE::Filter::Reference->new(Serializer => 'Raw');
@@ -488,7 +492,9 @@ describe("against Perl's POE::Filter::Reference", () => {
       my @got;
       for (my $i = 0; $i < length $in; $i += 13) { push @got, @{ $f->get([substr($in, $i, 13)]) } }
       die "leftover" if defined $f->get_pending;
-      print join '', @{ $f->put([ map { \\(my $c = $_) } @got ]) };`, concat(raw.map(encodeFrame)));
+      print join '', @{ $f->put([ map { \\(my $c = $_) } @got ]) };`,
+      concat(raw.map(encodeFrame)),
+    );
     assert.deepEqual(echoed, concat(raw.map(encodeFrame)));
     assert.deepEqual(readAll(new FrameReader(), [echoed]), raw);
   });

@@ -57,7 +57,9 @@ function canon(v: unknown): string {
 /** A hash with the given entries as own data properties (a "__proto__" key included). */
 function hash(entries: [string, PerlValue][]): Record<string, PerlValue> {
   const o: Record<string, PerlValue> = {};
-  for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of entries) {
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
   return o;
 }
 
@@ -151,7 +153,12 @@ const corpus: Case[] = [
   {
     name: "blessed hash, array, scalar ref",
     perl: `[bless({a=>1}, "Foo::Bar"), bless([2], "Foo::Bar"), bless(\\(my $x = "s"), "Baz"), bless({}, "Foo::Bar")]`,
-    js: () => [bless({ a: "1" }, "Foo::Bar"), bless(["2"], "Foo::Bar"), bless(new PerlRef("s"), "Baz"), bless({}, "Foo::Bar")],
+    js: () => [
+      bless({ a: "1" }, "Foo::Bar"),
+      bless(["2"], "Foo::Bar"),
+      bless(new PerlRef("s"), "Baz"),
+      bless({}, "Foo::Bar"),
+    ],
   },
   {
     name: "shared array",
@@ -180,7 +187,8 @@ const corpus: Case[] = [
   },
   {
     name: "blessed shared and cyclic, packages renumbered",
-    perl: `do { my $o = bless {}, "Foo"; $o->{me} = $o; my $p = bless [], "Bar"; [$o, $p, $o, $p, bless([], "Foo"), bless({}, "Baz")] }`,
+    perl:
+      `do { my $o = bless {}, "Foo"; $o->{me} = $o; my $p = bless [], "Bar"; [$o, $p, $o, $p, bless([], "Foo"), bless({}, "Baz")] }`,
     js: () => {
       const o = bless({} as Record<string, PerlValue>, "Foo");
       o.me = o;
@@ -255,7 +263,8 @@ const corpus: Case[] = [
   {
     name: "__proto__ and other Object.prototype names as keys",
     perl: `{"__proto__" => {polluted => 1}, constructor => "c", toString => "t", hasOwnProperty => "h"}`,
-    js: () => hash([["__proto__", { polluted: "1" }], ["constructor", "c"], ["toString", "t"], ["hasOwnProperty", "h"]]),
+    js: () =>
+      hash([["__proto__", { polluted: "1" }], ["constructor", "c"], ["toString", "t"], ["hasOwnProperty", "h"]]),
     check: (v) => {
       assert.equal(Object.getPrototypeOf(v), Object.prototype);
       assert.ok(Object.hasOwn(v as object, "__proto__"));
@@ -283,7 +292,8 @@ const corpus: Case[] = [
     perl: `do { my $k = "\\x{263a}"; utf8::encode($k); +{$k => 1, "caf\\xe9" => 2, "b" => 3} }`,
     js: () => ({ "☺": "1", "café": "2", b: "3" }),
     exact: false, // Latin-1 key bytes come back as a JS string, sent again as UTF-8
-    perlWant: `do { my $k = "\\x{263a}"; my $c = "caf\\x{e9}"; utf8::encode($_) for $k, $c; +{$k => 1, $c => 2, "b" => 3} }`,
+    perlWant:
+      `do { my $k = "\\x{263a}"; my $c = "caf\\x{e9}"; utf8::encode($_) for $k, $c; +{$k => 1, $c => 2, "b" => 3} }`,
   },
 ];
 
@@ -359,17 +369,28 @@ describe("FreezeThaw against Perl", () => {
 
   test("JS-only values: numbers, booleans, bigint, text, Uint8Array", { skip: FT }, () => {
     const cases: [string, PerlValue][] = [
-      [`{n=>1, f=>1.5, neg=>-3, big=>"18446744073709551615", t=>1, f2=>"", e=>1e20, small=>1e-7}`,
-        { n: 1, f: 1.5, neg: -3, big: 18446744073709551615n, t: true, f2: false, e: 1e20, small: 1e-7 }],
+      [`{n=>1, f=>1.5, neg=>-3, big=>"18446744073709551615", t=>1, f2=>"", e=>1e20, small=>1e-7}`, {
+        n: 1,
+        f: 1.5,
+        neg: -3,
+        big: 18446744073709551615n,
+        t: true,
+        f2: false,
+        e: 1e20,
+        small: 1e-7,
+      }],
       [`do { my $s = "\\x{263a} caf\\x{e9}"; utf8::encode($s); [$s, "abc"] }`, ["☺ café", "abc"]],
       [`[join("", map chr, 0..255)]`, [allBytes]],
       [`["Inf", "-Inf", "NaN", 0]`, [Infinity, -Infinity, NaN, -0]],
       [`[undef, undef]`, [null, undefined]],
       [`["\\x01\\x02\\x03"]`, [new PerlVString("v1.2.3", "\x01\x02\x03")]],
-      [`do { my $h = {}; [$h, $h] }`, (() => {
-        const h = {};
-        return [h, h];
-      })()],
+      [
+        `do { my $h = {}; [$h, $h] }`,
+        (() => {
+          const h = {};
+          return [h, h];
+        })(),
+      ],
     ];
     const results = perlThawCompare(cases.map((c) => c[0]), cases.map((c) => freezeThawFreeze(c[1])));
     results.forEach(([got, want, viaPerl], i) => {
@@ -408,14 +429,17 @@ describe("FreezeThaw against Perl", () => {
     const frames = splitFrames(new Uint8Array(r.stdout));
     const got = frames.map((f) => freezeThawFreezer.thaw(f));
     const sh = ["☺"];
-    assert.equal(canon(got), canon([
-      { s: "é☺😀", n: "1" },
-      { s: "café" },
-      { b: "é", s: "☺", "k☺": ["1"] },
-      [bless({ "☺": sh }, "Café::X"), sh],
-      { s: new Uint8Array([0x63, 0x61, 0x66, 0xe9]) }, // a Latin-1 byte string: not UTF-8, so bytes
-      { s: "é" }, // a byte string holding UTF-8
-    ]));
+    assert.equal(
+      canon(got),
+      canon([
+        { s: "é☺😀", n: "1" },
+        { s: "café" },
+        { b: "é", s: "☺", "k☺": ["1"] },
+        [bless({ "☺": sh }, "Café::X"), sh],
+        { s: new Uint8Array([0x63, 0x61, 0x66, 0xe9]) }, // a Latin-1 byte string: not UTF-8, so bytes
+        { s: "é" }, // a byte string holding UTF-8
+      ]),
+    );
   });
 
   test("what we send Perl: UTF-8 octets by default, the same characters with strings: latin1", { skip: FT }, () => {
@@ -443,7 +467,11 @@ describe("FreezeThaw against Perl", () => {
   test("POE::Filter::Reference with FreezeThaw frames what we thaw, and thaws what we freeze", {
     skip: perlMissing("FreezeThaw", "POE::Filter::Reference"),
   }, () => {
-    const msg = { event: "poe://K/s/e", params: ["PING", { nested: [null, "x"] }], from: { kernel: "c", session: "IKCLite" } };
+    const msg = {
+      event: "poe://K/s/e",
+      params: ["PING", { nested: [null, "x"] }],
+      from: { kernel: "c", session: "IKCLite" },
+    };
     const script = `use strict; use POE::Filter::Reference; use Data::Dumper; binmode STDIN; binmode STDOUT;
       my $f = POE::Filter::Reference->new("FreezeThaw");
       local $/; my $in = <STDIN>;
@@ -462,15 +490,27 @@ describe("FreezeThaw options", () => {
     const text = freezeThawFreeze(["☺", new Uint8Array([0xff, 0x41])]);
     assert.equal(canon(freezeThawThaw(text)), canon(["☺", new Uint8Array([0xff, 0x41])]));
     assert.equal(canon(freezeThawThaw(text, { byteStrings: "utf8" })), canon(["☺", new Uint8Array([0xff, 0x41])]));
-    assert.equal(canon(freezeThawThaw(text, { byteStrings: "bytes" })), canon([utf8("☺"), new Uint8Array([0xff, 0x41])]));
-    assert.equal(canon(freezeThawThaw(text, { byteStrings: "auto" })), canon([utf8("☺"), new Uint8Array([0xff, 0x41])]));
+    assert.equal(
+      canon(freezeThawThaw(text, { byteStrings: "bytes" })),
+      canon([utf8("☺"), new Uint8Array([0xff, 0x41])]),
+    );
+    assert.equal(
+      canon(freezeThawThaw(text, { byteStrings: "auto" })),
+      canon([utf8("☺"), new Uint8Array([0xff, 0x41])]),
+    );
     assert.equal(canon(freezeThawThaw(text, { byteStrings: "latin1" })), canon(["\xe2\x98\xba", "\xffA"]));
   });
 
   test("strings: latin1 writes one octet per character and refuses the rest", () => {
     const e = new FreezeThawEncoder({ strings: "latin1" });
-    assert.deepEqual(e.encode({ "clé": "café" }), new Uint8Array([...ascii("FrT;@1|%2|$3|cl"), 0xe9, ...ascii("$4|caf"), 0xe9]));
-    assert.throws(() => e.encode(["☺"]), (err: unknown) => err instanceof CodecError && /U\+263A/.test((err as Error).message));
+    assert.deepEqual(
+      e.encode({ "clé": "café" }),
+      new Uint8Array([...ascii("FrT;@1|%2|$3|cl"), 0xe9, ...ascii("$4|caf"), 0xe9]),
+    );
+    assert.throws(
+      () => e.encode(["☺"]),
+      (err: unknown) => err instanceof CodecError && /U\+263A/.test((err as Error).message),
+    );
     assert.throws(() => new FreezeThawEncoder({ strings: "utf16" as never }), TypeError);
     assert.equal(canon(freezeThawThaw(e.encode(["é"]), { byteStrings: "latin1" })), canon(["é"]));
   });
@@ -483,7 +523,10 @@ describe("FreezeThaw options", () => {
     const sur = new Uint8Array([...ascii("FrT;@1|@1|$2|é"), 0xed, 0xa0, 0x80]);
     assert.equal((freezeThawThaw(sur) as string[])[0], "é\ud800");
     // Neither reading works: the octet reading's error is reported.
-    assert.throws(() => freezeThawThaw(utf8("FrT;@1|$9|é")), (e: unknown) => e instanceof CodecError && /truncated/.test((e as Error).message));
+    assert.throws(
+      () => freezeThawThaw(utf8("FrT;@1|$9|é")),
+      (e: unknown) => e instanceof CodecError && /truncated/.test((e as Error).message),
+    );
     assert.throws(() => freezeThawThaw(new Uint8Array([...ascii("FrT;@1|$2|"), 0xc3, 0x28, 0x41])), CodecError);
     // Limits are not retried in the other reading.
     assert.throws(() => freezeThawThaw(utf8(`FrT;@1|${"@1|".repeat(50)}$2|é`), { maxDepth: 10 }), LimitError);
@@ -495,7 +538,10 @@ describe("FreezeThaw options", () => {
       canon(freezeThawThaw(text, { numericStrings: "number" })),
       canon([1, -7, 1.5, 1e20, 18446744073709551615n, "007", "-0", "", 1]),
     );
-    assert.equal(canon(freezeThawThaw(text)), canon(["1", "-7", "1.5", "1e+20", "18446744073709551615", "007", "-0", "", "1.0"]));
+    assert.equal(
+      canon(freezeThawThaw(text)),
+      canon(["1", "-7", "1.5", "1e+20", "18446744073709551615", "007", "-0", "", "1.0"]),
+    );
   });
 
   test("decodeAll / encodeAll carry a whole list, decode returns its first value", () => {
@@ -518,7 +564,16 @@ describe("FreezeThaw options", () => {
   });
 
   test("values outside the model are refused", () => {
-    for (const bad of [() => 1, Symbol("s"), new Map(), new Date(0), new Uint16Array(2), new StorableHook("C", "hash", new Uint8Array(), [])]) {
+    for (
+      const bad of [
+        () => 1,
+        Symbol("s"),
+        new Map(),
+        new Date(0),
+        new Uint16Array(2),
+        new StorableHook("C", "hash", new Uint8Array(), []),
+      ]
+    ) {
       assert.throws(() => freezeThawFreeze([bad as never]), CodecError);
     }
   });
@@ -548,7 +603,11 @@ describe("FreezeThaw hostile input", () => {
   test("truncation at every offset is a CodecError", () => {
     for (const s of samples.slice(0, 15)) {
       for (let n = 0; n < s.length; n++) {
-        assert.throws(() => freezeThawFreezer.thaw(s.subarray(0, n)), CodecError, `prefix ${n} of ${dec.decode(s.subarray(0, 60))}`);
+        assert.throws(
+          () => freezeThawFreezer.thaw(s.subarray(0, n)),
+          CodecError,
+          `prefix ${n} of ${dec.decode(s.subarray(0, 60))}`,
+        );
       }
     }
   });
@@ -558,8 +617,10 @@ describe("FreezeThaw hostile input", () => {
     for (let i = 0; i < 4000; i++) {
       const s = samples[i % 15]!.slice();
       const flips = 1 + Math.floor(r() * 3);
-      for (let k = 0; k < flips; k++) s[Math.floor(r() * s.length)] = "$@%\\_<>){}!|0123456789ax&*?/"
-        .charCodeAt(Math.floor(r() * 29));
+      for (let k = 0; k < flips; k++) {
+        s[Math.floor(r() * s.length)] = "$@%\\_<>){}!|0123456789ax&*?/"
+          .charCodeAt(Math.floor(r() * 29));
+      }
       onlyCodecErrors(() => freezeThawFreezer.thaw(s));
     }
     for (let i = 0; i < 500; i++) {

@@ -49,6 +49,9 @@ describe("fuzz", () => {
   });
 
   test("summary line", () => {
-    assert.equal(summaryLine({ decoder: "dumper", inputs: 500, ms: 250, failures: 2 }), "fuzz: dumper 500 inputs, 2000 inputs/s, 2 failures");
+    assert.equal(
+      summaryLine({ decoder: "dumper", inputs: 500, ms: 250, failures: 2 }),
+      "fuzz: dumper 500 inputs, 2000 inputs/s, 2 failures",
+    );
   });
 });

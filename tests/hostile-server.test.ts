@@ -6,7 +6,20 @@
 import process from "node:process";
 import { after, describe, test as nodeTest } from "node:test";
 import assert from "node:assert/strict";
-import { AbortError, CodecError, ConnectError, DisconnectedError, IkcClient, type IkcClientOptions, LimitError, nfreeze, type PerlValue, ProtocolError, RemoteError, TimeoutError } from "../mod.ts";
+import {
+  AbortError,
+  CodecError,
+  ConnectError,
+  DisconnectedError,
+  IkcClient,
+  type IkcClientOptions,
+  LimitError,
+  nfreeze,
+  type PerlValue,
+  ProtocolError,
+  RemoteError,
+  TimeoutError,
+} from "../mod.ts";
 import { detectTransport } from "../src/transport/detect.ts";
 import { encodeFrame } from "../src/core/frame.ts";
 import { FAKE_KERNEL, FakeServer, good, type Msg, type Peer } from "./helpers/fake-server.ts";
@@ -20,7 +33,9 @@ process.on("unhandledRejection", onUnhandled);
 // HOSTILE_ONLY=<words> runs only the cases whose name holds them (for working on one case).
 const only = process.env.HOSTILE_ONLY;
 const test = (name: string, fn: () => Promise<void>) =>
-  only && !name.includes(only) && !name.startsWith("no unhandled") ? nodeTest(name, { skip: true }, () => {}) : nodeTest(name, fn);
+  only && !name.includes(only) && !name.startsWith("no unhandled")
+    ? nodeTest(name, { skip: true }, () => {})
+    : nodeTest(name, fn);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const now = () => performance.now();
@@ -98,7 +113,11 @@ function loopMonitor(): { stop(): number } {
 /** The next call works (the fake server has been switched to good behaviour). */
 async function worksAgain(c: IkcClient, what: string): Promise<void> {
   const token = `again-${what}`;
-  assert.equal(await c.call("test/echo", token, { timeout: 5 }), token, `${what}: the next call after a good peer is back`);
+  assert.equal(
+    await c.call("test/echo", token, { timeout: 5 }),
+    token,
+    `${what}: the next call after a good peer is back`,
+  );
   assert.equal(await c.ping({ timeout: 5 }), true, `${what}: ping after a good peer is back`);
 }
 
@@ -250,8 +269,16 @@ describe("IkcClient against a hostile fake server", () => {
       {},
       async (_s, c, errors) => {
         await c.open();
-        await rejectsWith(c.call("test/echo", "bad", { timeout: 0.3 }), TimeoutError, "call answered with an array frame", /no answer/);
-        await until("the bad message report", () => errors.some((e) => e instanceof ProtocolError && /not a hash/.test(e.message)));
+        await rejectsWith(
+          c.call("test/echo", "bad", { timeout: 0.3 }),
+          TimeoutError,
+          "call answered with an array frame",
+          /no answer/,
+        );
+        await until(
+          "the bad message report",
+          () => errors.some((e) => e instanceof ProtocolError && /not a hash/.test(e.message)),
+        );
         await worksAgain(c, "non-message frame");
       },
     );
@@ -271,7 +298,12 @@ describe("IkcClient against a hostile fake server", () => {
         const early = handled(c.call("test/echo", "before connect", { timeout: 5 }));
         const short = handled(c.call("test/echo", "short", { timeout: 0.2 }));
         const opened = handled(c.open());
-        const e = await rejectsWith(opened, ConnectError, "open() against a silent server", /not finished within 0.6 s/);
+        const e = await rejectsWith(
+          opened,
+          ConnectError,
+          "open() against a silent server",
+          /not finished within 0.6 s/,
+        );
         const took = now() - t0;
         assert.ok(took >= 500 && took < 1500, `open() failed after ${took.toFixed(0)} ms; connectTimeout is 600 ms`);
         assert.doesNotMatch(e.message, /undef/);
@@ -297,7 +329,11 @@ describe("IkcClient against a hostile fake server", () => {
       await peer.drain();
     };
     const cases: Array<[string, (peer: Peer) => Promise<void>, number]> = [
-      ["a valid SETUP line, one byte per 50 ms", trickle(`SETUP KERNEL=${FAKE_KERNEL},Fake,127.0.0.1:1;FREEZER=Storable;PID=1\r\n`, false), 0.8],
+      [
+        "a valid SETUP line, one byte per 50 ms",
+        trickle(`SETUP KERNEL=${FAKE_KERNEL},Fake,127.0.0.1:1;FREEZER=Storable;PID=1\r\n`, false),
+        0.8,
+      ],
       ["an endless line, one byte per 50 ms", trickle("x", true), 0.8],
     ];
     for (const [what, behave, seconds] of cases) {
@@ -306,9 +342,17 @@ describe("IkcClient against a hostile fake server", () => {
         const early = handled(c.call("test/echo", "queued", { timeout: 10 }));
         const e = await rejectsWith(c.open(), ConnectError, `open(), ${what}`, /not finished within/);
         const took = now() - t0;
-        assert.ok(took >= seconds * 1000 - 100 && took < seconds * 1000 + 700, `${what}: failed after ${took.toFixed(0)} ms, connectTimeout ${seconds} s`);
+        assert.ok(
+          took >= seconds * 1000 - 100 && took < seconds * 1000 + 700,
+          `${what}: failed after ${took.toFixed(0)} ms, connectTimeout ${seconds} s`,
+        );
         assert.doesNotMatch(e.message, /undef/);
-        const ce = await rejectsWith(early, ConnectError, `call made before the connect completed, ${what}`, /negotiation/);
+        const ce = await rejectsWith(
+          early,
+          ConnectError,
+          `call made before the connect completed, ${what}`,
+          /negotiation/,
+        );
         assert.doesNotMatch(ce.message, /undef/);
         s.behave = good;
         await worksAgain(c, what);
@@ -329,7 +373,10 @@ describe("IkcClient against a hostile fake server", () => {
         const t0 = now();
         const early = handled(c.call("test/echo", "queued"));
         await rejectsWith(c.open(), ConnectError, "open(), an endless line sent fast", /line|4096/);
-        assert.ok(now() - t0 < 2000, `an over-long line ended the negotiation after ${(now() - t0).toFixed(0)} ms, not at the deadline`);
+        assert.ok(
+          now() - t0 < 2000,
+          `an over-long line ended the negotiation after ${(now() - t0).toFixed(0)} ms, not at the deadline`,
+        );
         await rejectsWith(early, ConnectError, "call made before the connect completed, endless line");
         s.behave = good;
         await worksAgain(c, "endless fast line");
@@ -389,15 +436,25 @@ describe("IkcClient against a hostile fake server", () => {
         const [state] = strays[0];
         const got = await c.responded(state, { timeout: 0.15 }).then((v) => v, (e) => e as Error);
         if (!(got instanceof TimeoutError)) {
-          problems.push(`responded(${JSON.stringify(state)}) returned ${got instanceof Error ? `${got.constructor.name}: ${got.message}` : JSON.stringify(got)} (a stray parked in the inbox)`);
+          problems.push(
+            `responded(${JSON.stringify(state)}) returned ${
+              got instanceof Error ? `${got.constructor.name}: ${got.message}` : JSON.stringify(got)
+            } (a stray parked in the inbox)`,
+          );
         }
         release();
         assert.equal(await pending, "mine", "the pending call got its own answer, not a stray");
         const full = errors.filter((e) => /inbox full/.test(e.message));
         if (full.length > 0) problems.push(`the strays took inbox slots: ${full[0].message}`);
         const ticks: PerlValue[] = [];
-        for (let i = 0; i < 3; i++) ticks.push(await c.responded("tick", { timeout: 0.5 }).then((v) => v, (e) => `${(e as Error).constructor.name}`));
-        if (JSON.stringify(ticks) !== "[0,1,2]") problems.push(`the inbox (limit 3) gave the three ticks sent after the strays as ${JSON.stringify(ticks)}`);
+        for (let i = 0; i < 3; i++) {
+          ticks.push(
+            await c.responded("tick", { timeout: 0.5 }).then((v) => v, (e) => `${(e as Error).constructor.name}`),
+          );
+        }
+        if (JSON.stringify(ticks) !== "[0,1,2]") {
+          problems.push(`the inbox (limit 3) gave the three ticks sent after the strays as ${JSON.stringify(ticks)}`);
+        }
         await worksAgain(c, "stray answers");
         assert.deepEqual(problems, []);
       },
@@ -437,11 +494,20 @@ describe("IkcClient against a hostile fake server", () => {
         assert.equal(c.pendingCount, 0);
         await until("the fake server to hold three requests", () => rsvps.length === 3);
         release();
-        await until("the late answers to be reported", () => errors.some((e) => /dropped an answer|already settled|late/i.test(e.message)));
+        await until(
+          "the late answers to be reported",
+          () => errors.some((e) => /dropped an answer|already settled|late/i.test(e.message)),
+        );
         for (const state of rsvps) {
-          await rejectsWith(c.responded(state, { timeout: 0.15 }), TimeoutError, `responded(${state}) for a late answer`);
+          await rejectsWith(
+            c.responded(state, { timeout: 0.15 }),
+            TimeoutError,
+            `responded(${state}) for a late answer`,
+          );
         }
-        for (let i = 0; i < 2; i++) assert.equal(await c.responded("tick", { timeout: 2 }), i, "inbox slots stayed free");
+        for (let i = 0; i < 2; i++) {
+          assert.equal(await c.responded("tick", { timeout: 2 }), i, "inbox slots stayed free");
+        }
         assert.ok(!errors.some((e) => /inbox full/.test(e.message)), "late answers took inbox slots");
         await worksAgain(c, "late answers");
       },
@@ -450,8 +516,13 @@ describe("IkcClient against a hostile fake server", () => {
 
   test("odd remote_error shapes reach the right request or onError, without blocking the event loop", async () => {
     const big = "E".repeat(100_000);
-    const remoteErr = (params: PerlValue): Msg => ({ event: { kernel: CLIENT, session: "IKC", state: "remote_error" }, params, is_error: 1 });
-    const named = (state: string) => `Session 'test' has not published state '${state}'.  Request poe://${FAKE_KERNEL}/test/${state} sent by poe://${CLIENT}/IKCLite`;
+    const remoteErr = (params: PerlValue): Msg => ({
+      event: { kernel: CLIENT, session: "IKC", state: "remote_error" },
+      params,
+      is_error: 1,
+    });
+    const named = (state: string) =>
+      `Session 'test' has not published state '${state}'.  Request poe://${FAKE_KERNEL}/test/${state} sent by poe://${CLIENT}/IKCLite`;
     // state → what the fake server answers it with, and where the error must go.
     const shapes: Record<string, { params: (m: Msg) => PerlValue; to: "request" | "onError" }> = {
       string: { params: () => named("string"), to: "request" },
@@ -485,10 +556,16 @@ describe("IkcClient against a hostile fake server", () => {
         for (const [state, to, p] of calls) {
           const e = await p;
           if (to === "request") {
-            assert.ok(e instanceof RemoteError, `test/${state}: expected RemoteError, got ${e.constructor.name}: ${e.message}`);
+            assert.ok(
+              e instanceof RemoteError,
+              `test/${state}: expected RemoteError, got ${e.constructor.name}: ${e.message}`,
+            );
             if (state === "big") assert.ok(e.remoteMessage.length > 100_000, "the 100 KB text arrives whole");
           } else {
-            assert.ok(e instanceof TimeoutError, `test/${state}: expected TimeoutError (its error goes to onError), got ${e.constructor.name}: ${e.message}`);
+            assert.ok(
+              e instanceof TimeoutError,
+              `test/${state}: expected TimeoutError (its error goes to onError), got ${e.constructor.name}: ${e.message}`,
+            );
           }
         }
         const blocked = loop.stop();
@@ -500,7 +577,11 @@ describe("IkcClient against a hostile fake server", () => {
         const all = errors.filter((e) => e instanceof RemoteError || /more like this/.test(e.message));
         const counted = all.reduce((n, e) => n + (Number(/^(\d+) more like this/.exec(e.message)?.[1]) || 1), 0);
         assert.ok(reported.length >= 1, "remote errors that match no request reached onError");
-        assert.equal(counted, expectOnError, `every unmatched remote_error was reported (${all.map((e) => e.message.slice(0, 80)).join(" | ")})`);
+        assert.equal(
+          counted,
+          expectOnError,
+          `every unmatched remote_error was reported (${all.map((e) => e.message.slice(0, 80)).join(" | ")})`,
+        );
         await worksAgain(c, "odd remote_error");
       },
     );
@@ -575,11 +656,16 @@ describe("IkcClient against a hostile fake server", () => {
         await worksAgain(c, "flood");
         await c.disconnect(); // flushes the last summary
         const inboxReports = errors.filter((e) => /inbox full/.test(e.message));
-        const dropped = inboxReports.reduce((n, e) => n + (Number(/^(\d+) more like this/.exec(e.message)?.[1]) || 1), 0);
+        const dropped = inboxReports.reduce(
+          (n, e) => n + (Number(/^(\d+) more like this/.exec(e.message)?.[1]) || 1),
+          0,
+        );
         const summary = inboxReports.filter((e) => /^\d+ more like this/.test(e.message));
         console.log(
           `flood: ${errors.length} onError calls (${summary.length} summaries), kept ${kept.length}, ` +
-            `${latencies.length} probe calls, slowest ${Math.max(...latencies).toFixed(0)} ms, loop blocked at most ${blocked.toFixed(0)} ms`,
+            `${latencies.length} probe calls, slowest ${Math.max(...latencies).toFixed(0)} ms, loop blocked at most ${
+              blocked.toFixed(0)
+            } ms`,
         );
         assert.equal(kept.length, 100, "the inbox keeps exactly inboxLimit messages");
         assert.deepEqual(kept, Array.from({ length: 100 }, (_, i) => N - 100 + i), "it keeps the newest");
@@ -587,7 +673,10 @@ describe("IkcClient against a hostile fake server", () => {
         assert.ok(summary.length >= 1, "a summary with a count");
         assert.equal(dropped, N - 100, "the reports account for every dropped message");
         assert.ok(latencies.length >= 1, "a call made during the flood was answered");
-        assert.ok(Math.max(...latencies) < 3000, `a call during the flood took ${Math.max(...latencies).toFixed(0)} ms`);
+        assert.ok(
+          Math.max(...latencies) < 3000,
+          `a call during the flood took ${Math.max(...latencies).toFixed(0)} ms`,
+        );
         assert.ok(blocked < 250, `the event loop was blocked for ${blocked.toFixed(0)} ms`);
       },
     );
@@ -626,12 +715,16 @@ describe("IkcClient against a hostile fake server", () => {
             problems.push(`posts still pending ${took.toFixed(0)} ms after a 1 s timeout`);
           } else {
             const ok = results.filter((r) => r.status === "fulfilled").length;
-            const bad = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as Error);
+            const bad = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) =>
+              r.reason as Error
+            );
             console.log(`stalled server: ${ok} posts written, ${bad.length} rejected in ${took.toFixed(0)} ms`);
             if (took > 3000) problems.push(`the posts settled only after ${took.toFixed(0)} ms`);
             if (bad.length === 0) problems.push("no post to a server that does not read timed out");
             const wrong = bad.filter((e) => !(e instanceof TimeoutError));
-            if (wrong.length > 0) problems.push(`${wrong.length} posts rejected with ${wrong[0].constructor.name}: ${wrong[0].message}`);
+            if (wrong.length > 0) {
+              problems.push(`${wrong.length} posts rejected with ${wrong[0].constructor.name}: ${wrong[0].message}`);
+            }
           }
           // What the kernel's socket buffers take (a few MiB on loopback) resolves; the rest must
           // not be frozen and queued in the client. A bounded client holds its 1 MiB write buffer
@@ -642,7 +735,10 @@ describe("IkcClient against a hostile fake server", () => {
           // 24 MiB of rss and 32 MiB of heap+external (which counts ArrayBuffers on node and Deno;
           // Bun's does not, so there only rss counts), stay well below the 50-100 MiB a client
           // that freezes every post it is handed grows by.
-          const growth = (p: { rss: number; heap: number }) => ({ rss: (p.rss - base.rss) / 2 ** 20, heap: (p.heap - base.heap) / 2 ** 20 });
+          const growth = (p: { rss: number; heap: number }) => ({
+            rss: (p.rss - base.rss) / 2 ** 20,
+            heap: (p.heap - base.heap) / 2 ** 20,
+          });
           const g1 = growth(stalledPeak);
           // Then the server resets and a good one takes the reconnect: posts that already timed out
           // must not come back to life (and be frozen all at once) on the new connection.
@@ -654,15 +750,23 @@ describe("IkcClient against a hostile fake server", () => {
           const g2 = growth(peak);
           const zombies = s.received.filter((m) => String(m.event).endsWith("/test/sink")).length;
           console.log(
-            `stalled server: peak growth while stalled rss ${g1.rss.toFixed(1)} MiB, heap+external ${g1.heap.toFixed(1)} MiB; ` +
+            `stalled server: peak growth while stalled rss ${g1.rss.toFixed(1)} MiB, heap+external ${
+              g1.heap.toFixed(1)
+            } MiB; ` +
               `through the reset rss ${g2.rss.toFixed(1)} MiB, heap+external ${g2.heap.toFixed(1)} MiB; ` +
               `${zombies} posts that had timed out were sent after the reconnect`,
           );
           const v8 = (globalThis as { Bun?: unknown }).Bun === undefined;
-          if (g1.rss >= 24) problems.push(`rss grew by ${g1.rss.toFixed(1)} MiB while posting 50 MiB to a stalled server`);
-          if (v8 && g1.heap >= 32) problems.push(`heap+external grew by ${g1.heap.toFixed(1)} MiB while posting 50 MiB to a stalled server`);
+          if (g1.rss >= 24) {
+            problems.push(`rss grew by ${g1.rss.toFixed(1)} MiB while posting 50 MiB to a stalled server`);
+          }
+          if (v8 && g1.heap >= 32) {
+            problems.push(`heap+external grew by ${g1.heap.toFixed(1)} MiB while posting 50 MiB to a stalled server`);
+          }
           if (g2.rss >= 24) problems.push(`rss grew by ${g2.rss.toFixed(1)} MiB through the reset and reconnect`);
-          if (zombies > 0) problems.push(`${zombies} posts that had rejected with TimeoutError were sent after the reconnect`);
+          if (zombies > 0) {
+            problems.push(`${zombies} posts that had rejected with TimeoutError were sent after the reconnect`);
+          }
         } finally {
           reset();
         }
@@ -684,17 +788,28 @@ describe("IkcClient against a hostile fake server", () => {
         try {
           await c.open();
           const pad = new Uint8Array(64 * 1024);
-          const posts = Array.from({ length: 256 }, (_, i) => c.post("test/sink", { id: i, pad }, { timeout: 30 }).then((): "ok" | Error => "ok", (e) => e as Error));
+          const posts = Array.from(
+            { length: 256 },
+            (_, i) =>
+              c.post("test/sink", { id: i, pad }, { timeout: 30 }).then((): "ok" | Error => "ok", (e) => e as Error),
+          );
           const call = c.call("test/echo", "stuck", { timeout: 30 }).then((v) => v, (e) => e as Error);
           await sleep(300);
           const t0 = now();
           const closed = await within(c.disconnect().then(() => true), 4000);
           const took = now() - t0;
           assert.ok(closed, `disconnect() had not settled after ${took.toFixed(0)} ms with writes stuck`);
-          assert.ok(took < 2500, `disconnect() took ${took.toFixed(0)} ms (it waits at most min(1, connectTimeout) s for the peer)`);
+          assert.ok(
+            took < 2500,
+            `disconnect() took ${took.toFixed(0)} ms (it waits at most min(1, connectTimeout) s for the peer)`,
+          );
           const r = await within(Promise.all(posts), 2000);
           assert.ok(r !== undefined, "posts still pending after disconnect()");
-          for (const o of r!) if (o instanceof Error) assert.ok(o instanceof DisconnectedError, `a post rejected with ${o.constructor.name}: ${o.message}`);
+          for (const o of r!) {
+            if (o instanceof Error) {
+              assert.ok(o instanceof DisconnectedError, `a post rejected with ${o.constructor.name}: ${o.message}`);
+            }
+          }
           const e = await call;
           assert.ok(e instanceof DisconnectedError, `the call: ${e instanceof Error ? e.constructor.name : e}`);
           s.behave = good;
@@ -742,8 +857,14 @@ describe("IkcClient against a hostile fake server", () => {
         await c.open();
         const pad = new Uint8Array(SIZE).fill(0x62);
         const outcome: Array<"ok" | Error | undefined> = new Array(COUNT);
-        const posts = Array.from({ length: COUNT }, (_, i) =>
-          c.post("test/sink", { id: i, pad }, { timeout: 10 }).then(() => void (outcome[i] = "ok"), (e) => void (outcome[i] = e)));
+        const posts = Array.from(
+          { length: COUNT },
+          (_, i) =>
+            c.post("test/sink", { id: i, pad }, { timeout: 10 }).then(
+              () => void (outcome[i] = "ok"),
+              (e) => void (outcome[i] = e),
+            ),
+        );
         const pending = handled(c.call("test/echo", "queued behind the posts", { timeout: 10 }));
         const pendingResult = pending.then((v) => v, (e) => e as Error);
         try {
@@ -763,15 +884,24 @@ describe("IkcClient against a hostile fake server", () => {
         console.log(
           `reset with writes queued: ${resolved} resolved, ${rejected.length} rejected ` +
             `(${[...new Set(rejected.map((e) => e.constructor.name))].join(", ")}), ${arrived.size} arrived, ` +
-            `${falsely.length} resolved without arriving (ids ${falsely.slice(0, 10).join(",")}${falsely.length > 10 ? ",..." : ""}); ` +
-            `the queued call: ${callResult instanceof Error ? callResult.constructor.name : JSON.stringify(callResult)}`,
+            `${falsely.length} resolved without arriving (ids ${falsely.slice(0, 10).join(",")}${
+              falsely.length > 10 ? ",..." : ""
+            }); ` +
+            `the queued call: ${
+              callResult instanceof Error ? callResult.constructor.name : JSON.stringify(callResult)
+            }`,
         );
         for (const e of rejected) {
-          assert.ok(e instanceof DisconnectedError || e instanceof ConnectError, `a post rejected with ${e.constructor.name}: ${e.message}`);
+          assert.ok(
+            e instanceof DisconnectedError || e instanceof ConnectError,
+            `a post rejected with ${e.constructor.name}: ${e.message}`,
+          );
         }
         assert.ok(
           callResult === "queued behind the posts" || callResult instanceof DisconnectedError,
-          `the call queued behind the posts: ${callResult instanceof Error ? `${callResult.constructor.name}: ${callResult.message}` : callResult}`,
+          `the call queued behind the posts: ${
+            callResult instanceof Error ? `${callResult.constructor.name}: ${callResult.message}` : callResult
+          }`,
         );
         assert.deepEqual(twice, [], "a post was sent more than twice (resent more than once)");
         // A post resolves once the OS took its bytes (its documented contract): what the OS held
@@ -780,7 +910,11 @@ describe("IkcClient against a hostile fake server", () => {
         // takes for a stalled peer. A post still in the client's own queue must not resolve
         // unless it was resent and arrived.
         if (falsely.length > 0) {
-          assert.deepEqual(falsely, Array.from({ length: falsely.length }, (_, k) => falsely[0] + k), "the lost posts are one run in stream order");
+          assert.deepEqual(
+            falsely,
+            Array.from({ length: falsely.length }, (_, k) => falsely[0] + k),
+            "the lost posts are one run in stream order",
+          );
         }
         const lostBytes = falsely.length * (SIZE + 64);
         // What a reset may lose is what the OS had taken: the writer's send buffer (probed with
@@ -792,8 +926,19 @@ describe("IkcClient against a hostile fake server", () => {
         // is gone is the transport test's ("a peer reset with many 64 KiB writes queued"), and
         // the lost posts being one run in stream order is asserted above.
         const bound = (await acceptedByStalledPeer(READ_FIRST * SIZE, 1 << 20)) + (8 << 20);
-        console.log(`reset with writes queued: the OS takes ${(bound / 2 ** 20 - 8).toFixed(1)} MiB for a peer that stopped reading`);
-        assert.ok(lostBytes <= bound, `${falsely.length} posts (${(lostBytes / 2 ** 20).toFixed(1)} MiB) resolved but never arrived; the OS takes at most ${(bound / 2 ** 20).toFixed(1)} MiB for a stalled peer`);
+        console.log(
+          `reset with writes queued: the OS takes ${
+            (bound / 2 ** 20 - 8).toFixed(1)
+          } MiB for a peer that stopped reading`,
+        );
+        assert.ok(
+          lostBytes <= bound,
+          `${falsely.length} posts (${
+            (lostBytes / 2 ** 20).toFixed(1)
+          } MiB) resolved but never arrived; the OS takes at most ${
+            (bound / 2 ** 20).toFixed(1)
+          } MiB for a stalled peer`,
+        );
         await worksAgain(c, "reset with writes queued");
       },
     );
@@ -818,7 +963,10 @@ describe("IkcClient against a hostile fake server", () => {
 
   test("no unhandled rejection during the file", async () => {
     await sleep(100);
-    assert.deepEqual(unhandled.map((r) => (r instanceof Error ? `${r.constructor.name}: ${r.message}` : String(r))), []);
+    assert.deepEqual(
+      unhandled.map((r) => (r instanceof Error ? `${r.constructor.name}: ${r.message}` : String(r))),
+      [],
+    );
   });
 });
 

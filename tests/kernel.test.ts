@@ -85,15 +85,25 @@ describe("kernel over the memory transport", () => {
       await assert.rejects(client.call("t/nothing", null, { timeout: 0.2 }), TimeoutError);
       await assert.rejects(client.call("t/boom"), (e: unknown) => {
         assert.ok(e instanceof RemoteError);
-        assert.match(e.remoteMessage, /^State 't\/boom' failed: kaboom\. {2}Request poe:\/\/[^ ]+\/t\/boom sent by poe:\/\/Cli\/IKCLite$/);
+        assert.match(
+          e.remoteMessage,
+          /^State 't\/boom' failed: kaboom\. {2}Request poe:\/\/[^ ]+\/t\/boom sent by poe:\/\/Cli\/IKCLite$/,
+        );
         assert.equal(e.phase, "invocation");
         return true;
       });
       await assert.rejects(client.call("t/reject"), /async kaboom/);
-      await assert.rejects(client.call("nope/x"), (e: unknown) =>
-        e instanceof RemoteError && /^Session 'nope' is not available for remote kernels\. {2}Request poe:\/\/.+\/nope\/x sent by poe:\/\/Cli\/IKCLite$/.test(e.remoteMessage));
-      await assert.rejects(client.call("t/zzz"), (e: unknown) =>
-        e instanceof RemoteError && /^Session 't' has not published state 'zzz'/.test(e.remoteMessage));
+      await assert.rejects(
+        client.call("nope/x"),
+        (e: unknown) =>
+          e instanceof RemoteError &&
+          /^Session 'nope' is not available for remote kernels\. {2}Request poe:\/\/.+\/nope\/x sent by poe:\/\/Cli\/IKCLite$/
+            .test(e.remoteMessage),
+      );
+      await assert.rejects(
+        client.call("t/zzz"),
+        (e: unknown) => e instanceof RemoteError && /^Session 't' has not published state 'zzz'/.test(e.remoteMessage),
+      );
       assert.equal(await client.call("t/echo", "still serving"), "still serving");
       assert.ok(errors.some((e) => /kaboom/.test(e.message)), "the server reports a state that threw");
     } finally {
@@ -113,8 +123,9 @@ describe("kernel over the memory transport", () => {
     try {
       const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => client.call("t/maybe", i)));
       results.forEach((r, i) => {
-        if (i % 2) assert.ok(r.status === "rejected" && new RegExp(`odd ${i}\\.`).test(String(r.reason.message)), `call ${i}`);
-        else assert.ok(r.status === "fulfilled" && r.value === i, `call ${i}`);
+        if (i % 2) {
+          assert.ok(r.status === "rejected" && new RegExp(`odd ${i}\\.`).test(String(r.reason.message)), `call ${i}`);
+        } else assert.ok(r.status === "fulfilled" && r.value === i, `call ${i}`);
       });
     } finally {
       await done();
@@ -126,7 +137,14 @@ describe("kernel over the memory transport", () => {
     const seen: Array<Pick<StateContext, "from" | "context" | "args" | "kernel" | "wantsAnswer" | "state">> = [];
     server.publish("t", {
       look: (_p, ctx) => {
-        seen.push({ from: ctx.from, context: ctx.context, args: ctx.args, kernel: ctx.kernel, wantsAnswer: ctx.wantsAnswer, state: ctx.state });
+        seen.push({
+          from: ctx.from,
+          context: ctx.context,
+          args: ctx.args,
+          kernel: ctx.kernel,
+          wantsAnswer: ctx.wantsAnswer,
+          state: ctx.state,
+        });
         return ctx.args.length;
       },
     });
@@ -138,7 +156,14 @@ describe("kernel over the memory transport", () => {
       assert.equal(await client.call("t/IKC:proxy", ["look", ["x", "y", "z"]]), 3);
       await client.post("t/look", "posted");
       await client.ping();
-      assert.deepEqual(seen[0], { from: { kernel: "Cli", session: "IKCLite" }, context: "scalar", args: ["a"], kernel: "Cli", wantsAnswer: true, state: "look" });
+      assert.deepEqual(seen[0], {
+        from: { kernel: "Cli", session: "IKCLite" },
+        context: "scalar",
+        args: ["a"],
+        kernel: "Cli",
+        wantsAnswer: true,
+        state: "look",
+      });
       assert.equal(seen[1].context, "list");
       assert.deepEqual(seen[2].args, ["a", "extra"]);
       assert.deepEqual(seen[3].args, ["x", "y", "z"]);
@@ -169,7 +194,12 @@ describe("kernel over the memory transport", () => {
 
   test("both ends are kernels: the server calls states the client published, from its own API and from a state", async () => {
     const { server, client, done } = await pair();
-    client.publish("work", { square: (n) => (n as number) ** 2, fail: () => { throw new Error("no"); } });
+    client.publish("work", {
+      square: (n) => (n as number) ** 2,
+      fail: () => {
+        throw new Error("no");
+      },
+    });
     server.publish("calc", { viaClient: (p, ctx) => ctx.call<number>("work/square", p) });
     try {
       assert.equal(await server.call("poe://Cli/work/square", 12), 144);
@@ -177,8 +207,10 @@ describe("kernel over the memory transport", () => {
       assert.equal(await server.call("work/square", 4), 16, "a target without a kernel goes to the only client");
       assert.equal(await client.call("calc/viaClient", 5), 25);
       await assert.rejects(server.call("poe://Cli/work/fail", 1), RemoteError);
-      await assert.rejects(server.call("poe://Cli/nothing/here", 1), (e: unknown) =>
-        e instanceof RemoteError && /Session 'nothing' is not available/.test(e.remoteMessage));
+      await assert.rejects(
+        server.call("poe://Cli/nothing/here", 1),
+        (e: unknown) => e instanceof RemoteError && /Session 'nothing' is not available/.test(e.remoteMessage),
+      );
       await assert.rejects(server.post("poe://Nobody/work/square", 1), RoutingError);
       const got: unknown[] = [];
       client.on("note", (p) => got.push(p));
@@ -200,8 +232,10 @@ describe("kernel over the memory transport", () => {
       await calc.post("add", [1]);
       const bare = await client.subscribe("calc");
       assert.equal(await bare.call("add", [4]), 4);
-      await assert.rejects(client.subscribe("poe://Hub/nothing"), (e: unknown) =>
-        e instanceof SubscriptionError && e.remoteMessage === "Refused subscription poe://Hub/nothing");
+      await assert.rejects(
+        client.subscribe("poe://Hub/nothing"),
+        (e: unknown) => e instanceof SubscriptionError && e.remoteMessage === "Refused subscription poe://Hub/nothing",
+      );
       await assert.rejects(client.subscribe("poe://Hub/IKC"), SubscriptionError);
     } finally {
       await done();
@@ -258,7 +292,9 @@ describe("kernel over the memory transport", () => {
         }
       }
     }
-    const { client, done } = await pair({ serializer: ["FreezeThaw", "Storable"] }, { serializer: ["Storable", "FreezeThaw"] });
+    const { client, done } = await pair({ serializer: ["FreezeThaw", "Storable"] }, {
+      serializer: ["Storable", "FreezeThaw"],
+    });
     try {
       assert.equal(client.freezer, "FreezeThaw");
     } finally {
@@ -329,7 +365,9 @@ describe("kernel over the memory transport", () => {
     const transport = memoryTransport();
     const server = await IkcServer.listen({ port: 0, transport });
     server.publish("t", { who: (_p, ctx) => ctx.kernel });
-    const clients = await Promise.all(Array.from({ length: 20 }, (_, i) => IkcClient.connect({ port: server.port, name: `C${i}`, transport })));
+    const clients = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => IkcClient.connect({ port: server.port, name: `C${i}`, transport })),
+    );
     const answers = await Promise.all(clients.flatMap((c) => Array.from({ length: 10 }, () => c.call("t/who"))));
     answers.forEach((a, i) => assert.equal(a, `C${Math.floor(i / 10)}`));
     await Promise.all(clients.map((c) => c.disconnect()));

@@ -10,7 +10,7 @@ import { DumperDecoder, dumperFreeze, dumperFreezer, dumperThaw } from "../src/c
 import { builtinFreezers } from "../src/core/freezers.ts";
 import { BYTE_STRING_WEIGHT, DEFAULT_LIMITS, resolveLimits } from "../src/core/limits.ts";
 import { CodecError, LimitError } from "../src/core/errors.ts";
-import { bless, PerlRef, PerlVString, StorableHook, type PerlValue } from "../src/core/perl.ts";
+import { bless, PerlRef, type PerlValue, PerlVString, StorableHook } from "../src/core/perl.ts";
 
 type Decode = (bytes: Uint8Array, options?: { maxElements?: number }) => PerlValue;
 const storable: Decode = (b, o) => thaw(b, o);
@@ -51,7 +51,11 @@ const concat = (...parts: ArrayLike<number>[]): Uint8Array => {
 /** The image decodes with maxElements n and fails with a LimitError at n - 1. */
 function assertCount(decode: Decode, bytes: Uint8Array, n: number, what: string): void {
   assert.doesNotThrow(() => decode(bytes, { maxElements: n }), `${what}: should fit maxElements ${n}`);
-  assert.throws(() => decode(bytes, { maxElements: n - 1 }), LimitError, `${what}: should not fit maxElements ${n - 1}`);
+  assert.throws(
+    () => decode(bytes, { maxElements: n - 1 }),
+    LimitError,
+    `${what}: should not fit maxElements ${n - 1}`,
+  );
 }
 
 describe("limits: one vocabulary", () => {
@@ -82,21 +86,31 @@ describe("limits: one vocabulary", () => {
 
   test("the same names limit all three decoders", () => {
     const arr = [1, 2, 3];
-    for (const [name, decode, bytes] of [
-      ["Storable", storable, nfreeze(arr)],
-      ["FreezeThaw", freezeThaw, freezeThawFreeze(arr)],
-      ["Data::Dumper", dumper, dumperFreeze(arr)],
-    ] as const) {
+    for (
+      const [name, decode, bytes] of [
+        ["Storable", storable, nfreeze(arr)],
+        ["FreezeThaw", freezeThaw, freezeThawFreeze(arr)],
+        ["Data::Dumper", dumper, dumperFreeze(arr)],
+      ] as const
+    ) {
       const d = decode as (b: Uint8Array, o: object) => PerlValue;
       assert.throws(() => d(bytes, { maxInputSize: bytes.length - 1 }), LimitError, name);
       assert.doesNotThrow(() => d(bytes, { maxInputSize: bytes.length }), name);
       assert.throws(() => d(bytes, { maxDepth: 0 }), LimitError, name);
       const long = ["x".repeat(100)];
-      const img = name === "Storable" ? nfreeze(long) : name === "FreezeThaw" ? freezeThawFreeze(long) : dumperFreeze(long);
+      const img = name === "Storable"
+        ? nfreeze(long)
+        : name === "FreezeThaw"
+        ? freezeThawFreeze(long)
+        : dumperFreeze(long);
       assert.throws(() => d(img, { maxStringLength: 99 }), LimitError, name);
       assert.doesNotThrow(() => d(img, { maxStringLength: 100 }), name);
       const key = { ["k".repeat(100)]: 1 };
-      const kimg = name === "Storable" ? nfreeze(key) : name === "FreezeThaw" ? freezeThawFreeze(key) : dumperFreeze(key);
+      const kimg = name === "Storable"
+        ? nfreeze(key)
+        : name === "FreezeThaw"
+        ? freezeThawFreeze(key)
+        : dumperFreeze(key);
       assert.throws(() => d(kimg, { maxStringLength: 99 }), LimitError, `${name} hash key`);
     }
   });
@@ -202,18 +216,41 @@ function storableChunks(unit: number[], chunks: number): Uint8Array {
 
 describe("limits: hostile Storable images stop under the defaults", () => {
   const shapes: Array<[string, () => Uint8Array]> = [
-    ["8 million scalar refs in one array (22.9 MiB, issue 9)", () => repeat([...NET, 2, ...be32(8_000_000)], [4, 8, 0x81], 8_000_000)],
+    [
+      "8 million scalar refs in one array (22.9 MiB, issue 9)",
+      () => repeat([...NET, 2, ...be32(8_000_000)], [4, 8, 0x81], 8_000_000),
+    ],
     ["8 million scalar refs in arrays of 1000", () => storableChunks([4, 8, 0x81], 8000)],
     ["8 million refs to refs in arrays of 1000", () => storableChunks([4, 4, 8, 0x81], 8000)],
-    ["16,000 chains of 500 nested refs", () => repeat([...NET, 2, ...be32(16_000)], [...new Array(500).fill(4), 8, 0x81], 16_000)],
+    [
+      "16,000 chains of 500 nested refs",
+      () => repeat([...NET, 2, ...be32(16_000)], [...new Array(500).fill(4), 8, 0x81], 16_000),
+    ],
     ["8 million empty arrays", () => storableChunks([2, 0, 0, 0, 0], 8000)],
     ["8 million empty hashes", () => storableChunks([3, 0, 0, 0, 0], 8000)],
     ["8 million one-byte byte strings", () => storableChunks([10, 1, 0xff], 8000)],
-    ["8 million blessed empty arrays", () =>
-      repeat([...NET, 2, ...be32(8001), 0x11, 1, 0x41, 2, 0, 0, 0, 0], [2, ...be32(1000), ...repeat([], [0x12, 0, 2, 0, 0, 0, 0], 1000)], 8000)],
-    ["one array behind 8 million bless prefixes", () => repeat([...NET, 0x11, 1, 0x41], [0x12, 0], 8_000_000, [2, 0, 0, 0, 0])],
-    ["2 million hooks", () =>
-      repeat([...NET, 2, ...be32(2001), 0x13, 2, 1, 0x41, 0], [2, ...be32(1000), ...repeat([], [0x13, 0x22, 0, 0], 1000)], 2000)],
+    [
+      "8 million blessed empty arrays",
+      () =>
+        repeat([...NET, 2, ...be32(8001), 0x11, 1, 0x41, 2, 0, 0, 0, 0], [
+          2,
+          ...be32(1000),
+          ...repeat([], [0x12, 0, 2, 0, 0, 0, 0], 1000),
+        ], 8000),
+    ],
+    [
+      "one array behind 8 million bless prefixes",
+      () => repeat([...NET, 0x11, 1, 0x41], [0x12, 0], 8_000_000, [2, 0, 0, 0, 0]),
+    ],
+    [
+      "2 million hooks",
+      () =>
+        repeat([...NET, 2, ...be32(2001), 0x13, 2, 1, 0x41, 0], [
+          2,
+          ...be32(1000),
+          ...repeat([], [0x13, 0x22, 0, 0], 1000),
+        ], 2000),
+    ],
     ["3 million hash entries, in hashes of 1000 distinct keys", () => {
       const entries: number[] = [];
       for (let i = 0; i < 1000; i++) entries.push(5, 0, 0, 0, 2, 0x41 + (i >> 5), 0x41 + (i & 31));
@@ -224,15 +261,24 @@ describe("limits: hostile Storable images stop under the defaults", () => {
 });
 
 describe("limits: hostile FreezeThaw images stop under the defaults", () => {
-  const chunks = (unit: string, n = 8000) => repeat(enc(`FrT;@1|@${n}|`), concat(enc("@1000|"), repeat([], latin1(unit), 1000)), n);
+  const chunks = (unit: string, n = 8000) =>
+    repeat(enc(`FrT;@1|@${n}|`), concat(enc("@1000|"), repeat([], latin1(unit), 1000)), n);
   const shapes: Array<[string, () => Uint8Array]> = [
     ["8 million refs to undef", () => chunks("\\_", 4000)],
     ["8 million empty arrays", () => chunks("@0|")],
     ["8 million empty hashes", () => chunks("%0|")],
-    ["8 million blessed empty arrays", () =>
-      concat(enc("FrT;@1|@8001|>>0|$1|A@0|"), repeat([], concat(enc("@1000|"), repeat([], enc(">)0|@0|"), 1000)), 8000))],
-    ["8 million back references", () =>
-      concat(enc("FrT;!0|@0|@0|@8000|"), repeat([], concat(enc("@1000|"), repeat([], enc("<0|"), 1000)), 8000))],
+    [
+      "8 million blessed empty arrays",
+      () =>
+        concat(
+          enc("FrT;@1|@8001|>>0|$1|A@0|"),
+          repeat([], concat(enc("@1000|"), repeat([], enc(">)0|@0|"), 1000)), 8000),
+        ),
+    ],
+    [
+      "8 million back references",
+      () => concat(enc("FrT;!0|@0|@0|@8000|"), repeat([], concat(enc("@1000|"), repeat([], enc("<0|"), 1000)), 8000)),
+    ],
     ["8 million byte strings", () => chunks("$1|\xff", 4000)],
   ];
   for (const [name, make] of shapes) test(name, () => assertStopped(freezeThaw, make));
@@ -254,12 +300,17 @@ describe("limits: hostile Data::Dumper images stop under the defaults", () => {
 
 describe("limits: real payloads decode under the defaults", () => {
   const numbers = Array.from({ length: 1_000_000 }, (_, i) => i * 7919);
-  const rows = Array.from({ length: 100_000 }, (_, i) => ({ id: i, name: `name${i}`, score: i * 1.5, tags: ["a", "b"], active: 1 }));
-  for (const [name, freeze, decode] of [
-    ["Storable", nfreeze, storable],
-    ["FreezeThaw", freezeThawFreeze, freezeThaw],
-    ["Data::Dumper", dumperFreeze, dumper],
-  ] as const) {
+  const rows = Array.from(
+    { length: 100_000 },
+    (_, i) => ({ id: i, name: `name${i}`, score: i * 1.5, tags: ["a", "b"], active: 1 }),
+  );
+  for (
+    const [name, freeze, decode] of [
+      ["Storable", nfreeze, storable],
+      ["FreezeThaw", freezeThawFreeze, freezeThaw],
+      ["Data::Dumper", dumperFreeze, dumper],
+    ] as const
+  ) {
     test(`${name}: an array of 1,000,000 numbers`, () => {
       const v = decode(freeze(numbers)) as PerlValue[];
       assert.equal(v.length, 1_000_000);
@@ -282,19 +333,50 @@ describe("limits: large text inputs in linear time", () => {
     assert.equal(v.pattern, "a");
     assert.ok(performance.now() - started < 500);
     const inner = "(?^:(?^:(?^i:a)))";
-    assert.deepEqual({ ...(freezeThawThaw(`FrT;@1|/${inner.length}|${inner}`) as object) }, { pattern: "a", flags: "i" });
+    assert.deepEqual({ ...(freezeThawThaw(`FrT;@1|/${inner.length}|${inner}`) as object) }, {
+      pattern: "a",
+      flags: "i",
+    });
     const unbalanced = "(?^:(?^:a)b)";
-    assert.deepEqual({ ...(freezeThawThaw(`FrT;@1|/${unbalanced.length}|${unbalanced}`) as object) }, { pattern: "(?^:a)b", flags: "" });
+    assert.deepEqual({ ...(freezeThawThaw(`FrT;@1|/${unbalanced.length}|${unbalanced}`) as object) }, {
+      pattern: "(?^:a)b",
+      flags: "",
+    });
   });
 
   test("byte strings and keys are told UTF-8 or not without exceptions, exactly as a fatal TextDecoder would", () => {
     const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     let seed = 5;
     const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) & 255;
-    const interesting = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xee, 0xef, 0xf0, 0xf4, 0xf5, 0xff];
+    const interesting = [
+      0x00,
+      0x41,
+      0x7f,
+      0x80,
+      0x8f,
+      0x90,
+      0x9f,
+      0xa0,
+      0xbf,
+      0xc0,
+      0xc1,
+      0xc2,
+      0xdf,
+      0xe0,
+      0xed,
+      0xee,
+      0xef,
+      0xf0,
+      0xf4,
+      0xf5,
+      0xff,
+    ];
     for (let n = 0; n < 20_000; n++) {
       const len = 1 + (n % 5);
-      const bytes = Uint8Array.from({ length: len }, () => (rnd() & 1 ? interesting[rnd() % interesting.length] : rnd()));
+      const bytes = Uint8Array.from(
+        { length: len },
+        () => (rnd() & 1 ? interesting[rnd() % interesting.length] : rnd()),
+      );
       let want: PerlValue;
       try {
         want = fatal.decode(bytes);
@@ -368,11 +450,17 @@ describe("decoders answer a non-Uint8Array argument with a CodecError", () => {
     test(name, () => {
       for (const [what, arg] of notBytes) {
         assert.throws(() => decode(arg), (e: unknown) => {
-          assert.ok(e instanceof CodecError, `${what}: got ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
+          assert.ok(
+            e instanceof CodecError,
+            `${what}: got ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`,
+          );
           // A string is text these functions accept: it then fails as text, not as a type.
           if (!(takesStrings && typeof arg === "string")) {
             assert.match(e.message, /expects a Uint8Array/, what);
-            assert.match(e.message, new RegExp(`got ${what === "a plain object" ? "an Object" : what === "an array" ? "an Array" : what}`));
+            assert.match(
+              e.message,
+              new RegExp(`got ${what === "a plain object" ? "an Object" : what === "an array" ? "an Array" : what}`),
+            );
           }
           return true;
         });

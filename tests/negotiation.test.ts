@@ -7,7 +7,13 @@ import { formatSpecifier, parseSpecifier, qualifySpecifier, toSpecifier } from "
 
 describe("IKC0 negotiation", () => {
   test("one round trip; the id is the first KERNEL entry and ip:port is kept apart", () => {
-    const n = new ClientNegotiation({ name: "Probe", aliases: ["P2"], freezers: ["Storable"], pid: 42, protocol: "IKC0" });
+    const n = new ClientNegotiation({
+      name: "Probe",
+      aliases: ["P2"],
+      freezers: ["Storable"],
+      pid: 42,
+      protocol: "IKC0",
+    });
     assert.deepEqual(n.start(), ["SETUP KERNEL=Probe,P2;FREEZER=Storable;PID=42"]);
     assert.deepEqual(n.receive("SETUP KERNEL=vm-1-2,RefServer,Ref,127.0.0.1:34147;FREEZER=Storable;PID=3412"), []);
     assert.equal(n.done, true);
@@ -54,13 +60,22 @@ describe("IKC0 negotiation", () => {
   test("garbage is a ProtocolError naming the phase", () => {
     const n = new ClientNegotiation({ name: "C", freezers: ["Storable"], pid: 1, protocol: "IKC0" });
     n.start();
-    assert.throws(() => n.receive("\u0001\u0002garbage"), (e: unknown) => e instanceof ProtocolError && /setup/.test((e as Error).message));
+    assert.throws(
+      () => n.receive("\u0001\u0002garbage"),
+      (e: unknown) => e instanceof ProtocolError && /setup/.test((e as Error).message),
+    );
   });
 });
 
 describe("classic IKC negotiation", () => {
   test("aliases are announced one IAM at a time; refused freezers try the next", () => {
-    const n = new ClientNegotiation({ name: "C", aliases: ["D"], freezers: ["Storable", "FreezeThaw"], pid: 1, protocol: "IKC" });
+    const n = new ClientNegotiation({
+      name: "C",
+      aliases: ["D"],
+      freezers: ["Storable", "FreezeThaw"],
+      pid: 1,
+      protocol: "IKC",
+    });
     assert.deepEqual(n.start(), ["HELLO"]);
     assert.deepEqual(n.receive("IAM k"), ["OK"]);
     assert.deepEqual(n.receive("DONE"), ["IAM C"]);
@@ -88,7 +103,10 @@ describe("classic IKC negotiation", () => {
   });
 
   test("kernel names with ':' are refused up front (they crash Perl servers)", () => {
-    assert.throws(() => new ClientNegotiation({ name: "My::App", freezers: ["Storable"], pid: 1, protocol: "IKC" }), TypeError);
+    assert.throws(
+      () => new ClientNegotiation({ name: "My::App", freezers: ["Storable"], pid: 1, protocol: "IKC" }),
+      TypeError,
+    );
   });
 });
 

@@ -7,7 +7,14 @@ import { ClientNegotiation } from "../src/core/negotiation.ts";
 import { ServerNegotiation } from "../src/core/server-negotiation.ts";
 
 const server = (o: Partial<ConstructorParameters<typeof ServerNegotiation>[0]> = {}) =>
-  new ServerNegotiation({ id: "Hub-1-1", names: ["Hub", "hub"], address: "127.0.0.1:603", freezers: ["Storable", "FreezeThaw"], pid: 42, ...o });
+  new ServerNegotiation({
+    id: "Hub-1-1",
+    names: ["Hub", "hub"],
+    address: "127.0.0.1:603",
+    freezers: ["Storable", "FreezeThaw"],
+    pid: 42,
+    ...o,
+  });
 
 /** Runs a client machine against a server machine until both are done (or one fails). */
 function converse(c: ClientNegotiation, s: ServerNegotiation): string[] {
@@ -36,11 +43,24 @@ describe("server negotiation", () => {
       "SETUP KERNEL=Hub-1-1,Hub,hub,127.0.0.1:603;FREEZER=Storable;PID=42",
     ]);
     assert.equal(s.done, true);
-    assert.deepEqual(s.result, { protocol: "IKC0", remoteKernel: "Cli", remoteAliases: ["Cli", "alias2"], freezer: "Storable", remotePid: 7 });
+    assert.deepEqual(s.result, {
+      protocol: "IKC0",
+      remoteKernel: "Cli",
+      remoteAliases: ["Cli", "alias2"],
+      freezer: "Storable",
+      remotePid: 7,
+    });
   });
 
   test("IKC0: NOT for an unknown part, no freezer we take, a bad name, or IKC0 turned off; then classic works", () => {
-    for (const line of ["SETUP KERNEL=C;FREEZER=Storable;COLOUR=red", "SETUP KERNEL=C;FREEZER=JSON", "SETUP KERNEL=a/b;FREEZER=Storable", "SETUP FREEZER=Storable"]) {
+    for (
+      const line of [
+        "SETUP KERNEL=C;FREEZER=Storable;COLOUR=red",
+        "SETUP KERNEL=C;FREEZER=JSON",
+        "SETUP KERNEL=a/b;FREEZER=Storable",
+        "SETUP FREEZER=Storable",
+      ]
+    ) {
       const s = server();
       assert.deepEqual(s.receive(line), ["NOT"], line);
       assert.equal(s.done, false);
@@ -71,7 +91,13 @@ describe("server negotiation", () => {
     assert.deepEqual(s.receive("FREEZER JSON"), ["NOT"]);
     assert.deepEqual(s.receive("FREEZER FreezeThaw"), ["OK"]);
     assert.deepEqual(s.receive("WORLD"), ["UP"]);
-    assert.deepEqual(s.result, { protocol: "IKC", remoteKernel: "Cli", remoteAliases: ["Cli", "Cli2"], freezer: "FreezeThaw", remotePid: undefined });
+    assert.deepEqual(s.result, {
+      protocol: "IKC",
+      remoteKernel: "Cli",
+      remoteAliases: ["Cli", "Cli2"],
+      freezer: "FreezeThaw",
+      remotePid: undefined,
+    });
   });
 
   test("nonsense is answered NOT a few times, then negotiation fails", () => {

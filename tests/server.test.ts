@@ -45,7 +45,14 @@ describe("TypeScript server over TCP, TypeScript clients", () => {
   const errors: Error[] = [];
   const recorded: unknown[] = [];
   before(async () => {
-    server = await IkcServer.listen({ port: 0, name: "TsHub", aliases: ["hub"], connectTimeout: 1, maxFrameSize: 1 << 20, maxWriteBuffer: 1 << 20 });
+    server = await IkcServer.listen({
+      port: 0,
+      name: "TsHub",
+      aliases: ["hub"],
+      connectTimeout: 1,
+      maxFrameSize: 1 << 20,
+      maxWriteBuffer: 1 << 20,
+    });
     server.on("error", (e) => errors.push(e));
     server.publish("test", {
       echo: (p) => p,
@@ -92,9 +99,13 @@ describe("TypeScript server over TCP, TypeScript clients", () => {
   });
 
   test("1,000 calls in flight from 4 clients, each answered", async () => {
-    const clients = await Promise.all([0, 1, 2, 3].map((i) => IkcClient.connect({ host: "127.0.0.1", port: server.port, name: `Many${i}` })));
+    const clients = await Promise.all(
+      [0, 1, 2, 3].map((i) => IkcClient.connect({ host: "127.0.0.1", port: server.port, name: `Many${i}` })),
+    );
     try {
-      const answers = await Promise.all(clients.flatMap((c, ci) => Array.from({ length: 250 }, (_, i) => c.call("test/echo", `${ci}:${i}`))));
+      const answers = await Promise.all(
+        clients.flatMap((c, ci) => Array.from({ length: 250 }, (_, i) => c.call("test/echo", `${ci}:${i}`))),
+      );
       answers.forEach((a, k) => assert.equal(a, `${Math.floor(k / 250)}:${k % 250}`));
     } finally {
       await Promise.all(clients.map((c) => c.disconnect()));
@@ -109,7 +120,11 @@ describe("TypeScript server over TCP, TypeScript clients", () => {
       await conn.write(ascii("GET / HTTP/1.1\r\n".repeat(20)));
       return conn;
     }],
-    ["a negotiation that never ends (silence)", /not finished within 1 s/, (port) => detectTransport().connect({ host: "127.0.0.1", port })],
+    [
+      "a negotiation that never ends (silence)",
+      /not finished within 1 s/,
+      (port) => detectTransport().connect({ host: "127.0.0.1", port }),
+    ],
     ["an endless negotiation line, trickled", /longer than 4096|not finished within/, async (port) => {
       const conn = await detectTransport().connect({ host: "127.0.0.1", port });
       void (async () => {
@@ -194,8 +209,12 @@ describe("TypeScript server over TCP, TypeScript clients", () => {
     const conn = await rawClient(server.port!, "Odd");
     const before = errors.length;
     try {
-      await conn.write(encodeFrame(nfreeze({ event: { kernel: server.id, session: "IKCLite", state: "response999999" }, params: 1 })));
-      await conn.write(encodeFrame(nfreeze({ event: { session: "IKC", state: "remote_error" }, params: { weird: [1] }, is_error: 1 })));
+      await conn.write(
+        encodeFrame(nfreeze({ event: { kernel: server.id, session: "IKCLite", state: "response999999" }, params: 1 })),
+      );
+      await conn.write(
+        encodeFrame(nfreeze({ event: { session: "IKC", state: "remote_error" }, params: { weird: [1] }, is_error: 1 })),
+      );
       await conn.write(encodeFrame(nfreeze({
         event: "poe://TsHub/test/echo",
         params: "still here",

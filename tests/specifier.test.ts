@@ -2,7 +2,13 @@
 // oracle for the forms it read right, and megabyte inputs of many shapes in linear time.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { formatSpecifier, parseSpecifier, qualifySpecifier, toSpecifier, type Specifier } from "../src/core/specifier.ts";
+import {
+  formatSpecifier,
+  parseSpecifier,
+  qualifySpecifier,
+  type Specifier,
+  toSpecifier,
+} from "../src/core/specifier.ts";
 import { ProtocolError } from "../src/core/errors.ts";
 
 // The parser this replaced; it backtracks quadratically, so only short strings go near it.
@@ -60,11 +66,32 @@ describe("parseSpecifier: valid forms", () => {
 
 describe("parseSpecifier: errors", () => {
   const bad = [
-    "", "s", "nostate", "s/", "/e", "/", "?", "s?/e", "?/e", "s/?x", "poe:", "poe:/", "poe://",
+    "",
+    "s",
+    "nostate",
+    "s/",
+    "/e",
+    "/",
+    "?",
+    "s?/e",
+    "?/e",
+    "s/?x",
+    "poe:",
+    "poe:/",
+    "poe://",
     "poe://K", // no session: the old parser read {session: "poe:", state: "/K"}
     "poe://K/sess", // no state: the old parser read {session: "K", state: "sess"}
-    "poe://K/", "poe://K?x/s/e", "poe://K/s", "poe://K/s/", "poe://K/s/?x", "poe://K//s/e", "poe:/s", "poe:/s/",
-    "poe:s", "poe:/?x/y", "poe://Ks/e",
+    "poe://K/",
+    "poe://K?x/s/e",
+    "poe://K/s",
+    "poe://K/s/",
+    "poe://K/s/?x",
+    "poe://K//s/e",
+    "poe:/s",
+    "poe:/s/",
+    "poe:s",
+    "poe:/?x/y",
+    "poe://Ks/e",
   ];
   for (const spec of bad) {
     test(JSON.stringify(spec), () => {
@@ -74,7 +101,9 @@ describe("parseSpecifier: errors", () => {
   }
 
   test("non-strings are ProtocolErrors too", () => {
-    for (const v of [undefined, null, 42, {}, ["s/e"]]) assert.throws(() => parseSpecifier(v as unknown as string), ProtocolError);
+    for (const v of [undefined, null, 42, {}, ["s/e"]]) {
+      assert.throws(() => parseSpecifier(v as unknown as string), ProtocolError);
+    }
   });
 
   test("the error quotes a bounded prefix of a huge input", () => {
@@ -111,11 +140,13 @@ describe("parseSpecifier against the old parser", () => {
   });
 
   test("formatSpecifier output parses back", () => {
-    for (const s of [
-      { kernel: "K", session: "s", state: "e" },
-      { session: "s", state: "e/f", args: "x?y" },
-      { kernel: "K", session: "s", state: "e", args: "" },
-    ] as Specifier[]) {
+    for (
+      const s of [
+        { kernel: "K", session: "s", state: "e" },
+        { session: "s", state: "e/f", args: "x?y" },
+        { kernel: "K", session: "s", state: "e", args: "" },
+      ] as Specifier[]
+    ) {
       assert.deepEqual(parseSpecifier(formatSpecifier(s)), s);
     }
   });

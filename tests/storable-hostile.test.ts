@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { perlMissing, repoPath } from "./helpers/perl.ts";
 import { nfreeze, thaw, type ThawOptions } from "../src/core/storable/mod.ts";
-import { bless, PerlRef, PerlRegexp, PerlVString, StorableHook, type PerlValue } from "../src/core/perl.ts";
+import { bless, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableHook } from "../src/core/perl.ts";
 import { CodecError, LimitError } from "../src/core/errors.ts";
 
 const NET = [0x05, 0x0b];
@@ -47,7 +47,9 @@ function valueOrCodecError(bytes: Uint8Array, options?: ThawOptions): void {
     if (!(e instanceof CodecError)) {
       assert.fail(`input ${hex(bytes)}: ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
     }
-    if (!(e.offset >= 0 && e.offset <= bytes.length)) assert.fail(`input ${hex(bytes)}: offset ${e.offset} out of range`);
+    if (!(e.offset >= 0 && e.offset <= bytes.length)) {
+      assert.fail(`input ${hex(bytes)}: offset ${e.offset} out of range`);
+    }
   }
 }
 
@@ -125,7 +127,9 @@ describe("Storable hostile input: truncation", () => {
           thaw(part);
         } catch (e) {
           if (!(e instanceof CodecError)) {
-            assert.fail(`${name} cut at ${n}/${full.length}: ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
+            assert.fail(
+              `${name} cut at ${n}/${full.length}: ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`,
+            );
           }
           if (!(e.offset >= 0 && e.offset <= n)) assert.fail(`${name} cut at ${n}: offset ${e.offset} outside 0..${n}`);
           checked++;
@@ -225,8 +229,14 @@ describe("Storable hostile input: nesting", () => {
     ["refs", refs],
     ["weak refs", () => deep(NET, [0x1b], MILLION, [0x05])],
     ["overloaded refs", () => deep(NET, [0x14], MILLION, [0x05])],
-    ["blessed arrays", () => deep([...NET, 0x11, 0x01, 0x41, 0x02, ...be32(1)], [0x12, 0x00, 0x02, ...be32(1)], MILLION, [0x05])],
-    ["refs to blessed arrays", () => deep([...NET, 0x11, 0x01, 0x41, 0x02, ...be32(1)], [0x04, 0x12, 0x00, 0x02, ...be32(1)], MILLION)],
+    [
+      "blessed arrays",
+      () => deep([...NET, 0x11, 0x01, 0x41, 0x02, ...be32(1)], [0x12, 0x00, 0x02, ...be32(1)], MILLION, [0x05]),
+    ],
+    [
+      "refs to blessed arrays",
+      () => deep([...NET, 0x11, 0x01, 0x41, 0x02, ...be32(1)], [0x04, 0x12, 0x00, 0x02, ...be32(1)], MILLION),
+    ],
     ["v-strings", () => deep(NET, [0x1d, 0x01, 0x76], MILLION, [0x05])],
     ["native arrays", () => deep(NATIVE, [0x02, 1, 0, 0, 0], MILLION, [0x05])],
     ["hooks", () => deep(NET, [0x13, 0x42], MILLION)],
@@ -420,14 +430,20 @@ describe("Storable: hand-built images of other platforms and large-object forms"
     const head = [0x04, 0x0b, 0x08, ..."87654321".split("").map((c) => c.charCodeAt(0)), 4, 8, 8, 8];
     const iv = [0, 0, 0x01, 0, 0, 0, 0, 5]; // 2^40 + 5
     const neg = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]; // -2
-    assert.deepEqual(thaw(bytesOf(head, 0x02, be32(4), 0x06, iv, 0x06, neg, 0x07, f64(2.5, false), 0x0a, 1, "x")),
-      [2 ** 40 + 5, -2, 2.5, "x"]);
+    assert.deepEqual(thaw(bytesOf(head, 0x02, be32(4), 0x06, iv, 0x06, neg, 0x07, f64(2.5, false), 0x0a, 1, "x")), [
+      2 ** 40 + 5,
+      -2,
+      2.5,
+      "x",
+    ]);
   });
 
   test("little-endian 32-bit IV native (byte order 1234)", () => {
     const head = [0x04, 0x0b, 0x04, ..."1234".split("").map((c) => c.charCodeAt(0)), 4, 4, 4, 8];
-    assert.deepEqual(thaw(bytesOf(head, 0x02, le32(3), 0x06, le32(-7 >>> 0), 0x07, f64(-0.5, true), 0x01, le32(3), "abc")),
-      [-7, -0.5, "abc"]);
+    assert.deepEqual(
+      thaw(bytesOf(head, 0x02, le32(3), 0x06, le32(-7 >>> 0), 0x07, f64(-0.5, true), 0x01, le32(3), "abc")),
+      [-7, -0.5, "abc"],
+    );
     const beHead = [0x04, 0x0b, 0x04, ..."4321".split("").map((c) => c.charCodeAt(0)), 4, 4, 4, 8];
     assert.deepEqual(thaw(bytesOf(beHead, 0x03, be32(1), 0x06, be32(70000), be32(1), "k")), { k: 70000 });
   });
@@ -456,23 +472,145 @@ describe("Storable: hand-built images of other platforms and large-object forms"
 describe("Storable hostile input: prototype pollution", () => {
   const polluting: Array<[string, Uint8Array]> = [
     // { "__proto__" => { polluted => "yes" } } written by hand
-    ["SX_HASH __proto__", bytesOf(NET, 0x03, be32(1), 0x03, be32(1), 0x0a, 0x03, "yes", be32(8), "polluted", be32(9), "__proto__")],
+    [
+      "SX_HASH __proto__",
+      bytesOf(NET, 0x03, be32(1), 0x03, be32(1), 0x0a, 0x03, "yes", be32(8), "polluted", be32(9), "__proto__"),
+    ],
     // same through a flagged hash with the UTF-8 key flag
-    ["SX_FLAG_HASH utf8 __proto__", bytesOf(NET, 0x19, 0x00, be32(1), 0x19, 0x00, be32(1), 0x0a, 0x03, "yes", 0x01, be32(8), "polluted", 0x01, be32(9), "__proto__")],
+    [
+      "SX_FLAG_HASH utf8 __proto__",
+      bytesOf(
+        NET,
+        0x19,
+        0x00,
+        be32(1),
+        0x19,
+        0x00,
+        be32(1),
+        0x0a,
+        0x03,
+        "yes",
+        0x01,
+        be32(8),
+        "polluted",
+        0x01,
+        be32(9),
+        "__proto__",
+      ),
+    ],
     // constructor.prototype.polluted
-    ["constructor.prototype", bytesOf(NET, 0x03, be32(1), 0x04, 0x03, be32(1), 0x04, 0x03, be32(1), 0x0a, 0x03, "yes", be32(8), "polluted", be32(9), "prototype", be32(11), "constructor")],
+    [
+      "constructor.prototype",
+      bytesOf(
+        NET,
+        0x03,
+        be32(1),
+        0x04,
+        0x03,
+        be32(1),
+        0x04,
+        0x03,
+        be32(1),
+        0x0a,
+        0x03,
+        "yes",
+        be32(8),
+        "polluted",
+        be32(9),
+        "prototype",
+        be32(11),
+        "constructor",
+      ),
+    ],
     // __proto__.__proto__.polluted
-    ["nested __proto__", bytesOf(NET, 0x03, be32(1), 0x04, 0x03, be32(1), 0x04, 0x03, be32(1), 0x0a, 0x03, "yes", be32(8), "polluted", be32(9), "__proto__", be32(9), "__proto__")],
+    [
+      "nested __proto__",
+      bytesOf(
+        NET,
+        0x03,
+        be32(1),
+        0x04,
+        0x03,
+        be32(1),
+        0x04,
+        0x03,
+        be32(1),
+        0x0a,
+        0x03,
+        "yes",
+        be32(8),
+        "polluted",
+        be32(9),
+        "__proto__",
+        be32(9),
+        "__proto__",
+      ),
+    ],
     // the same key twice: a __proto__ value that is an array, then a hash
-    ["__proto__ twice", bytesOf(NET, 0x03, be32(2), 0x04, 0x02, be32(0), be32(9), "__proto__", 0x04, 0x03, be32(1), 0x0a, 0x01, "y", be32(8), "polluted", be32(9), "__proto__")],
+    [
+      "__proto__ twice",
+      bytesOf(
+        NET,
+        0x03,
+        be32(2),
+        0x04,
+        0x02,
+        be32(0),
+        be32(9),
+        "__proto__",
+        0x04,
+        0x03,
+        be32(1),
+        0x0a,
+        0x01,
+        "y",
+        be32(8),
+        "polluted",
+        be32(9),
+        "__proto__",
+      ),
+    ],
     // a large hash (SX_LOBJECT) with a __proto__ key
     ["SX_LOBJECT hash __proto__", bytesOf(NET, 0x21, 0x03, be32(0), be32(1), 0x0a, 0x03, "yes", be32(9), "__proto__")],
     // blessed into "__proto__" / "constructor" / "Object"
-    ["class __proto__", bytesOf(NET, 0x02, be32(3), 0x04, 0x11, 0x09, "__proto__", 0x03, be32(1), 0x0a, 0x01, "y", be32(8), "polluted", 0x04, 0x11, 0x0b, "constructor", 0x03, be32(0), 0x04, 0x11, 0x06, "Object", 0x02, be32(0))],
+    [
+      "class __proto__",
+      bytesOf(
+        NET,
+        0x02,
+        be32(3),
+        0x04,
+        0x11,
+        0x09,
+        "__proto__",
+        0x03,
+        be32(1),
+        0x0a,
+        0x01,
+        "y",
+        be32(8),
+        "polluted",
+        0x04,
+        0x11,
+        0x0b,
+        "constructor",
+        0x03,
+        be32(0),
+        0x04,
+        0x11,
+        0x06,
+        "Object",
+        0x02,
+        be32(0),
+      ),
+    ],
     // hook of class __proto__
     ["hook class __proto__", bytesOf(NET, 0x13, 0x02, 0x09, "__proto__", 0x08, "polluted")],
     // key whose bytes are the UTF-8 of "__proto__" via SX_FLAG_HASH with an SV key (SHV_K_ISSV)
-    ["SX_FLAG_HASH ISSV __proto__", bytesOf(NET, 0x19, 0x00, be32(1), 0x0a, 0x03, "yes", 0x08, 0x0a, 0x09, "__proto__")],
+    [
+      "SX_FLAG_HASH ISSV __proto__",
+      bytesOf(NET, 0x19, 0x00, be32(1), 0x0a, 0x03, "yes", 0x08, 0x0a, 0x09, "__proto__"),
+    ],
   ];
 
   for (const [name, bytes] of polluting) {
@@ -514,7 +652,21 @@ describe("Storable hostile input: prototype pollution", () => {
   });
 
   test("thawed hostile objects are usable: toString / hasOwnProperty keys do not break them", () => {
-    const img = bytesOf(NET, 0x03, be32(2), 0x0a, 0x01, "x", be32(8), "toString", 0x0a, 0x01, "y", be32(14), "hasOwnProperty");
+    const img = bytesOf(
+      NET,
+      0x03,
+      be32(2),
+      0x0a,
+      0x01,
+      "x",
+      be32(8),
+      "toString",
+      0x0a,
+      0x01,
+      "y",
+      be32(14),
+      "hasOwnProperty",
+    );
     const v = thaw(img) as Record<string, unknown>;
     assert.equal(v.toString, "x");
     assert.equal(v.hasOwnProperty, "y");

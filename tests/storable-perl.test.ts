@@ -10,9 +10,9 @@ import {
   blessedClass,
   PerlRef,
   PerlRegexp,
+  type PerlValue,
   PerlVString,
   StorableHook,
-  type PerlValue,
 } from "../src/core/perl.ts";
 import { CodecError } from "../src/core/errors.ts";
 
@@ -96,9 +96,13 @@ function obj(entries: Array<[string, PerlValue]>): Record<string, PerlValue> {
 function show(v: unknown): string {
   if (typeof v === "bigint") return `${v}n`;
   if (typeof v === "string") return JSON.stringify(v.length > 80 ? v.slice(0, 80) + "…" : v);
-  if (v instanceof Uint8Array) return `Uint8Array(${v.length})[${Array.from(v.subarray(0, 16)).join(",")}${v.length > 16 ? ",…" : ""}]`;
+  if (v instanceof Uint8Array) {
+    return `Uint8Array(${v.length})[${Array.from(v.subarray(0, 16)).join(",")}${v.length > 16 ? ",…" : ""}]`;
+  }
   if (Array.isArray(v)) return `Array(${v.length})`;
-  if (v !== null && typeof v === "object") return `${v.constructor?.name ?? "Object(null proto)"} {${Object.keys(v).slice(0, 8).join(",")}}`;
+  if (v !== null && typeof v === "object") {
+    return `${v.constructor?.name ?? "Object(null proto)"} {${Object.keys(v).slice(0, 8).join(",")}}`;
+  }
   return String(v);
 }
 
@@ -131,7 +135,9 @@ function assertGraph(actual: unknown, expected: unknown, where = "$"): void {
     }
     if (a === null || typeof a !== "object") return fail(p, "expected an object", a, e);
     if (a2e.has(a) || e2a.has(e)) {
-      if (a2e.get(a) !== e || e2a.get(e) !== a) fail(p, "identity differs (shared/cyclic structure not preserved)", a, e);
+      if (a2e.get(a) !== e || e2a.get(e) !== a) {
+        fail(p, "identity differs (shared/cyclic structure not preserved)", a, e);
+      }
       return;
     }
     a2e.set(a, e);
@@ -260,8 +266,10 @@ const hookLarge = (): StorableHook =>
   new StorableHook(LONG_HOOK_CLASS, "hash", enc("k".repeat(300)), Array.from({ length: 300 }, (_, i) => [i + 1]));
 /** v1.2.....100: its literal is longer than 255 bytes (SX_LVSTRING). */
 const longVString = (): PerlVString =>
-  new PerlVString("v" + Array.from({ length: 100 }, (_, i) => i + 1).join("."),
-    String.fromCharCode(...Array.from({ length: 100 }, (_, i) => i + 1)));
+  new PerlVString(
+    "v" + Array.from({ length: 100 }, (_, i) => i + 1).join("."),
+    String.fromCharCode(...Array.from({ length: 100 }, (_, i) => i + 1)),
+  );
 const nestedArray = (n: number): unknown => {
   let x: unknown = "bottom";
   for (let i = 0; i < n; i++) x = [x];
@@ -284,15 +292,48 @@ const CORPUS: Record<string, Expect> = {
   binary_nul: () => [u8(0x61, 0, 0x62, 0, 0, 0xff), "\0\0\0"],
   utf8_text: () => ["é", "日本語", "😀", "mixed é 日 😀 a"],
   integers: (native) => [
-    0, -1, 1, 127, 128, -128, -129, 255, 256, 32767, -32768, 65535, 2147483647,
+    0,
+    -1,
+    1,
+    127,
+    128,
+    -128,
+    -129,
+    255,
+    256,
+    32767,
+    -32768,
+    65535,
+    2147483647,
     ...(native
-      ? [2147483648, -2147483648, -2147483649, 4294967296, 9007199254740991, -9007199254740991,
-        9007199254740993n, -9007199254740993n, 9223372036854775807n, -9223372036854775808n]
-      : ["2147483648", -2147483648, "-2147483649", "4294967296", "9007199254740991", "-9007199254740991",
-        "9007199254740993", "-9007199254740993", "9223372036854775807", "-9223372036854775808"]),
+      ? [
+        2147483648,
+        -2147483648,
+        -2147483649,
+        4294967296,
+        9007199254740991,
+        -9007199254740991,
+        9007199254740993n,
+        -9007199254740993n,
+        9223372036854775807n,
+        -9223372036854775808n,
+      ]
+      : [
+        "2147483648",
+        -2147483648,
+        "-2147483649",
+        "4294967296",
+        "9007199254740991",
+        "-9007199254740991",
+        "9007199254740993",
+        "-9007199254740993",
+        "9223372036854775807",
+        "-9223372036854775808",
+      ]),
   ],
   uv_max: () => ["18446744073709551615"],
-  doubles: (native) => native ? [2.5, -0.1, 1e300, -1.5e-300, 3, 0.5] : ["2.5", "-0.1", "1e+300", "-1.5e-300", 3, "0.5"],
+  doubles: (native) =>
+    native ? [2.5, -0.1, 1e300, -1.5e-300, 3, 0.5] : ["2.5", "-0.1", "1e+300", "-1.5e-300", 3, "0.5"],
   specials: (native) => native ? [Infinity, -Infinity, NaN] : ["Inf", "-Inf", "NaN"],
   numeric_strings: () => ["42", "3.14", "007", "1e3", " 5", "-0", "0x10", "12345678901234567890"],
   long_ascii: () => ["x".repeat(300)],
@@ -305,8 +346,18 @@ const CORPUS: Record<string, Expect> = {
   nested_array_50: () => nestedArray(50),
   nested_hash_50: () => nestedHash(50),
   keys: () =>
-    obj([["é", 1], ["日本", 2], ["😀", 3], ["__proto__", 4], ["constructor", 5], ["prototype", 6],
-      ["hasOwnProperty", 7], ["", 8], ["a\0b", 9], ["toString", 10]]),
+    obj([
+      ["é", 1],
+      ["日本", 2],
+      ["😀", 3],
+      ["__proto__", 4],
+      ["constructor", 5],
+      ["prototype", 6],
+      ["hasOwnProperty", 7],
+      ["", 8],
+      ["a\0b", 9],
+      ["toString", 10],
+    ]),
   proto_values: () => obj([["__proto__", { polluted: 1 }], ["constructor", { prototype: { polluted: 1 } }]]),
   latin1_key: () => ({ "café": 1 }),
   restricted: () => ({ a: 1, b: [2] }),
@@ -330,7 +381,10 @@ const CORPUS: Record<string, Expect> = {
   }),
   blessed_root: () => bless({ x: 1 }, "Root::Class"),
   same_class: () => [
-    bless({ n: 1 }, "Same"), bless({ n: 2 }, "Same"), bless([], "Other"), bless({ n: 3 }, "Same"),
+    bless({ n: 1 }, "Same"),
+    bless({ n: 2 }, "Same"),
+    bless([], "Other"),
+    bless({ n: 3 }, "Same"),
     bless(new PerlRef(1), "Other"),
   ],
   long_class: () => [bless({}, LONG_CLASS), bless([], LONG_CLASS)],
@@ -382,8 +436,12 @@ const CORPUS: Record<string, Expect> = {
   vstring: () => ({ v: new PerlVString("v1.22.333", "\x01\x16\u014d"), ascii: new PerlVString("v65.66", "AB") }),
   hook: () => {
     const h7 = new StorableHook("My::Hooked", "hash", enc("id=7"), [[1, 2]]);
-    return [h7, new StorableHook("My::Hooked", "hash", enc("id=8"), []), h7,
-      new StorableHook("My::HookedList", "array", enc("3,4"), [])];
+    return [
+      h7,
+      new StorableHook("My::Hooked", "hash", enc("id=8"), []),
+      h7,
+      new StorableHook("My::HookedList", "array", enc("3,4"), []),
+    ];
   },
   hook_shared_ref: () => {
     const sh = [9];
@@ -517,8 +575,25 @@ describe("Storable: Perl -> JS corpus", () => {
     assertGraph(thaw(image("n:doubles"), { numericStrings: "number" }), [2.5, -0.1, 1e300, -1.5e-300, 3, 0.5]);
     const ints = thaw(image("n:integers"), { numericStrings: "number" }) as unknown[];
     assertGraph(ints.slice(0, 19), [
-      0, -1, 1, 127, 128, -128, -129, 255, 256, 32767, -32768, 65535, 2147483647,
-      2147483648, -2147483648, -2147483649, 4294967296, 9007199254740991, -9007199254740991,
+      0,
+      -1,
+      1,
+      127,
+      128,
+      -128,
+      -129,
+      255,
+      256,
+      32767,
+      -32768,
+      65535,
+      2147483647,
+      2147483648,
+      -2147483648,
+      -2147483649,
+      4294967296,
+      9007199254740991,
+      -9007199254740991,
     ]);
     // Native images carry real numbers; the option changes nothing there.
     assertGraph(thaw(image("f:doubles"), { numericStrings: "number" }), [2.5, -0.1, 1e300, -1.5e-300, 3, 0.5]);
@@ -528,8 +603,24 @@ describe("Storable: Perl -> JS corpus", () => {
 // ---------------------------------------------------------------- (b) JS -> Perl
 
 const INT_CASES = [
-  0, -1, 1, 127, 128, -128, -129, 255, 256, 32767, 65536, 2147483647, 2147483648,
-  -2147483648, -2147483649, 2 ** 53, -(2 ** 53), Number.MAX_SAFE_INTEGER,
+  0,
+  -1,
+  1,
+  127,
+  128,
+  -128,
+  -129,
+  255,
+  256,
+  32767,
+  65536,
+  2147483647,
+  2147483648,
+  -2147483648,
+  -2147483649,
+  2 ** 53,
+  -(2 ** 53),
+  Number.MAX_SAFE_INTEGER,
 ];
 
 /** Values built in JS; storable-corpus.pl `check` builds the same in Perl (%EXPECT) and compares. */
@@ -567,8 +658,12 @@ function jsCases(): Record<string, PerlValue> {
     cycle_deep: root,
     cycle_ref: { c: selfRef },
     refs: {
-      r: new PerlRef("text"), n: new PerlRef(42), u: new PerlRef(null), rr: new PerlRef(new PerlRef("x")),
-      rh: new PerlRef({ a: 1 }), ra: new PerlRef([1]),
+      r: new PerlRef("text"),
+      n: new PerlRef(42),
+      u: new PerlRef(null),
+      rr: new PerlRef(new PerlRef("x")),
+      rh: new PerlRef({ a: 1 }),
+      ra: new PerlRef([1]),
     },
     shared_ref: { r1: sref, r2: sref },
     root_ref: new PerlRef("hello"),
@@ -580,7 +675,10 @@ function jsCases(): Record<string, PerlValue> {
     },
     blessed_root: bless({ x: 1 }, "Root::Class"),
     long_class: [bless({}, LONG_CLASS)],
-    proto_keys: obj([["__proto__", 1], ["constructor", 2], ["prototype", 3], ["hasOwnProperty", obj([["__proto__", []]])]]),
+    proto_keys: obj([["__proto__", 1], ["constructor", 2], ["prototype", 3], [
+      "hasOwnProperty",
+      obj([["__proto__", []]]),
+    ]]),
     map_input: new Map<string, PerlValue>([["a", 1], ["b", [2]], ["é", "x"]]) as unknown as PerlValue,
     utf8_keys: { "é": 1, "日本": 2, "😀": 3, "a\0b": 4, "": 5 },
     hook_from_perl: [perlHook[0], perlHook[1]],
@@ -612,21 +710,57 @@ function perlVerdicts(): Map<string, string> {
 }
 
 const JS_CASE_NAMES = [
-  "str_ascii", "str_non_ascii", "str_lone_surrogate", "bytes", "ints", "floats", "float_specials", "bigints",
-  "booleans", "nulls", "nested", "shared", "shared_array", "cycle_hash", "cycle_array", "cycle_deep", "cycle_ref",
-  "refs", "shared_ref", "root_ref", "blessed", "blessed_root", "long_class", "proto_keys", "map_input", "utf8_keys",
-  "hook_from_perl", "hook_shared", "hook_built_in_js", "regexp", "vstring", "long_vstring", "hook_large", "large_string", "large_bytes",
-  "large_array", "large_hash",
+  "str_ascii",
+  "str_non_ascii",
+  "str_lone_surrogate",
+  "bytes",
+  "ints",
+  "floats",
+  "float_specials",
+  "bigints",
+  "booleans",
+  "nulls",
+  "nested",
+  "shared",
+  "shared_array",
+  "cycle_hash",
+  "cycle_array",
+  "cycle_deep",
+  "cycle_ref",
+  "refs",
+  "shared_ref",
+  "root_ref",
+  "blessed",
+  "blessed_root",
+  "long_class",
+  "proto_keys",
+  "map_input",
+  "utf8_keys",
+  "hook_from_perl",
+  "hook_shared",
+  "hook_built_in_js",
+  "regexp",
+  "vstring",
+  "long_vstring",
+  "hook_large",
+  "large_string",
+  "large_bytes",
+  "large_array",
+  "large_hash",
 ];
 
 describe("Storable: JS -> Perl (Perl thaws and compares)", () => {
-  test("the checker is real: Perl's own images pass, except where Storable 3.26 itself loses information", { skip }, () => {
-    const out = new TextDecoder().decode(corpusScript("check", corpusScript("expected")));
-    const bad = out.split("\n").filter((l) => l.startsWith("not ok")).map((l) => l.split(" ")[2]).sort();
-    // Storable 3.26 freezes 0.1+0.2 as "0.3" (15 significant digits): the numeric check must notice.
-    assert.deepEqual(bad, ["floats"]);
-    assert.equal(out.split("\n").filter((l) => l.startsWith("ok ")).length, JS_CASE_NAMES.length - 1);
-  });
+  test(
+    "the checker is real: Perl's own images pass, except where Storable 3.26 itself loses information",
+    { skip },
+    () => {
+      const out = new TextDecoder().decode(corpusScript("check", corpusScript("expected")));
+      const bad = out.split("\n").filter((l) => l.startsWith("not ok")).map((l) => l.split(" ")[2]).sort();
+      // Storable 3.26 freezes 0.1+0.2 as "0.3" (15 significant digits): the numeric check must notice.
+      assert.deepEqual(bad, ["floats"]);
+      assert.equal(out.split("\n").filter((l) => l.startsWith("ok ")).length, JS_CASE_NAMES.length - 1);
+    },
+  );
 
   test("case lists agree", { skip }, () => {
     assert.deepEqual(Object.keys(jsCases()).sort(), [...JS_CASE_NAMES].sort());
@@ -639,19 +773,27 @@ describe("Storable: JS -> Perl (Perl thaws and compares)", () => {
     });
   }
 
-  test("booleans: 'storable3.32' writes SX_BOOLEAN_TRUE/FALSE, which JS reads and Storable 3.26 refuses", { skip }, () => {
-    const img = nfreeze([true, false], { booleans: "storable3.32" });
-    assert.deepEqual([...img.subarray(7)], [34, 35]);
-    assert.deepEqual(thaw(img), [true, false]);
-    const r = spawnSync("perl", ["-MStorable=thaw", "-e", "binmode STDIN; local $/; thaw(<STDIN>); print 'thawed'"], { input: img });
-    assert.notEqual(r.stdout.toString(), "thawed", "Storable 3.26 is expected to reject opcodes 34/35");
-  });
+  test(
+    "booleans: 'storable3.32' writes SX_BOOLEAN_TRUE/FALSE, which JS reads and Storable 3.26 refuses",
+    { skip },
+    () => {
+      const img = nfreeze([true, false], { booleans: "storable3.32" });
+      assert.deepEqual([...img.subarray(7)], [34, 35]);
+      assert.deepEqual(thaw(img), [true, false]);
+      const r = spawnSync("perl", ["-MStorable=thaw", "-e", "binmode STDIN; local $/; thaw(<STDIN>); print 'thawed'"], {
+        input: img,
+      });
+      assert.notEqual(r.stdout.toString(), "thawed", "Storable 3.26 is expected to reject opcodes 34/35");
+    },
+  );
 
   test("integers arrive as integers, not strings or doubles", { skip }, () => {
     const script = String.raw`
       use Storable qw(thaw); use B; binmode STDIN; local $/; my $a = thaw(<STDIN>);
       print join(",", map { my $f = B::svref_2object(\$_)->FLAGS; ($f & B::SVf_IOK) ? "i" : ($f & B::SVf_POK) ? "s" : "n" } @$a);`;
-    const r = spawnSync("perl", ["-e", script], { input: nfreeze([0, 100, -100, 70000, -70000, 2147483647, -2147483648]) });
+    const r = spawnSync("perl", ["-e", script], {
+      input: nfreeze([0, 100, -100, 70000, -70000, 2147483647, -2147483648]),
+    });
     assert.equal(r.status, 0, r.stderr?.toString());
     assert.equal(r.stdout.toString(), "i,i,i,i,i,i,i");
   });
@@ -686,20 +828,31 @@ function randomValue(rnd: () => number, depth: number): PerlValue {
   const pick = Math.floor(rnd() * (depth > 3 ? 6 : 10));
   const strings = ["", "a", "hello world", "é", "日本語", "😀 x", "__proto__", "ñandú", "a\0b", "x".repeat(300)];
   switch (pick) {
-    case 0: return null;
-    case 1: return Math.floor(rnd() * 2 ** 32) - 2 ** 31;
-    case 2: return strings[Math.floor(rnd() * strings.length)];
-    case 3: return u8(...Array.from({ length: 1 + Math.floor(rnd() * 20) }, () => 128 + Math.floor(rnd() * 128)));
-    case 4: return rnd() < 0.5;
-    case 5: return Math.floor(rnd() * 256) - 128;
-    case 6: return Array.from({ length: Math.floor(rnd() * 5) }, () => randomValue(rnd, depth + 1));
+    case 0:
+      return null;
+    case 1:
+      return Math.floor(rnd() * 2 ** 32) - 2 ** 31;
+    case 2:
+      return strings[Math.floor(rnd() * strings.length)];
+    case 3:
+      return u8(...Array.from({ length: 1 + Math.floor(rnd() * 20) }, () => 128 + Math.floor(rnd() * 128)));
+    case 4:
+      return rnd() < 0.5;
+    case 5:
+      return Math.floor(rnd() * 256) - 128;
+    case 6:
+      return Array.from({ length: Math.floor(rnd() * 5) }, () => randomValue(rnd, depth + 1));
     case 7: {
       const o: Array<[string, PerlValue]> = [];
-      for (let i = Math.floor(rnd() * 5); i > 0; i--) o.push([strings[Math.floor(rnd() * strings.length)] + i, randomValue(rnd, depth + 1)]);
+      for (let i = Math.floor(rnd() * 5); i > 0; i--) {
+        o.push([strings[Math.floor(rnd() * strings.length)] + i, randomValue(rnd, depth + 1)]);
+      }
       return obj(o);
     }
-    case 8: return new PerlRef(randomValue(rnd, depth + 1));
-    default: return bless(obj([["v", randomValue(rnd, depth + 1)]]), rnd() < 0.5 ? "Rand::A" : "Rand::B");
+    case 8:
+      return new PerlRef(randomValue(rnd, depth + 1));
+    default:
+      return bless(obj([["v", randomValue(rnd, depth + 1)]]), rnd() < 0.5 ? "Rand::A" : "Rand::B");
   }
 }
 
@@ -742,13 +895,53 @@ describe("Storable: JS -> Perl -> JS round trip", () => {
   });
 
   test("numbers Perl keeps as strings in network order come back as their decimal strings", { skip }, () => {
-    const nums = [2.5, -0.1, 1e300, 2 ** 40, -(2 ** 40), 2n ** 63n - 1n, 2n ** 64n - 1n, -(2n ** 63n), NaN, Infinity, -Infinity, -0, 5n];
+    const nums = [
+      2.5,
+      -0.1,
+      1e300,
+      2 ** 40,
+      -(2 ** 40),
+      2n ** 63n - 1n,
+      2n ** 64n - 1n,
+      -(2n ** 63n),
+      NaN,
+      Infinity,
+      -Infinity,
+      -0,
+      5n,
+    ];
     const [back] = throughPerl([nums]);
-    assertGraph(back, ["2.5", "-0.1", "1e+300", "1099511627776", "-1099511627776", "9223372036854775807",
-      "18446744073709551615", "-9223372036854775808", "NaN", "Inf", "-Inf", 0, 5]);
+    assertGraph(back, [
+      "2.5",
+      "-0.1",
+      "1e+300",
+      "1099511627776",
+      "-1099511627776",
+      "9223372036854775807",
+      "18446744073709551615",
+      "-9223372036854775808",
+      "NaN",
+      "Inf",
+      "-Inf",
+      0,
+      5,
+    ]);
     const [asNumbers] = throughPerl([nums], { numericStrings: "number" });
-    assertGraph(asNumbers, [2.5, -0.1, 1e300, 2 ** 40, -(2 ** 40), 2n ** 63n - 1n, 2n ** 64n - 1n, -(2n ** 63n), NaN,
-      Infinity, -Infinity, 0, 5]);
+    assertGraph(asNumbers, [
+      2.5,
+      -0.1,
+      1e300,
+      2 ** 40,
+      -(2 ** 40),
+      2n ** 63n - 1n,
+      2n ** 64n - 1n,
+      -(2n ** 63n),
+      NaN,
+      Infinity,
+      -Infinity,
+      0,
+      5,
+    ]);
   });
 
   test("a seeded random batch (300 values) survives unchanged", { skip }, () => {

@@ -11,9 +11,9 @@ import {
   blessedClass,
   PerlRef,
   PerlRegexp,
+  type PerlValue,
   PerlVString,
   StorableHook,
-  type PerlValue,
 } from "../src/core/perl.ts";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -106,9 +106,13 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 function show(v: unknown): string {
   if (typeof v === "bigint") return `${v}n`;
   if (typeof v === "string") return JSON.stringify(v.length > 60 ? v.slice(0, 60) + "…" : v);
-  if (v instanceof Uint8Array) return `Uint8Array[${Array.from(v.subarray(0, 12)).join(",")}${v.length > 12 ? ",…" : ""}]`;
+  if (v instanceof Uint8Array) {
+    return `Uint8Array[${Array.from(v.subarray(0, 12)).join(",")}${v.length > 12 ? ",…" : ""}]`;
+  }
   if (Array.isArray(v)) return `Array(${v.length})`;
-  if (v !== null && typeof v === "object") return `${v.constructor?.name ?? "null-proto"} {${Object.keys(v).slice(0, 6).join(",")}}`;
+  if (v !== null && typeof v === "object") {
+    return `${v.constructor?.name ?? "null-proto"} {${Object.keys(v).slice(0, 6).join(",")}}`;
+  }
   return String(v);
 }
 
@@ -135,7 +139,9 @@ function assertGraph(actual: unknown, expected: unknown): void {
     a2e.set(a, e);
     e2a.set(e, a);
     if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(e)) fail(p, "type differs", a, e);
-    if (!(e instanceof StorableHook) && classOf(a) !== classOf(e)) fail(p, `class ${classOf(a)} vs ${classOf(e)}`, a, e);
+    if (!(e instanceof StorableHook) && classOf(a) !== classOf(e)) {
+      fail(p, `class ${classOf(a)} vs ${classOf(e)}`, a, e);
+    }
     if (e instanceof Uint8Array) {
       if (!bytesEqual(a as Uint8Array, e)) fail(p, "bytes differ", a, e);
     } else if (e instanceof PerlRef) {
@@ -143,13 +149,17 @@ function assertGraph(actual: unknown, expected: unknown): void {
       walk((a as PerlRef).value, e.value, `${p}.value`);
     } else if (e instanceof PerlRegexp) {
       const r = a as PerlRegexp;
-      if (r.pattern !== e.pattern || r.flags !== e.flags) fail(p, "regexp differs", `${r.pattern}/${r.flags}`, `${e.pattern}/${e.flags}`);
+      if (r.pattern !== e.pattern || r.flags !== e.flags) {
+        fail(p, "regexp differs", `${r.pattern}/${r.flags}`, `${e.pattern}/${e.flags}`);
+      }
     } else if (e instanceof PerlVString) {
       if ((a as PerlVString).vstring !== e.vstring) fail(p, "vstring differs", (a as PerlVString).vstring, e.vstring);
       walk((a as PerlVString).value, e.value, `${p}.value`);
     } else if (e instanceof StorableHook) {
       const h = a as StorableHook;
-      if (h.className !== e.className || h.kind !== e.kind || !bytesEqual(h.frozen, e.frozen)) fail(p, "hook differs", a, e);
+      if (h.className !== e.className || h.kind !== e.kind || !bytesEqual(h.frozen, e.frozen)) {
+        fail(p, "hook differs", a, e);
+      }
       walk(h.refs, e.refs, `${p}.refs`);
     } else if (Array.isArray(e)) {
       const aa = a as unknown[];
@@ -159,7 +169,9 @@ function assertGraph(actual: unknown, expected: unknown): void {
       const keys = (o: object) => Reflect.ownKeys(o).filter((k): k is string => typeof k === "string").sort();
       const ka = keys(a);
       const ke = keys(e);
-      if (ka.length !== ke.length || ka.some((k, i) => k !== ke[i])) fail(p, "keys differ", JSON.stringify(ka), JSON.stringify(ke));
+      if (ka.length !== ke.length || ka.some((k, i) => k !== ke[i])) {
+        fail(p, "keys differ", JSON.stringify(ka), JSON.stringify(ke));
+      }
       for (const k of ke) {
         const d = Object.getOwnPropertyDescriptor(a, k)!;
         if (!("value" in d) || !d.enumerable) fail(`${p}.${k}`, "not an enumerable data property", d, "data");
@@ -215,7 +227,9 @@ function valueArb(o: ArbOptions): fc.Arbitrary<PerlValue> {
       fc.array(node, { maxLength: 5 }),
       fc.array(fc.tuple(keyArb, node), { maxLength: 5 }).map((entries) => {
         const h: Record<string, PerlValue> = {};
-        for (const [k, v] of entries) Object.defineProperty(h, k, { value: v, enumerable: true, writable: true, configurable: true });
+        for (const [k, v] of entries) {
+          Object.defineProperty(h, k, { value: v, enumerable: true, writable: true, configurable: true });
+        }
         return h;
       }),
     );
@@ -226,13 +240,27 @@ function valueArb(o: ArbOptions): fc.Arbitrary<PerlValue> {
         containers,
         fc.array(fc.tuple(keyArb, node), { maxLength: 4 }).map((e) => new Map(e) as unknown as PerlValue),
         fc.tuple(node, o.perl ? fc.constant(false) : fc.boolean()).map(([v, weak]) => new PerlRef(v, weak)),
-        fc.tuple(fc.oneof(containers, node.map((v) => new PerlRef(v))), classArb).map(([v, c]) => bless(v as object, c) as PerlValue),
-        fc.tuple(fc.constantFrom("ab+c", "^x$", "a|b", "\\d{2,}"), fc.constantFrom("", "i", "msx", "msix")).map(([p, f]) => new PerlRegexp(p, f)),
+        fc.tuple(fc.oneof(containers, node.map((v) => new PerlRef(v))), classArb).map(([v, c]) =>
+          bless(v as object, c) as PerlValue
+        ),
+        fc.tuple(fc.constantFrom("ab+c", "^x$", "a|b", "\\d{2,}"), fc.constantFrom("", "i", "msx", "msix")).map((
+          [p, f],
+        ) => new PerlRegexp(p, f)),
         o.perl
-          ? fc.tuple(fc.string({ maxLength: 10 }), fc.oneof(fc.constant(0).map((): PerlValue[] => []), fc.array(node, { maxLength: 3 }).map((a): PerlValue[] => [a])))
+          ? fc.tuple(
+            fc.string({ maxLength: 10 }),
+            fc.oneof(
+              fc.constant(0).map((): PerlValue[] => []),
+              fc.array(node, { maxLength: 3 }).map((a): PerlValue[] => [a]),
+            ),
+          )
             .map(([id, refs]) => new StorableHook("My::Hooked", "hash", enc(`id=${id}`), refs))
-          : fc.tuple(classArb, fc.constantFrom("scalar", "array", "hash") as fc.Arbitrary<"scalar" | "array" | "hash">,
-            fc.uint8Array({ maxLength: 20 }), fc.array(containers, { maxLength: 3 }))
+          : fc.tuple(
+            classArb,
+            fc.constantFrom("scalar", "array", "hash") as fc.Arbitrary<"scalar" | "array" | "hash">,
+            fc.uint8Array({ maxLength: 20 }),
+            fc.array(containers, { maxLength: 3 }),
+          )
             .map(([c, kind, frozen, refs]) => new StorableHook(c, kind, frozen, refs)),
         // shared references and cycles
         containers.map((c) => [c, { again: c }, c] as PerlValue),
@@ -290,9 +318,12 @@ describe("Storable properties (JS)", () => {
 
   test("with numericStrings: 'number' numbers come back as numbers (integers beyond 2^53 as bigint)", () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.double(), int32, fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n })), { maxLength: 20 }), (nums) => {
-        assertGraph(thaw(nfreeze(nums), { numericStrings: "number" }), wire(nums, { numbers: true }));
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.double(), int32, fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n })), { maxLength: 20 }),
+        (nums) => {
+          assertGraph(thaw(nfreeze(nums), { numericStrings: "number" }), wire(nums, { numbers: true }));
+        },
+      ),
       runs(300),
     );
   });
@@ -322,7 +353,9 @@ describe("Storable properties (JS)", () => {
       fc.property(fc.uniqueArray(fc.tuple(keyArb, int32), { selector: ([k]) => k, maxLength: 12 }), (entries) => {
         const build = (list: Array<[string, number]>) => {
           const h: Record<string, PerlValue> = {};
-          for (const [k, v] of list) Object.defineProperty(h, k, { value: v, enumerable: true, writable: true, configurable: true });
+          for (const [k, v] of list) {
+            Object.defineProperty(h, k, { value: v, enumerable: true, writable: true, configurable: true });
+          }
           return h;
         };
         const a = nfreeze(build(entries), { canonical: true });
@@ -480,7 +513,7 @@ function countKinds(v: PerlValue): { regexps: number; booleans: number } {
     if (x instanceof PerlRegexp) regexps++;
     else if (x instanceof PerlRef) go(x.value);
     else if (x instanceof StorableHook) x.refs.forEach(go);
-    else if (x instanceof Map) for (const e of (x as Map<string, PerlValue>).values()) go(e);
+    else if (x instanceof Map) { for (const e of (x as Map<string, PerlValue>).values()) go(e); }
     else if (Array.isArray(x)) x.forEach(go);
     else for (const k of Object.keys(x)) go((x as Record<string, PerlValue>)[k]);
   };
@@ -511,7 +544,9 @@ describe("Storable compatibility: the opcodes nfreeze writes", () => {
         assert.equal(counts.get(34) ?? 0, 0, "SX_BOOLEAN_TRUE written without booleans: storable3.32");
         assert.equal(counts.get(35) ?? 0, 0, "SX_BOOLEAN_FALSE written without booleans: storable3.32");
         for (const op of counts.keys()) {
-          if (op !== 32) assert.ok(op <= STORABLE2_MAX_OPCODE, `opcode ${op} is newer than Storable 2.x (booleans: ${booleans})`);
+          if (op !== 32) {
+            assert.ok(op <= STORABLE2_MAX_OPCODE, `opcode ${op} is newer than Storable 2.x (booleans: ${booleans})`);
+          }
         }
       }),
       runs(400),
@@ -525,7 +560,9 @@ describe("Storable compatibility: the opcodes nfreeze writes", () => {
         const counts = scanOpcodes(nfreeze(v, { booleans: "storable3.32" }));
         assert.equal((counts.get(34) ?? 0) + (counts.get(35) ?? 0), booleans);
         assert.equal(counts.get(32) ?? 0, regexps);
-        for (const op of counts.keys()) assert.ok(op <= STORABLE2_MAX_OPCODE || op === 32 || op === 34 || op === 35, `opcode ${op}`);
+        for (const op of counts.keys()) {
+          assert.ok(op <= STORABLE2_MAX_OPCODE || op === 32 || op === 34 || op === 35, `opcode ${op}`);
+        }
       }),
       runs(300),
     );
@@ -535,45 +572,52 @@ describe("Storable compatibility: the opcodes nfreeze writes", () => {
 // ---------------------------------------------------------------- through real Perl
 
 describe("Storable properties through Perl", () => {
-  test("200 generated values survive nfreeze -> Perl thaw/nfreeze -> thaw (one Perl process)", { skip: perlMissing() }, () => {
-    const values = fc.sample(valueArb({ perl: true, doubles: true }), { numRuns: 200 * RUN_FACTOR, seed: SEED });
-    const parts: Uint8Array[] = [];
-    for (let i = 0; i < values.length; i++) {
-      const name = enc(String(i));
-      const img = nfreeze(values[i]).slice();
-      const head = new Uint8Array(8 + name.length);
-      const dv = new DataView(head.buffer);
-      dv.setUint32(0, name.length);
-      head.set(name, 4);
-      dv.setUint32(4 + name.length, img.length);
-      parts.push(head, img);
-    }
-    const input = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      input.set(p, o);
-      o += p.length;
-    }
-    const r = spawnSync("perl", [repoPath("tests/perl/storable-corpus.pl"), "roundtrip"], { input, maxBuffer: 1 << 28 });
-    assert.equal(r.status, 0, r.stderr?.toString());
-    const out = new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.byteLength);
-    const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    let seen = 0;
-    for (let p = 0; p < out.length;) {
-      const nl = dv.getUint32(p);
-      const i = Number(new TextDecoder().decode(out.subarray(p + 4, p + 4 + nl)));
-      const bl = dv.getUint32(p + 4 + nl);
-      const body = out.subarray(p + 8 + nl, p + 8 + nl + bl);
-      p += 8 + nl + bl;
-      seen++;
-      if (body[0] !== 0x4f) assert.fail(`value ${i}: Perl failed: ${new TextDecoder().decode(body.subarray(1))}`);
-      const opts: ThawOptions = {};
-      try {
-        assertGraph(thaw(body.subarray(1), opts), wire(values[i]));
-      } catch (e) {
-        throw new Error(`value ${i} (${fc.stringify(values[i]).slice(0, 300)}): ${(e as Error).message}`);
+  test(
+    "200 generated values survive nfreeze -> Perl thaw/nfreeze -> thaw (one Perl process)",
+    { skip: perlMissing() },
+    () => {
+      const values = fc.sample(valueArb({ perl: true, doubles: true }), { numRuns: 200 * RUN_FACTOR, seed: SEED });
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < values.length; i++) {
+        const name = enc(String(i));
+        const img = nfreeze(values[i]).slice();
+        const head = new Uint8Array(8 + name.length);
+        const dv = new DataView(head.buffer);
+        dv.setUint32(0, name.length);
+        head.set(name, 4);
+        dv.setUint32(4 + name.length, img.length);
+        parts.push(head, img);
       }
-    }
-    assert.equal(seen, values.length);
-  });
+      const input = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+      let o = 0;
+      for (const p of parts) {
+        input.set(p, o);
+        o += p.length;
+      }
+      const r = spawnSync("perl", [repoPath("tests/perl/storable-corpus.pl"), "roundtrip"], {
+        input,
+        maxBuffer: 1 << 28,
+      });
+      assert.equal(r.status, 0, r.stderr?.toString());
+      const out = new Uint8Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.byteLength);
+      const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+      let seen = 0;
+      for (let p = 0; p < out.length;) {
+        const nl = dv.getUint32(p);
+        const i = Number(new TextDecoder().decode(out.subarray(p + 4, p + 4 + nl)));
+        const bl = dv.getUint32(p + 4 + nl);
+        const body = out.subarray(p + 8 + nl, p + 8 + nl + bl);
+        p += 8 + nl + bl;
+        seen++;
+        if (body[0] !== 0x4f) assert.fail(`value ${i}: Perl failed: ${new TextDecoder().decode(body.subarray(1))}`);
+        const opts: ThawOptions = {};
+        try {
+          assertGraph(thaw(body.subarray(1), opts), wire(values[i]));
+        } catch (e) {
+          throw new Error(`value ${i} (${fc.stringify(values[i]).slice(0, 300)}): ${(e as Error).message}`);
+        }
+      }
+      assert.equal(seen, values.length);
+    },
+  );
 });

@@ -200,7 +200,10 @@ for (const { label, transport, real } of cases) {
           assert.equal(listener.path, path);
           assert.equal(listener.port, undefined);
           assert.equal(listener.address, path);
-          await assert.rejects(transport.listen({ path }), (e: unknown) => e instanceof ConnectError && /EADDRINUSE/.test(e.message));
+          await assert.rejects(
+            transport.listen({ path }),
+            (e: unknown) => e instanceof ConnectError && /EADDRINUSE/.test(e.message),
+          );
           const client = await transport.connect({ path });
           assert.equal(client.remote, path);
           const server = (await listener.accept())!;
@@ -419,17 +422,19 @@ for (const { label, transport, real } of cases) {
         let lastProgress = Date.now();
         const writes: Promise<void>[] = [];
         for (let i = 0; i < 400; i++) {
-          writes.push(client.write(chunk).then(
-            () => {
-              resolved++;
-              lastProgress = Date.now();
-              if (isReset) resolvedAfterReset++;
-            },
-            (e: unknown) => {
-              assert.ok(e instanceof DisconnectedError, `rejected with ${e}`);
-              rejected++;
-            },
-          ));
+          writes.push(
+            client.write(chunk).then(
+              () => {
+                resolved++;
+                lastProgress = Date.now();
+                if (isReset) resolvedAfterReset++;
+              },
+              (e: unknown) => {
+                assert.ok(e instanceof DisconnectedError, `rejected with ${e}`);
+                rejected++;
+              },
+            ),
+          );
         }
         await sleep(100);
         await drainSome();

@@ -332,7 +332,8 @@ for (const transport of transports) {
         pre.abort(new Error("stop"));
         await assert.rejects(
           transport.connect({ host: "127.0.0.1", port: server.port, signal: pre.signal }),
-          (e: unknown) => e instanceof ConnectError && /aborted/.test(e.message) && (e.cause as Error).message === "stop",
+          (e: unknown) =>
+            e instanceof ConnectError && /aborted/.test(e.message) && (e.cause as Error).message === "stop",
         );
         const ac = new AbortController();
         const attempt = transport.connect({ host: "127.0.0.1", port: server.port, signal: ac.signal });

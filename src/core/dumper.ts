@@ -36,12 +36,12 @@ import {
   BYTE_STRING_WEIGHT,
   checkInput,
   checkInputSize,
-  DEFAULT_LIMITS,
-  resolveLimits,
   type DecodeLimits,
+  DEFAULT_LIMITS,
   type DeprecatedLimitNames,
+  resolveLimits,
 } from "./limits.ts";
-import { PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook, blessedClass } from "./perl.ts";
+import { blessedClass, PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook } from "./perl.ts";
 import type { PerlValue } from "./perl.ts";
 import { isAsciiString, utf8Text } from "./text.ts";
 
@@ -255,7 +255,9 @@ class Parser {
   }
 
   depth(d: number): void {
-    if (d > this.maxDepth) throw new LimitError(`Data::Dumper: nesting deeper than maxDepth ${this.maxDepth}`, this.pos);
+    if (d > this.maxDepth) {
+      throw new LimitError(`Data::Dumper: nesting deeper than maxDepth ${this.maxDepth}`, this.pos);
+    }
   }
 
   ws(): void {
@@ -322,7 +324,9 @@ class Parser {
 
   document(): PerlValue {
     this.ws();
-    if (!this.eatRootName()) this.fail(this.pos >= this.b.length ? "truncated input" : `expected ${asciiString(this.rootName)}`);
+    if (!this.eatRootName()) {
+      this.fail(this.pos >= this.b.length ? "truncated input" : `expected ${asciiString(this.rootName)}`);
+    }
     this.ws();
     this.expectAssign();
     this.ws();
@@ -482,13 +486,27 @@ class Parser {
       this.pos++;
       let cp: number;
       switch (e) {
-        case 0x6e: cp = 0x0a; break; // n
-        case 0x74: cp = 0x09; break; // t
-        case 0x72: cp = 0x0d; break; // r
-        case 0x66: cp = 0x0c; break; // f
-        case 0x62: cp = 0x08; break; // b
-        case 0x61: cp = 0x07; break; // a
-        case 0x65: cp = 0x1b; break; // e
+        case 0x6e:
+          cp = 0x0a;
+          break; // n
+        case 0x74:
+          cp = 0x09;
+          break; // t
+        case 0x72:
+          cp = 0x0d;
+          break; // r
+        case 0x66:
+          cp = 0x0c;
+          break; // f
+        case 0x62:
+          cp = 0x08;
+          break; // b
+        case 0x61:
+          cp = 0x07;
+          break; // a
+        case 0x65:
+          cp = 0x1b;
+          break; // e
         case 0x78: { // x
           if (b[this.pos] === LBRACE) {
             this.pos++;
@@ -496,7 +514,9 @@ class Parser {
             this.expect(RBRACE, "'}' closing \\x{");
           } else {
             cp = 0;
-            for (let k = 0; k < 2 && isHex(b[this.pos]); k++) cp = cp * 16 + parseInt(String.fromCharCode(b[this.pos++]!), 16);
+            for (let k = 0; k < 2 && isHex(b[this.pos]); k++) {
+              cp = cp * 16 + parseInt(String.fromCharCode(b[this.pos++]!), 16);
+            }
           }
           break;
         }
@@ -509,7 +529,9 @@ class Parser {
         default:
           if (e >= 0x30 && e <= 0x37) {
             cp = e - 0x30;
-            for (let k = 0; k < 2 && b[this.pos]! >= 0x30 && b[this.pos]! <= 0x37; k++) cp = cp * 8 + (b[this.pos++]! - 0x30);
+            for (let k = 0; k < 2 && b[this.pos]! >= 0x30 && b[this.pos]! <= 0x37; k++) {
+              cp = cp * 8 + (b[this.pos++]! - 0x30);
+            }
           } else if (e < 0x80 && !isWordChar(e) && e >= 0x20) {
             cp = e; // \" \\ \$ \@ and other punctuation stand for themselves
           } else {
@@ -810,7 +832,9 @@ class Parser {
         this.ws();
         const from = this.pos;
         while (isDigit(b[this.pos])) this.pos++;
-        if (this.pos === from) this.fail(this.pos >= b.length ? "truncated input, expected an index" : "expected an index");
+        if (this.pos === from) {
+          this.fail(this.pos >= b.length ? "truncated input, expected an index" : "expected an index");
+        }
         if (this.pos - from > 15) this.fail("index too large", from);
         const idx = Number(asciiString(b.subarray(from, this.pos)));
         this.ws();
@@ -845,7 +869,9 @@ function decodeOptions(o: DumperDecodeOptions): Required<DumperDecodeOptions> {
     maxInputBytes: limits.maxInputSize,
   };
   if (!VARNAME_RE.test(r.varname)) throw new TypeError(`bad varname option ${r.varname}`);
-  if (!["auto", "utf8", "latin1"].includes(r.byteStrings)) throw new TypeError(`bad byteStrings option ${r.byteStrings}`);
+  if (!["auto", "utf8", "latin1"].includes(r.byteStrings)) {
+    throw new TypeError(`bad byteStrings option ${r.byteStrings}`);
+  }
   if (!["string", "number"].includes(r.numericStrings)) {
     throw new TypeError(`bad numericStrings option ${r.numericStrings}`);
   }
@@ -951,7 +977,15 @@ function formatG(n: number, precision: number): string {
   return f.includes(".") ? f.replace(/0+$/, "").replace(/\.$/, "") : f;
 }
 
-const ESCAPES: Record<number, string> = { 0x0a: "\\n", 0x09: "\\t", 0x0d: "\\r", 0x0c: "\\f", 0x08: "\\b", 0x07: "\\a", 0x1b: "\\e" };
+const ESCAPES: Record<number, string> = {
+  0x0a: "\\n",
+  0x09: "\\t",
+  0x0d: "\\r",
+  0x0c: "\\f",
+  0x08: "\\b",
+  0x07: "\\a",
+  0x1b: "\\e",
+};
 
 /**
  * A JS string as a Perl literal: single quotes when ASCII (as Data::Dumper), else double quotes
@@ -1187,7 +1221,9 @@ export class DumperEncoder {
     try {
       return new Emitter(this.options.maxDepth).run(value, this.options.varname);
     } catch (e) {
-      if (e instanceof RangeError) throw new LimitError("Data::Dumper: nesting too deep for the call stack", -1, { cause: e });
+      if (e instanceof RangeError) {
+        throw new LimitError("Data::Dumper: nesting too deep for the call stack", -1, { cause: e });
+      }
       throw e;
     }
   }

@@ -46,9 +46,7 @@ export const DEFAULT_MAX_LINE_LENGTH: number = 4096;
 // Buffer subclasses (node's Buffer) have surprising slice/subarray semantics and fail
 // deepStrictEqual against Uint8Array; hand out plain Uint8Array views only.
 function plain(chunk: Uint8Array): Uint8Array {
-  return chunk.constructor === Uint8Array
-    ? chunk
-    : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 function copyOf(src: Uint8Array): Uint8Array {

@@ -47,12 +47,12 @@ import {
   BYTE_STRING_WEIGHT,
   checkInput,
   checkInputSize,
-  DEFAULT_LIMITS,
-  resolveLimits,
   type DecodeLimits,
+  DEFAULT_LIMITS,
   type DeprecatedLimitNames,
+  resolveLimits,
 } from "./limits.ts";
-import { PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook, blessedClass } from "./perl.ts";
+import { blessedClass, PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook } from "./perl.ts";
 import type { PerlValue } from "./perl.ts";
 import { isAsciiString, utf8Text } from "./text.ts";
 
@@ -229,7 +229,7 @@ const WRAPPER_RE = /\(\?\^([a-z]*):/y;
 function regexpFromText(text: string): PerlRegexp {
   const ends: number[] = []; // where each leading wrapper's `(?^flags:` ends
   const flagsOf: string[] = [];
-  for (let p = 0; ;) {
+  for (let p = 0;;) {
     WRAPPER_RE.lastIndex = p;
     const m = WRAPPER_RE.exec(text);
     if (!m) break;
@@ -622,7 +622,9 @@ function decodeOptions(o: FreezeThawDecodeOptions): Required<FreezeThawDecodeOpt
     maxItems: limits.maxElements,
     maxInputBytes: limits.maxInputSize,
   };
-  if (!["utf8", "bytes", "latin1", "auto"].includes(r.byteStrings)) throw new TypeError(`bad byteStrings option ${r.byteStrings}`);
+  if (!["utf8", "bytes", "latin1", "auto"].includes(r.byteStrings)) {
+    throw new TypeError(`bad byteStrings option ${r.byteStrings}`);
+  }
   if (!["string", "number"].includes(r.numericStrings)) {
     throw new TypeError(`bad numericStrings option ${r.numericStrings}`);
   }
@@ -684,7 +686,10 @@ export class FreezeThawDecoder {
   private parse(b: Units): PerlValue[] {
     const p: Parser = new Parser(b, this.options);
     try {
-      if (b.length >= 4 && b[0] === SIGNATURE[0] && b[1] === SIGNATURE[1] && b[2] === SIGNATURE[2] && b[3] === SIGNATURE[3]) {
+      if (
+        b.length >= 4 && b[0] === SIGNATURE[0] && b[1] === SIGNATURE[1] && b[2] === SIGNATURE[2] &&
+        b[3] === SIGNATURE[3]
+      ) {
         p.pos = 4;
       } else if (this.options.requireSignature) {
         p.fail("missing 'FrT;' signature", 0);
@@ -697,7 +702,10 @@ export class FreezeThawDecoder {
         const start = p.pos;
         const last = p.number();
         if (last + 1 > this.options.maxElements) {
-          throw new LimitError(`FreezeThaw: ${last + 1} shared items exceed maxElements ${this.options.maxElements}`, start);
+          throw new LimitError(
+            `FreezeThaw: ${last + 1} shared items exceed maxElements ${this.options.maxElements}`,
+            start,
+          );
         }
         const shells: PerlValue[] = [];
         p.shells = shells;
@@ -961,9 +969,11 @@ class Emitter {
     }
     if (v instanceof PerlRegexp) {
       // FreezeThaw writes the regexp's stringification and drops any class (it tests is_regexp first).
-      const text = this.text(v.flags === "" && /^\(\?\^[a-z]*:/.test(v.pattern) && matchingParen(v.pattern) === v.pattern.length - 1
-        ? v.pattern
-        : `(?^${v.flags}:${v.pattern})`);
+      const text = this.text(
+        v.flags === "" && /^\(\?\^[a-z]*:/.test(v.pattern) && matchingParen(v.pattern) === v.pattern.length - 1
+          ? v.pattern
+          : `(?^${v.flags}:${v.pattern})`,
+      );
       w.ascii(`/${text.length}|`);
       w.bytes(text);
       return;
@@ -1068,7 +1078,9 @@ export class FreezeThawEncoder {
     try {
       return new Emitter(this.options.maxDepth, this.options.strings).run(values);
     } catch (e) {
-      if (e instanceof RangeError) throw new LimitError("FreezeThaw: nesting too deep for the call stack", -1, { cause: e });
+      if (e instanceof RangeError) {
+        throw new LimitError("FreezeThaw: nesting too deep for the call stack", -1, { cause: e });
+      }
       throw e;
     }
   }

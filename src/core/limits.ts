@@ -140,7 +140,9 @@ export function checkInput(input: unknown, who: string, strings = false): void {
  * ```
  */
 export function checkInputSize(size: number, maxInputSize: number, who: string): void {
-  if (size > maxInputSize) throw new LimitError(`${who}: input of ${size} bytes exceeds maxInputSize ${maxInputSize}`, 0);
+  if (size > maxInputSize) {
+    throw new LimitError(`${who}: input of ${size} bytes exceeds maxInputSize ${maxInputSize}`, 0);
+  }
 }
 
 function describe(v: unknown): string {

@@ -240,8 +240,10 @@ export function targetName(t: Specifier): string {
  */
 export function describeValue(v: unknown): string {
   try {
-    const s = JSON.stringify(v, (_k, x) =>
-      typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? `<${x.length} bytes>` : x);
+    const s = JSON.stringify(
+      v,
+      (_k, x) => typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? `<${x.length} bytes>` : x,
+    );
     return s === undefined ? String(v) : s.length > 120 ? `${s.slice(0, 120)}...` : s;
   } catch {
     return Object.prototype.toString.call(v);

@@ -100,7 +100,9 @@ export class ClientNegotiation {
     this.#opts = options;
     this.#names = [options.name, ...(options.aliases ?? [])];
     for (const n of this.#names) {
-      if (!NAME_RE.test(n)) throw new TypeError(`kernel name ${JSON.stringify(n)} may only hold letters, digits, '_', '-' and '.'`);
+      if (!NAME_RE.test(n)) {
+        throw new TypeError(`kernel name ${JSON.stringify(n)} may only hold letters, digits, '_', '-' and '.'`);
+      }
     }
   }
 
@@ -213,7 +215,9 @@ export class ClientNegotiation {
       const key = eq < 0 ? part : part.slice(0, eq);
       if (eq < 0 || !SETUP_KEYS.has(key)) {
         this.#phase = "failed";
-        this.#failure = new ProtocolError(`server SETUP has unknown part ${JSON.stringify(part)}: ${JSON.stringify(line)}`);
+        this.#failure = new ProtocolError(
+          `server SETUP has unknown part ${JSON.stringify(part)}: ${JSON.stringify(line)}`,
+        );
         return ["NOT"];
       }
       fields.set(key, part.slice(eq + 1));
@@ -223,7 +227,9 @@ export class ClientNegotiation {
     if (!kernel) throw new ProtocolError(`server SETUP names no KERNEL: ${JSON.stringify(line)}`);
     if (!freezer) throw new ProtocolError(`server SETUP names no FREEZER: ${JSON.stringify(line)}`);
     if (!this.#opts.freezers.includes(freezer)) {
-      throw new ConnectError(`server chose freezer ${freezer}, which was not offered (${this.#opts.freezers.join(", ")})`);
+      throw new ConnectError(
+        `server chose freezer ${freezer}, which was not offered (${this.#opts.freezers.join(", ")})`,
+      );
     }
     const names = kernel.split(",").filter((n) => n !== "");
     // The last KERNEL entry is the server's ip:port, not a name.

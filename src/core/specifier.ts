@@ -74,7 +74,8 @@ export function parseSpecifier(spec: string): Specifier {
 function notASpecifier(spec: unknown): never {
   // Quote a bounded prefix: the string may be megabytes of hostile input.
   const shown = typeof spec === "string"
-    ? JSON.stringify(spec.length > 100 ? spec.slice(0, 100) : spec) + (spec.length > 100 ? `... (${spec.length} chars)` : "")
+    ? JSON.stringify(spec.length > 100 ? spec.slice(0, 100) : spec) +
+      (spec.length > 100 ? `... (${spec.length} chars)` : "")
     : typeof spec;
   throw new ProtocolError(`not an IKC specifier: ${shown} (want poe://kernel/session/state)`);
 }

@@ -99,7 +99,13 @@ export class Channel {
   #readDone: Promise<void> = Promise.resolve();
   #roomWaiters: Array<() => void> = [];
 
-  constructor(conn: Connection, freezer: Freezer, info: NegotiationResult, options: ChannelOptions, side: "client" | "server") {
+  constructor(
+    conn: Connection,
+    freezer: Freezer,
+    info: NegotiationResult,
+    options: ChannelOptions,
+    side: "client" | "server",
+  ) {
     this.conn = conn;
     this.freezer = freezer;
     this.info = info;
@@ -207,7 +213,7 @@ export class Channel {
       for (const cb of callbacks) {
         if (cb) cb(err);
       }
-      if (this.#roomWaiters.length > 0 && (!this.full || err)) for (const f of this.#roomWaiters.splice(0)) f();
+      if (this.#roomWaiters.length > 0 && (!this.full || err)) { for (const f of this.#roomWaiters.splice(0)) f(); }
     }
     this.#flushing = false;
   }
@@ -223,11 +229,13 @@ export class Channel {
       }
       const partial = this.#reader.buffered > 0;
       if (!partial && this.alive) this.cleanEnd = true;
-      this.#end(new DisconnectedError(
-        partial
-          ? `connection to ${this.conn.remote} closed in the middle of a frame (${this.#reader.buffered} bytes of it received)`
-          : `connection to ${this.conn.remote} closed by the ${this.side === "client" ? "server" : "client"}`,
-      ));
+      this.#end(
+        new DisconnectedError(
+          partial
+            ? `connection to ${this.conn.remote} closed in the middle of a frame (${this.#reader.buffered} bytes of it received)`
+            : `connection to ${this.conn.remote} closed by the ${this.side === "client" ? "server" : "client"}`,
+        ),
+      );
     } catch (e) {
       this.#end(e instanceof Error ? e : new DisconnectedError(String(e)));
       await this.conn.close().catch(() => {});

@@ -209,11 +209,14 @@ export class Kernel {
     this.names = [...new Set([options.id, ...options.names])];
     this.timeout = options.timeout;
     this.reporter = new Reporter(`ikc ${options.id}`);
-    this.#published.set("IKC", new Map<string, StateHandler>([
-      ["ping", () => "PONG"],
-      ["do_you_have", (p) => this.#doYouHave(p)],
-      ["remote_error", () => undefined], // handled in receive(); listed because Perl publishes it
-    ]));
+    this.#published.set(
+      "IKC",
+      new Map<string, StateHandler>([
+        ["ping", () => "PONG"],
+        ["do_you_have", (p) => this.#doYouHave(p)],
+        ["remote_error", () => undefined], // handled in receive(); listed because Perl publishes it
+      ]),
+    );
   }
 
   // ------------------------------------------------------------------ publishing
@@ -236,7 +239,7 @@ export class Kernel {
   retract(session: string, states?: string[]): boolean {
     const table = this.#published.get(session);
     if (!table || session === "IKC") return false;
-    if (states) for (const s of states) table.delete(s);
+    if (states) { for (const s of states) table.delete(s); }
     if (!states || table.size === 0) this.#published.delete(session);
     return true;
   }
@@ -342,7 +345,10 @@ export class Kernel {
       if (target.startsWith("poe:") && s.kernel !== undefined) return target;
       return formatSpecifier({ ...s, kernel: channel.remoteKernel });
     }
-    if (target === null || typeof target !== "object" || typeof target.session !== "string" || typeof target.state !== "string") {
+    if (
+      target === null || typeof target !== "object" || typeof target.session !== "string" ||
+      typeof target.state !== "string"
+    ) {
       throw new TypeError(`a target is a specifier string or {kernel, session, state}, not ${describeValue(target)}`);
     }
     return addressHash({ kernel: target.kernel ?? channel.remoteKernel, session: target.session, state: target.state });
@@ -358,7 +364,11 @@ export class Kernel {
   post(channel: Channel, target: Target, params: PerlValue, from?: Address): Promise<void> {
     let message: Record<string, PerlValue>;
     try {
-      message = requestMessage(this.eventFor(target, channel) as string, params ?? null, from ?? { kernel: this.id, session: RSVP_SESSION });
+      message = requestMessage(
+        this.eventFor(target, channel) as string,
+        params ?? null,
+        from ?? { kernel: this.id, session: RSVP_SESSION },
+      );
     } catch (e) {
       return Promise.reject(e);
     }
@@ -398,7 +408,11 @@ export class Kernel {
     });
     entry.channel = channel;
     const message = kind === "postRespond"
-      ? requestMessage(event as string, [params ?? null, addressHash(rsvp)], from ?? { kernel: this.id, session: RSVP_SESSION })
+      ? requestMessage(
+        event as string,
+        [params ?? null, addressHash(rsvp)],
+        from ?? { kernel: this.id, session: RSVP_SESSION },
+      )
       : requestMessage(event as string, params ?? null, from ?? { kernel: this.id, session: RSVP_SESSION }, rsvp, list);
     try {
       channel.send(message, (err) => err && entry.reject(err));
@@ -426,9 +440,11 @@ export class Kernel {
     const stale = this.#isStale(session, state);
     if (stale) {
       this.reporter.report(
-        new ProtocolError(stale === "late"
-          ? `dropped an answer to ${key} from ${channel.remoteKernel}: its request had already settled (timed out or aborted)`
-          : `dropped a stray answer to ${key} from ${channel.remoteKernel}: no request of ours used that rsvp`),
+        new ProtocolError(
+          stale === "late"
+            ? `dropped an answer to ${key} from ${channel.remoteKernel}: its request had already settled (timed out or aborted)`
+            : `dropped a stray answer to ${key} from ${channel.remoteKernel}: no request of ours used that rsvp`,
+        ),
         stale === "late" ? "late-answer" : "stray-answer",
       );
       return;
@@ -436,9 +452,14 @@ export class Kernel {
     const table = this.#published.get(session);
     if (table && (table.has(state) || state === "IKC:proxy")) return this.#invoke(m, channel);
     if (this.unsolicited?.(m, channel)) return;
-    this.#refuse(m, channel, table
-      ? `Session '${session}' has not published state '${state}'`
-      : `Session '${session}' is not available for remote kernels`, "check");
+    this.#refuse(
+      m,
+      channel,
+      table
+        ? `Session '${session}' has not published state '${state}'`
+        : `Session '${session}' is not available for remote kernels`,
+      "check",
+    );
   }
 
   /**
@@ -518,7 +539,12 @@ export class Kernel {
           : addressHash(rsvp);
         channel.send(responseMessage(event, params as PerlValue, from));
       } catch (e) {
-        this.#refuse(m, channel, `State '${session}/${state}' returned a value that cannot be sent: ${errText(e)}`, "invocation");
+        this.#refuse(
+          m,
+          channel,
+          `State '${session}/${state}' returned a value that cannot be sent: ${errText(e)}`,
+          "invocation",
+        );
       }
     };
     const failed = (e: unknown) => {
@@ -542,7 +568,7 @@ export class Kernel {
 
   #finished(channel: Channel): void {
     channel.busy--;
-    if (--this.#busy === 0) for (const f of this.#idle.splice(0)) f();
+    if (--this.#busy === 0) { for (const f of this.#idle.splice(0)) f(); }
   }
 
   /** Answers a request we cannot run with a remote_error (never an error with an error) and reports it here too. */
@@ -619,7 +645,11 @@ function peerInfo(channel: Channel): PeerInfo {
 export function remoteErrorFrom(params: PerlValue): RemoteError {
   if (Array.isArray(params)) {
     const [msg, kernel, phase] = params;
-    return new RemoteError(textOf(msg), kernel == null ? undefined : textOf(kernel), phase == null ? undefined : textOf(phase));
+    return new RemoteError(
+      textOf(msg),
+      kernel == null ? undefined : textOf(kernel),
+      phase == null ? undefined : textOf(phase),
+    );
   }
   return new RemoteError(textOf(params));
 }
@@ -665,7 +695,9 @@ function errText(e: unknown): string {
  * ```
  */
 export function checkSeconds(seconds: number, what = "timeout"): void {
-  if (!(typeof seconds === "number" && seconds > 0)) throw new TypeError(`${what} must be a positive number of seconds`);
+  if (!(typeof seconds === "number" && seconds > 0)) {
+    throw new TypeError(`${what} must be a positive number of seconds`);
+  }
 }
 
 /**

@@ -80,7 +80,9 @@ export async function negotiate(
       let line = lines.nextLine();
       while (line === undefined) {
         const chunk = await conn.read();
-        if (chunk === null) throw new ConnectError(`negotiation with ${peer} (${machine.phase}): the peer closed the connection`);
+        if (chunk === null) {
+          throw new ConnectError(`negotiation with ${peer} (${machine.phase}): the peer closed the connection`);
+        }
         lines.push(chunk);
         line = lines.nextLine();
       }
@@ -93,8 +95,11 @@ export async function negotiate(
     // One deadline for the whole exchange, however the peer paces its bytes. When it fires, the
     // read still pending ends when the caller closes the connection.
     return await abortable(
-      deadline(exchange(), seconds * 1000, () =>
-        new ConnectError(`negotiation with ${peer} (${machine.phase}): not finished within ${seconds} s`)),
+      deadline(
+        exchange(),
+        seconds * 1000,
+        () => new ConnectError(`negotiation with ${peer} (${machine.phase}): not finished within ${seconds} s`),
+      ),
       options.signal,
       () => new ConnectError(`negotiation with ${peer} aborted`, { cause: options.signal?.reason }),
     );

@@ -86,9 +86,11 @@ export class Reporter {
     this.#bursts.delete(kind);
     clearTimeout(burst.timer);
     if (burst.count > 0) {
-      this.#emit(new IkcError(`${burst.count} more like this in the last burst; the last: ${burst.last.message}`, {
-        cause: burst.last,
-      }));
+      this.#emit(
+        new IkcError(`${burst.count} more like this in the last burst; the last: ${burst.last.message}`, {
+          cause: burst.last,
+        }),
+      );
     }
   }
 

@@ -140,7 +140,8 @@ export class RequestTable {
     });
     const signal = options.signal;
     if (signal) {
-      const onAbort = () => entry.reject(new AbortError(`${options.kind} ${options.spec}: aborted`, { cause: signal.reason }));
+      const onAbort = () =>
+        entry.reject(new AbortError(`${options.kind} ${options.spec}: aborted`, { cause: signal.reason }));
       entry.onAbort = onAbort;
       if (signal.aborted) queueMicrotask(onAbort);
       else signal.addEventListener("abort", onAbort, { once: true });

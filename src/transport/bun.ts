@@ -11,10 +11,10 @@ import {
   checkListenOptions,
   ChunkQueue,
   closedError,
-  type ConnectOptions,
-  type Connection,
   connectAborted,
   connectFailed,
+  type Connection,
+  type ConnectOptions,
   type Listener,
   listenFailed,
   type ListenOptions,
@@ -305,9 +305,7 @@ export const bunTransport: Transport = {
     };
     let listener: BunListener;
     try {
-      listener = path !== undefined
-        ? api.listen({ unix: path, socket })
-        : api.listen({ hostname: host, port, socket });
+      listener = path !== undefined ? api.listen({ unix: path, socket }) : api.listen({ hostname: host, port, socket });
     } catch (err) {
       throw listenFailed(address, err);
     }

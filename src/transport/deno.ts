@@ -9,10 +9,10 @@ import {
   checkConnectOptions,
   checkListenOptions,
   closedError,
-  type ConnectOptions,
-  type Connection,
   connectAborted,
   connectFailed,
+  type Connection,
+  type ConnectOptions,
   type Listener,
   listenFailed,
   type ListenOptions,
@@ -297,9 +297,7 @@ export const denoTransport: Transport = {
     if (path !== undefined) removeSocketFile(api, path);
     let listener: DenoListener;
     try {
-      listener = path !== undefined
-        ? api.listen({ transport: "unix", path })
-        : api.listen({ hostname: host, port });
+      listener = path !== undefined ? api.listen({ transport: "unix", path }) : api.listen({ hostname: host, port });
     } catch (err) {
       throw listenFailed(address, err);
     }

@@ -12,10 +12,10 @@ import {
   checkListenOptions,
   ChunkQueue,
   closedError,
-  type ConnectOptions,
-  type Connection,
   connectAborted,
   connectFailed,
+  type Connection,
+  type ConnectOptions,
   DEFAULT_BLOCK_SIZE,
   type Listener,
   listenFailed,
@@ -363,7 +363,10 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
       const listener = listeners.get(unix ? `path:${options.path}` : `port:${options.port}`);
       if (!listener) {
         const code = unix ? "ENOENT" : "ECONNREFUSED";
-        throw connectFailed(remote, Object.assign(new Error(unix ? "no listener at that path" : "nothing listens"), { code }));
+        throw connectFailed(
+          remote,
+          Object.assign(new Error(unix ? "no listener at that path" : "nothing listens"), { code }),
+        );
       }
       return listener.open(remote, blockSize);
     },
@@ -385,7 +388,14 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
         }
         key = `port:${bound}`;
         if (listeners.has(key)) throw inUse();
-        listener = new MemoryListener(`${host}:${bound}`, bound, undefined, blockSize, window, () => listeners.delete(key));
+        listener = new MemoryListener(
+          `${host}:${bound}`,
+          bound,
+          undefined,
+          blockSize,
+          window,
+          () => listeners.delete(key),
+        );
       }
       listeners.set(key, listener);
       return listener;

@@ -561,7 +561,13 @@ export class QueuedListener implements Listener {
   #closing: Promise<void> | undefined;
 
   /** `stop` stops the listening socket without touching the connections it accepted. */
-  constructor(queue: AcceptQueue, address: string, port: number | undefined, path: string | undefined, stop: () => void) {
+  constructor(
+    queue: AcceptQueue,
+    address: string,
+    port: number | undefined,
+    path: string | undefined,
+    stop: () => void,
+  ) {
     this.#queue = queue;
     this.address = address;
     this.port = port;

@@ -131,12 +131,17 @@ export function startPerlClient(opts: PerlClientOptions): Promise<PerlClient> {
       }
     };
     if (raw !== undefined) return Promise.resolve(parse(raw));
-    if (ended) return Promise.reject(new Error(`ikc-client ${describe()} is gone (exit ${exitCode}) before answering ${what}; stderr: ${err}`));
+    if (ended) {
+      return Promise.reject(
+        new Error(`ikc-client ${describe()} is gone (exit ${exitCode}) before answering ${what}; stderr: ${err}`),
+      );
+    }
     return new Promise((resolve, reject) => {
       const waiter = (line: string | null) => {
         clearTimeout(timer);
-        if (line === null) reject(new Error(`ikc-client ${describe()} exited (${exitCode}) before answering ${what}; stderr: ${err}`));
-        else {
+        if (line === null) {
+          reject(new Error(`ikc-client ${describe()} exited (${exitCode}) before answering ${what}; stderr: ${err}`));
+        } else {
           try {
             resolve(parse(line));
           } catch (e) {

@@ -1,6 +1,6 @@
 // Helpers for tests that talk to real Perl. Uses only node: modules so the same file
 // runs under Deno, Bun and Node (compiled).
-import { spawnSync, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";

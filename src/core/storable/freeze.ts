@@ -18,7 +18,7 @@
  * @module
  */
 import { CodecError, LimitError } from "../errors.ts";
-import { PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook, type PerlValue } from "../perl.ts";
+import { PERL_CLASS, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableHook } from "../perl.ts";
 import { isAsciiString } from "../text.ts";
 
 /**
@@ -295,7 +295,9 @@ export class StorableEncoder {
     if (v instanceof PerlRegexp) return this.regexp(v);
     const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
     throw new CodecError(
-      `cannot freeze ${typeof name === "string" && name ? `a ${name} instance` : "this object"}: only plain objects, arrays, Map, Uint8Array and the Perl value classes are supported`,
+      `cannot freeze ${
+        typeof name === "string" && name ? `a ${name} instance` : "this object"
+      }: only plain objects, arrays, Map, Uint8Array and the Perl value classes are supported`,
     );
   }
 
@@ -408,7 +410,9 @@ export class StorableEncoder {
     for (const [k, v] of m) {
       if (typeof k === "string") keys.push(k);
       else if (typeof k === "number" || typeof k === "bigint") keys.push(String(k));
-      else throw new CodecError(`cannot freeze a Map with a ${k === null ? "null" : typeof k} key: Perl hash keys are strings`);
+      else {throw new CodecError(
+          `cannot freeze a Map with a ${k === null ? "null" : typeof k} key: Perl hash keys are strings`,
+        );}
       vals.push(v);
     }
     let order: number[] | undefined;
@@ -510,7 +514,9 @@ export class StorableEncoder {
 
   /** The blessing that precedes a blessed item: the class name, or its index when seen before. */
   private bless(cls: unknown): void {
-    if (typeof cls !== "string" || cls === "") throw new CodecError("a blessed value's class must be a non-empty string");
+    if (typeof cls !== "string" || cls === "") {
+      throw new CodecError("a blessed value's class must be a non-empty string");
+    }
     const idx = this.classes.get(cls);
     if (idx !== undefined) {
       this.ensure(6);
@@ -555,7 +561,9 @@ export class StorableEncoder {
     if (this.backref(h)) return;
     this.tag++;
     const cls = h.className;
-    if (typeof cls !== "string" || cls === "") throw new CodecError("StorableHook.className must be a non-empty string");
+    if (typeof cls !== "string" || cls === "") {
+      throw new CodecError("StorableHook.className must be a non-empty string");
+    }
     const type = h.kind === "scalar" ? 0 : h.kind === "array" ? 1 : h.kind === "hash" ? 2 : -1;
     if (type < 0) throw new CodecError(`StorableHook.kind must be "scalar", "array" or "hash", not ${String(h.kind)}`);
     const frozen = h.frozen;

@@ -11,11 +11,11 @@
  * @module
  */
 import type { Freezer } from "../freezer.ts";
-import { nfreeze, StorableEncoder, type FreezeOptions } from "./freeze.ts";
+import { type FreezeOptions, nfreeze, StorableEncoder } from "./freeze.ts";
 import { StorableDecoder, thaw, type ThawOptions } from "./thaw.ts";
 
 export { StorableDecoder, thaw, type ThawOptions } from "./thaw.ts";
-export { nfreeze, StorableEncoder, type FreezeOptions } from "./freeze.ts";
+export { type FreezeOptions, nfreeze, StorableEncoder } from "./freeze.ts";
 
 /**
  * The `Storable` freezer with default options: `nfreeze` to send, `thaw` to receive.

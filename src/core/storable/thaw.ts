@@ -11,8 +11,8 @@
  * @module
  */
 import { CodecError, LimitError } from "../errors.ts";
-import { BYTE_STRING_WEIGHT, checkInput, checkInputSize, resolveLimits, type DecodeLimits } from "../limits.ts";
-import { PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook, type PerlValue } from "../perl.ts";
+import { BYTE_STRING_WEIGHT, checkInput, checkInputSize, type DecodeLimits, resolveLimits } from "../limits.ts";
+import { PERL_CLASS, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableHook } from "../perl.ts";
 
 /**
  * Options for {@link thaw} and {@link StorableDecoder}: the {@link DecodeLimits} (`maxDepth`,
@@ -150,9 +150,13 @@ export class StorableDecoder {
       return root;
     } catch (e) {
       if (e instanceof RangeError) {
-        throw new LimitError(`JavaScript engine limit hit (nesting too deep or value too large): ${e.message}`, this.pos, {
-          cause: e,
-        });
+        throw new LimitError(
+          `JavaScript engine limit hit (nesting too deep or value too large): ${e.message}`,
+          this.pos,
+          {
+            cause: e,
+          },
+        );
       }
       throw e;
     } finally {
@@ -286,7 +290,9 @@ export class StorableDecoder {
     const major = first >> 1;
     if (major !== 2) {
       throw new CodecError(
-        `not a Storable image (first byte 0x${first.toString(16).padStart(2, "0")}: major version ${major}, expected 2)`,
+        `not a Storable image (first byte 0x${
+          first.toString(16).padStart(2, "0")
+        }: major version ${major}, expected 2)`,
         at,
       );
     }
@@ -779,7 +785,9 @@ export class StorableDecoder {
     const fs = this.take(fl, "regexp flags");
     const b = this.buf;
     // Storable writes the pattern's bytes without its UTF-8 flag: prefer UTF-8 when valid.
-    const pattern = isAscii(b, s, s + len) ? latin1Decode(b, s, s + len) : (utf8DecodeStrict(b, s, s + len) ?? latin1Decode(b, s, s + len));
+    const pattern = isAscii(b, s, s + len)
+      ? latin1Decode(b, s, s + len)
+      : (utf8DecodeStrict(b, s, s + len) ?? latin1Decode(b, s, s + len));
     const re = new PerlRegexp(pattern, latin1Decode(b, fs, fs + fl));
     if (cls !== undefined && cls !== "Regexp") setClass(re, cls);
     this.seen.push(re);
@@ -824,7 +832,9 @@ export class StorableDecoder {
 
   /** A native double (8 bytes; long doubles are refused). */
   private double(): number {
-    if (this.nvSize !== 8) throw new CodecError(`unsupported native NV size ${this.nvSize} (long doubles)`, this.pos - 1);
+    if (this.nvSize !== 8) {
+      throw new CodecError(`unsupported native NV size ${this.nvSize} (long doubles)`, this.pos - 1);
+    }
     const p = this.pos;
     if (p + 8 > this.end) this.truncated(p, "a double");
     this.pos = p + 8;
@@ -1014,31 +1024,151 @@ function shortAscii(b: Uint8Array, p: number, n: number): string | undefined {
     case 3:
       return (b[p] | b[p + 1] | b[p + 2]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2]);
     case 4:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3]) & 0x80
+        ? undefined
+        : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3]);
     case 5:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4]) & 0x80
+        ? undefined
+        : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4]);
     case 6:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5]) & 0x80
+        ? undefined
+        : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5]);
     case 7:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6]) & 0x80
+        ? undefined
+        : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6]);
     case 8:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7]) & 0x80
+        ? undefined
+        : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7]);
     case 9:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8]) & 0x80
+        ? undefined
+        : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8]);
     case 10:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9]) &
+          0x80
+        ? undefined
+        : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9]);
     case 11:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] | b[p + 10]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] |
+          b[p + 10]) & 0x80
+        ? undefined
+        : fromCharCode(
+          b[p],
+          b[p + 1],
+          b[p + 2],
+          b[p + 3],
+          b[p + 4],
+          b[p + 5],
+          b[p + 6],
+          b[p + 7],
+          b[p + 8],
+          b[p + 9],
+          b[p + 10],
+        );
     case 12:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] | b[p + 10] | b[p + 11]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10], b[p + 11]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] |
+          b[p + 10] | b[p + 11]) & 0x80
+        ? undefined
+        : fromCharCode(
+          b[p],
+          b[p + 1],
+          b[p + 2],
+          b[p + 3],
+          b[p + 4],
+          b[p + 5],
+          b[p + 6],
+          b[p + 7],
+          b[p + 8],
+          b[p + 9],
+          b[p + 10],
+          b[p + 11],
+        );
     case 13:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] | b[p + 10] | b[p + 11] | b[p + 12]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10], b[p + 11], b[p + 12]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] |
+          b[p + 10] | b[p + 11] | b[p + 12]) & 0x80
+        ? undefined
+        : fromCharCode(
+          b[p],
+          b[p + 1],
+          b[p + 2],
+          b[p + 3],
+          b[p + 4],
+          b[p + 5],
+          b[p + 6],
+          b[p + 7],
+          b[p + 8],
+          b[p + 9],
+          b[p + 10],
+          b[p + 11],
+          b[p + 12],
+        );
     case 14:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] | b[p + 10] | b[p + 11] | b[p + 12] | b[p + 13]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10], b[p + 11], b[p + 12], b[p + 13]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] |
+          b[p + 10] | b[p + 11] | b[p + 12] | b[p + 13]) & 0x80
+        ? undefined
+        : fromCharCode(
+          b[p],
+          b[p + 1],
+          b[p + 2],
+          b[p + 3],
+          b[p + 4],
+          b[p + 5],
+          b[p + 6],
+          b[p + 7],
+          b[p + 8],
+          b[p + 9],
+          b[p + 10],
+          b[p + 11],
+          b[p + 12],
+          b[p + 13],
+        );
     case 15:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] | b[p + 10] | b[p + 11] | b[p + 12] | b[p + 13] | b[p + 14]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10], b[p + 11], b[p + 12], b[p + 13], b[p + 14]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] |
+          b[p + 10] | b[p + 11] | b[p + 12] | b[p + 13] | b[p + 14]) & 0x80
+        ? undefined
+        : fromCharCode(
+          b[p],
+          b[p + 1],
+          b[p + 2],
+          b[p + 3],
+          b[p + 4],
+          b[p + 5],
+          b[p + 6],
+          b[p + 7],
+          b[p + 8],
+          b[p + 9],
+          b[p + 10],
+          b[p + 11],
+          b[p + 12],
+          b[p + 13],
+          b[p + 14],
+        );
     case 16:
-      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] | b[p + 10] | b[p + 11] | b[p + 12] | b[p + 13] | b[p + 14] | b[p + 15]) & 0x80 ? undefined : fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3], b[p + 4], b[p + 5], b[p + 6], b[p + 7], b[p + 8], b[p + 9], b[p + 10], b[p + 11], b[p + 12], b[p + 13], b[p + 14], b[p + 15]);
+      return (b[p] | b[p + 1] | b[p + 2] | b[p + 3] | b[p + 4] | b[p + 5] | b[p + 6] | b[p + 7] | b[p + 8] | b[p + 9] |
+          b[p + 10] | b[p + 11] | b[p + 12] | b[p + 13] | b[p + 14] | b[p + 15]) & 0x80
+        ? undefined
+        : fromCharCode(
+          b[p],
+          b[p + 1],
+          b[p + 2],
+          b[p + 3],
+          b[p + 4],
+          b[p + 5],
+          b[p + 6],
+          b[p + 7],
+          b[p + 8],
+          b[p + 9],
+          b[p + 10],
+          b[p + 11],
+          b[p + 12],
+          b[p + 13],
+          b[p + 14],
+          b[p + 15],
+        );
   }
   return undefined;
 }
