@@ -7,10 +7,13 @@
  *
  * @example
  * ```ts
- * import { IkcClient } from "./mod.ts";
- * const ikc = await IkcClient.connect({ host: "localhost", port: 603 });
- * console.log(await ikc.call("calc/add", [1, 2, 3]));
+ * import { IkcClient, IkcServer } from "@poe-ikc/ikc";
+ * const server = await IkcServer.listen({ port: 0 });
+ * server.publish("calc", { add: (params) => (params as number[]).reduce((a, b) => a + b, 0) });
+ * const ikc = await IkcClient.connect({ port: server.port });
+ * console.log(await ikc.call("calc/add", [1, 2, 3])); // 6
  * await ikc.disconnect();
+ * await server.close();
  * ```
  *
  * @module

@@ -14,12 +14,13 @@ import {
   ProtocolError,
   SubscriptionError,
   TimeoutError,
+  UnsupportedRuntimeError,
 } from "./core/errors.ts";
 import type { Freezer } from "./core/freezer.ts";
 import { resolveFreezers } from "./core/freezers.ts";
 import { type Address, addressHash, type Message, requestMessage } from "./core/message.ts";
 import { ClientNegotiation, isValidKernelName, type NegotiationResult } from "./core/negotiation.ts";
-import type { PerlValue } from "./core/perl.ts";
+import type { PerlInput, PerlValue } from "./core/perl.ts";
 import { parseSpecifier } from "./core/specifier.ts";
 import { Channel } from "./kernel/channel.ts";
 import { type Deadline, delay } from "./kernel/deadline.ts";
@@ -44,7 +45,7 @@ import { processId } from "./runtime.ts";
  *
  * @example
  * ```ts
- * import type { IkcClientOptions } from "./client.ts";
+ * import type { IkcClientOptions } from "@poe-ikc/ikc";
  * const o: IkcClientOptions = { host: "127.0.0.1", port: 6030, name: "TsClient", timeout: 5 };
  * ```
  */
@@ -97,7 +98,7 @@ export interface IkcClientOptions {
  *
  * @example
  * ```ts
- * import type { RequestOptions } from "./client.ts";
+ * import type { RequestOptions } from "@poe-ikc/ikc";
  * const o: RequestOptions = { timeout: 2, signal: AbortSignal.timeout(5000) };
  * ```
  */
@@ -113,7 +114,7 @@ export interface RequestOptions {
  *
  * @example
  * ```ts
- * import type { CallOptions } from "./client.ts";
+ * import type { CallOptions } from "@poe-ikc/ikc";
  * const o: CallOptions = { context: "list" };
  * ```
  */
@@ -127,7 +128,7 @@ export interface CallOptions extends RequestOptions {
  *
  * @example
  * ```ts
- * import type { IkcMessage } from "./client.ts";
+ * import type { IkcMessage } from "@poe-ikc/ikc";
  * function log(m: IkcMessage) { console.log(m.state, m.params); }
  * ```
  */
@@ -147,7 +148,7 @@ export interface IkcMessage {
  *
  * @example
  * ```ts
- * import type { MessageHandler } from "./client.ts";
+ * import type { MessageHandler } from "@poe-ikc/ikc";
  * const log: MessageHandler = (params, message) => console.log(message.state, params);
  * ```
  */
@@ -159,7 +160,7 @@ export type MessageHandler = (params: PerlValue, message: IkcMessage) => void;
  *
  * @example
  * ```ts
- * import type { ClientStatus } from "./client.ts";
+ * import type { ClientStatus } from "@poe-ikc/ikc";
  * const s: ClientStatus = "reconnecting";
  * ```
  */
@@ -170,7 +171,7 @@ export type ClientStatus = "idle" | "connecting" | "connected" | "reconnecting" 
  *
  * @example
  * ```ts
- * import type { RemoteSession } from "./client.ts";
+ * import type { RemoteSession } from "@poe-ikc/ikc";
  * async function use(s: RemoteSession) { await s.post("log", "hi"); return await s.call<number>("add", [1, 2]); }
  * ```
  */
@@ -180,9 +181,9 @@ export interface RemoteSession {
   /** The session. */
   readonly session: string;
   /** Posts to one of its states. */
-  post(state: string, params?: PerlValue): Promise<void>;
+  post(state: string, params?: PerlInput): Promise<void>;
   /** Calls one of its states. */
-  call<T = PerlValue>(state: string, params?: PerlValue, options?: CallOptions): Promise<T>;
+  call<T = PerlValue>(state: string, params?: PerlInput, options?: CallOptions): Promise<T>;
 }
 
 interface Waiter {
@@ -203,7 +204,7 @@ interface Job {
  *
  * @example
  * ```ts
- * import { IkcClient } from "./client.ts";
+ * import { IkcClient } from "@poe-ikc/ikc";
  * const ikc = await IkcClient.connect({ port: 6030, name: "TsClient" });
  * const sum = await ikc.call("calc/add", [1, 2, 3]);
  * await ikc.post("log/write", { level: "info", text: "hello" });
@@ -242,7 +243,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = new IkcClient({ path: "/tmp/ikc.sock" });
    * await ikc.open();
    * ```
@@ -295,7 +296,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = await IkcClient.connect({ host: "localhost", port: 603 });
    * ```
    */
@@ -345,7 +346,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = new IkcClient({ port: 6030 });
    * await ikc.open();
    * console.log(ikc.remoteKernel);
@@ -365,13 +366,13 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = await IkcClient.connect({ port: 6030 });
    * await ikc.post("log/write", "hello");
    * await ikc.post("log/write", "bounded", { timeout: 2 });
    * ```
    */
-  post(spec: Target, params?: PerlValue, options: RequestOptions = {}): Promise<void> {
+  post(spec: Target, params?: PerlInput, options: RequestOptions = {}): Promise<void> {
     const seconds = options.timeout ?? this.#opts.timeout;
     const name = typeof spec === "string" ? spec : `${spec.session}/${spec.state}`;
     try {
@@ -412,7 +413,7 @@ export class IkcClient {
         else signal.addEventListener("abort", onAbort, { once: true });
       }
       const build: Build = (ch) =>
-        requestMessage(this.#kernel.eventFor(spec, ch) as string, params ?? null, {
+        requestMessage(this.#kernel.eventFor(spec, ch) as string, (params ?? null) as PerlValue, {
           kernel: this.name,
           session: RSVP_SESSION,
         });
@@ -441,13 +442,13 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = await IkcClient.connect({ port: 6030 });
    * const n = await ikc.call<number>("calc/add", [1, 2]);
    * const all = await ikc.call<string[]>("calc/split", "a,b", { context: "list" });
    * ```
    */
-  call<T = PerlValue>(spec: Target, params?: PerlValue, options: CallOptions = {}): Promise<T> {
+  call<T = PerlValue>(spec: Target, params?: PerlInput, options: CallOptions = {}): Promise<T> {
     const list = options.context === "list";
     try {
       checkContext(options.context);
@@ -464,7 +465,7 @@ export class IkcClient {
       (ch) =>
         requestMessage(
           this.#kernel.eventFor(spec, ch) as string,
-          params ?? null,
+          (params ?? null) as PerlValue,
           { kernel: this.name, session: RSVP_SESSION },
           rsvp,
           list,
@@ -478,12 +479,12 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = await IkcClient.connect({ port: 6030 });
    * const result = await ikc.postRespond("jobs/run", { job: 7 }, { timeout: 60 });
    * ```
    */
-  postRespond<T = PerlValue>(spec: Target, params?: PerlValue, options: RequestOptions = {}): Promise<T> {
+  postRespond<T = PerlValue>(spec: Target, params?: PerlInput, options: RequestOptions = {}): Promise<T> {
     const rsvp = this.#kernel.nextRsvp();
     return this.#request(
       "postRespond",
@@ -492,7 +493,7 @@ export class IkcClient {
       false,
       options,
       (ch) =>
-        requestMessage(this.#kernel.eventFor(spec, ch) as string, [params ?? null, addressHash(rsvp)], {
+        requestMessage(this.#kernel.eventFor(spec, ch) as string, [(params ?? null) as PerlValue, addressHash(rsvp)], {
           kernel: this.name,
           session: RSVP_SESSION,
         }),
@@ -505,7 +506,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = await IkcClient.connect({ port: 6030 });
    * await ikc.post("feed/subscribe", { state: "tick" });
    * const first = await ikc.responded("tick");
@@ -521,7 +522,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = await IkcClient.connect({ port: 6030 });
    * const m = await ikc.nextMessage("tick", { timeout: 5 });
    * console.log(m.params, m.raw.from);
@@ -548,7 +549,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = await IkcClient.connect({ port: 6030 });
    * console.log(await ikc.ping()); // true
    * ```
@@ -585,7 +586,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const worker = await IkcClient.connect({ port: 6030, name: "Worker1" });
    * worker.publish("work", { square: (n) => (n as number) ** 2 });
    * ```
@@ -599,7 +600,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const worker = new IkcClient({ port: 6030 });
    * worker.publish("work", { square: (n) => (n as number) ** 2 });
    * worker.retract("work", ["square"]);
@@ -614,7 +615,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const c = new IkcClient({ port: 6030 });
    * c.publish("work", { square: (n) => (n as number) ** 2 });
    * console.log(c.published().work); // ["square"]
@@ -631,7 +632,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = await IkcClient.connect({ port: 6030 });
    * const calc = await ikc.subscribe("poe://Hub/calc");
    * console.log(await calc.call("add", [1, 2]));
@@ -665,8 +666,8 @@ export class IkcClient {
       return {
         kernel: remote,
         session,
-        post: (state: string, params?: PerlValue) => this.post(`poe://${remote}/${session}/${state}`, params),
-        call: <T>(state: string, params?: PerlValue, o?: CallOptions) =>
+        post: (state: string, params?: PerlInput) => this.post(`poe://${remote}/${session}/${state}`, params),
+        call: <T>(state: string, params?: PerlInput, o?: CallOptions) =>
           this.call<T>(`poe://${remote}/${session}/${state}`, params, o),
       };
     });
@@ -678,7 +679,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = await IkcClient.connect({ port: 6030 });
    * const off = ikc.on("tick", (params) => console.log("tick", params));
    * off();
@@ -709,7 +710,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = await IkcClient.connect({ port: 6030 });
    * ikc.onError((e) => console.error("ikc:", e.message));
    * ```
@@ -724,7 +725,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = new IkcClient({ port: 6030 });
    * ikc.monitor("connect", (peer) => console.log("up:", peer.kernel, peer.aliases));
    * ikc.monitor("disconnect", (peer, why) => console.log("down:", peer.kernel, why?.message));
@@ -739,7 +740,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = new IkcClient({ port: 6030 });
    * ikc.onStatus((s) => console.log("ikc is", s));
    * ```
@@ -755,7 +756,7 @@ export class IkcClient {
    *
    * @example
    * ```ts
-   * import { IkcClient } from "./client.ts";
+   * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = await IkcClient.connect({ port: 6030 });
    * await ikc.disconnect();
    * ```
@@ -960,7 +961,9 @@ export class IkcClient {
       if (signal.aborted) {
         throw new ConnectError(`connect to ${where}: no connection within ${seconds} s`, { cause: e });
       }
-      throw e instanceof ConnectError ? e : new ConnectError(`connect to ${where}: ${errText(e)}`, { cause: e });
+      throw e instanceof ConnectError || e instanceof UnsupportedRuntimeError
+        ? e
+        : new ConnectError(`connect to ${where}: ${errText(e)}`, { cause: e });
     }
     try {
       const machine = new ClientNegotiation({

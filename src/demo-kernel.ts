@@ -25,7 +25,7 @@ function clientState(ctx: StateContext, state: string): { kernel?: string; sessi
  *
  * @example
  * ```ts
- * import { IkcServer } from "./server.ts";
+ * import { IkcServer } from "@poe-ikc/ikc";
  * import { demoStates } from "./demo-kernel.ts";
  * const server = await IkcServer.listen({ port: 0, name: "DemoServer" });
  * server.publish("test", demoStates());

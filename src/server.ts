@@ -9,7 +9,7 @@ import { ConnectError, DisconnectedError, IkcError, LimitError, RoutingError } f
 import type { Freezer } from "./core/freezer.ts";
 import { resolveFreezers } from "./core/freezers.ts";
 import { isValidKernelName } from "./core/negotiation.ts";
-import type { PerlValue } from "./core/perl.ts";
+import type { PerlInput, PerlValue } from "./core/perl.ts";
 import { ServerNegotiation } from "./core/server-negotiation.ts";
 import { Channel } from "./kernel/channel.ts";
 import {
@@ -34,7 +34,7 @@ import { processId } from "./runtime.ts";
  *
  * @example
  * ```ts
- * import type { IkcServerOptions } from "./server.ts";
+ * import type { IkcServerOptions } from "@poe-ikc/ikc";
  * const o: IkcServerOptions = { port: 0, name: "Hub", aliases: ["hub"], maxClients: 100 };
  * ```
  */
@@ -94,7 +94,7 @@ interface Settings {
  *
  * @example
  * ```ts
- * import { IkcServer } from "./server.ts";
+ * import { IkcServer } from "@poe-ikc/ikc";
  * const server = await IkcServer.listen({ port: 0, name: "Hub" });
  * server.publish("calc", { add: (p) => (p as number[]).reduce((a, b) => a + b, 0) });
  * console.log(`listening on ${server.port}`);
@@ -139,7 +139,7 @@ export class IkcServer {
    *
    * @example
    * ```ts
-   * import { IkcServer } from "./server.ts";
+   * import { IkcServer } from "@poe-ikc/ikc";
    * const tcp = await IkcServer.listen({ port: 0 });
    * const unix = await IkcServer.listen({ path: "/tmp/hub.sock", name: "Hub" });
    * await tcp.close();
@@ -226,7 +226,7 @@ export class IkcServer {
    *
    * @example
    * ```ts
-   * import { IkcServer } from "./server.ts";
+   * import { IkcServer } from "@poe-ikc/ikc";
    * const server = await IkcServer.listen({ port: 0 });
    * server.publish("calc", {
    *   add: (p) => (p as number[]).reduce((a, b) => a + b, 0),
@@ -244,7 +244,7 @@ export class IkcServer {
    *
    * @example
    * ```ts
-   * import { IkcServer } from "./server.ts";
+   * import { IkcServer } from "@poe-ikc/ikc";
    * const server = await IkcServer.listen({ port: 0 });
    * server.publish("calc", { add: () => 0, sub: () => 0 });
    * server.retract("calc", ["sub"]);
@@ -260,7 +260,7 @@ export class IkcServer {
    *
    * @example
    * ```ts
-   * import { IkcServer } from "./server.ts";
+   * import { IkcServer } from "@poe-ikc/ikc";
    * const server = await IkcServer.listen({ port: 0 });
    * server.publish("calc", { add: () => 0 });
    * console.log(server.published()); // { IKC: ["ping", "do_you_have", "remote_error"], calc: ["add"] }
@@ -278,19 +278,19 @@ export class IkcServer {
    *
    * @example
    * ```ts
-   * import { IkcServer } from "./server.ts";
+   * import { IkcServer } from "@poe-ikc/ikc";
    * const server = await IkcServer.listen({ port: 0 });
    * server.on("connect", (peer) => void server.post(`poe://${peer.kernel}/IKCLite/welcome`, "hello"));
    * ```
    */
-  post(target: Target, params?: PerlValue): Promise<void> {
+  post(target: Target, params?: PerlInput): Promise<void> {
     let ch: Channel;
     try {
       ch = this.#route(target);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#kernel.post(ch, target, params ?? null, { kernel: this.id, session: "IKC" });
+    return this.#kernel.post(ch, target, (params ?? null) as PerlValue, { kernel: this.id, session: "IKC" });
   }
 
   /**
@@ -298,19 +298,22 @@ export class IkcServer {
    *
    * @example
    * ```ts
-   * import { IkcServer } from "./server.ts";
+   * import { IkcServer } from "@poe-ikc/ikc";
    * const server = await IkcServer.listen({ port: 0 });
    * server.on("connect", async (peer) => console.log(await server.call(`poe://${peer.kernel}/work/square`, 7)));
    * ```
    */
-  call<T = PerlValue>(target: Target, params?: PerlValue, options?: SendOptions): Promise<T> {
+  call<T = PerlValue>(target: Target, params?: PerlInput, options?: SendOptions): Promise<T> {
     let ch: Channel;
     try {
       ch = this.#route(target);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#kernel.request<T>(ch, target, params ?? null, options, "call", { kernel: this.id, session: "IKC" });
+    return this.#kernel.request<T>(ch, target, (params ?? null) as PerlValue, options, "call", {
+      kernel: this.id,
+      session: "IKC",
+    });
   }
 
   /**
@@ -320,7 +323,7 @@ export class IkcServer {
    *
    * @example
    * ```ts
-   * import { IkcServer } from "./server.ts";
+   * import { IkcServer } from "@poe-ikc/ikc";
    * const server = await IkcServer.listen({ port: 0 });
    * server.on("connect", (peer) => console.log("hello", peer.kernel));
    * server.on("disconnect", (peer, why) => console.log("bye", peer.kernel, why?.message));
@@ -340,7 +343,7 @@ export class IkcServer {
    *
    * @example
    * ```ts
-   * import { IkcServer } from "./server.ts";
+   * import { IkcServer } from "@poe-ikc/ikc";
    * const server = await IkcServer.listen({ port: 0 });
    * server.onError((e) => console.error("ikc:", e.message));
    * ```
@@ -355,7 +358,7 @@ export class IkcServer {
    *
    * @example
    * ```ts
-   * import { IkcServer } from "./server.ts";
+   * import { IkcServer } from "@poe-ikc/ikc";
    * const server = await IkcServer.listen({ port: 0 });
    * await server.close({ timeout: 1 });
    * ```

@@ -11,7 +11,7 @@ import {
   IKC_FREEZER_VARNAME,
 } from "../src/core/dumper.ts";
 import { bless, blessedClass, PerlRef, PerlRegexp, PerlVString, StorableHook } from "../src/core/perl.ts";
-import type { PerlValue } from "../src/core/perl.ts";
+import type { PerlInput, PerlValue } from "../src/core/perl.ts";
 import { CodecError, LimitError } from "../src/core/errors.ts";
 import { perlMissing, runPerl } from "./helpers/perl.ts";
 
@@ -447,7 +447,7 @@ describe("Data::Dumper freezer against Perl", () => {
   });
 
   test("JS-only values: numbers, booleans, bigint, Latin-1 text gets the UTF-8 flag", { skip: DD }, () => {
-    const cases: [string, PerlValue][] = [
+    const cases: [string, PerlInput][] = [
       [
         `{n=>1, f=>1.5, neg=>-3, big=>"18446744073709551615", t=>1, f2=>"", e=>1e20, small=>1e-7, b10=>9999999999, b11=>"99999999999"}`,
         {
@@ -476,6 +476,18 @@ describe("Data::Dumper freezer against Perl", () => {
       ],
       [`[bless({}, "caf\\x{e9}::\\x{263a}")]`, [bless({}, "café::☺")]],
       [`[qr/a\\/b/i]`, [new PerlRegexp("a/b", "i")]],
+      // A Map is a hash (text keys; a __proto__ key is a key), one hash when met twice, blessed like any ref.
+      [`[{a=>1, "__proto__"=>2, 7=>"x"}]`, [
+        new Map<string | number, PerlInput>([["a", 1], ["__proto__", 2], [7, "x"]]),
+      ]],
+      [
+        `do { my $h = {k=>1}; [$h, $h] }`,
+        (() => {
+          const m = new Map([["k", 1]]);
+          return [m, m];
+        })(),
+      ],
+      [`[bless({a=>1}, "My::M")]`, [bless(new Map([["a", 1]]), "My::M")]],
     ];
     const results = perlThawCompare(cases.map((c) => c[0]), cases.map((c) => dumperFreeze(c[1])));
     results.forEach(([got, want], i) => assert.equal(got, want, cases[i]![0]));
@@ -572,7 +584,7 @@ describe("Data::Dumper options", () => {
       const bad of [
         () => 1,
         Symbol("s"),
-        new Map(),
+        new Map([[{}, 1]]), // a Map is a hash, but its keys must be text
         new Date(0),
         new Uint16Array(2),
         new StorableHook("C", "hash", new Uint8Array(), []),

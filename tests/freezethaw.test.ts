@@ -10,7 +10,7 @@ import {
   freezeThawThaw,
 } from "../src/core/freezethaw.ts";
 import { bless, blessedClass, PerlRef, PerlRegexp, PerlVString, StorableHook } from "../src/core/perl.ts";
-import type { PerlValue } from "../src/core/perl.ts";
+import type { PerlInput, PerlValue } from "../src/core/perl.ts";
 import { CodecError, LimitError } from "../src/core/errors.ts";
 import { perlMissing, runPerl } from "./helpers/perl.ts";
 import { spawnSync } from "node:child_process";
@@ -368,7 +368,7 @@ describe("FreezeThaw against Perl", () => {
   });
 
   test("JS-only values: numbers, booleans, bigint, text, Uint8Array", { skip: FT }, () => {
-    const cases: [string, PerlValue][] = [
+    const cases: [string, PerlInput][] = [
       [`{n=>1, f=>1.5, neg=>-3, big=>"18446744073709551615", t=>1, f2=>"", e=>1e20, small=>1e-7}`, {
         n: 1,
         f: 1.5,
@@ -391,6 +391,18 @@ describe("FreezeThaw against Perl", () => {
           return [h, h];
         })(),
       ],
+      // A Map is a hash (text keys; a __proto__ key is a key), one hash when met twice, blessed like any ref.
+      [`[{a=>1, "__proto__"=>2, 7=>"x"}]`, [
+        new Map<string | number, PerlInput>([["a", 1], ["__proto__", 2], [7, "x"]]),
+      ]],
+      [
+        `do { my $h = {k=>1}; [$h, $h] }`,
+        (() => {
+          const m = new Map([["k", 1]]);
+          return [m, m];
+        })(),
+      ],
+      [`[bless({a=>1}, "My::M")]`, [bless(new Map([["a", 1]]), "My::M")]],
     ];
     const results = perlThawCompare(cases.map((c) => c[0]), cases.map((c) => freezeThawFreeze(c[1])));
     results.forEach(([got, want, viaPerl], i) => {
@@ -568,7 +580,7 @@ describe("FreezeThaw options", () => {
       const bad of [
         () => 1,
         Symbol("s"),
-        new Map(),
+        new Map([[{}, 1]]), // a Map is a hash, but its keys must be text
         new Date(0),
         new Uint16Array(2),
         new StorableHook("C", "hash", new Uint8Array(), []),

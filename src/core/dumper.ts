@@ -42,7 +42,8 @@ import {
   resolveLimits,
 } from "./limits.ts";
 import { blessedClass, PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook } from "./perl.ts";
-import type { PerlValue } from "./perl.ts";
+import type { PerlInput, PerlValue } from "./perl.ts";
+import { MapHashes } from "./map-hash.ts";
 import { isAsciiString, utf8Text } from "./text.ts";
 
 /**
@@ -1070,6 +1071,7 @@ class Emitter {
   readonly seen = new Map<RefLike, string>();
   /** Fix-up statements, in the order Data::Dumper writes them. */
   readonly post: string[] = [];
+  readonly maps = new MapHashes("Data::Dumper");
   private readonly maxDepth: number;
 
   constructor(maxDepth: number) {
@@ -1125,6 +1127,7 @@ class Emitter {
       return;
     }
     if (v instanceof StorableHook) this.fail(`cannot freeze a Storable hook object (${v.className})`);
+    if (v instanceof Map) v = this.maps.of(v);
     if (!(Array.isArray(v) || v instanceof PerlRef || v instanceof PerlRegexp)) {
       if (ArrayBuffer.isView(v) || !isPlainObject(v)) {
         this.fail(`cannot freeze a ${(v as object).constructor?.name ?? "non-plain"} object`);
@@ -1217,9 +1220,9 @@ export class DumperEncoder {
   }
 
   /** Writes one value. */
-  encode(value: PerlValue): Uint8Array {
+  encode(value: PerlInput): Uint8Array {
     try {
-      return new Emitter(this.options.maxDepth).run(value, this.options.varname);
+      return new Emitter(this.options.maxDepth).run(value as PerlValue, this.options.varname);
     } catch (e) {
       if (e instanceof RangeError) {
         throw new LimitError("Data::Dumper: nesting too deep for the call stack", -1, { cause: e });
@@ -1237,12 +1240,12 @@ const defaultDecoder = new DumperDecoder();
  *
  * @example
  * ```ts
- * import { dumperFreeze } from "./dumper.ts";
+ * import { dumperFreeze } from "@poe-ikc/ikc";
  * console.log(new TextDecoder().decode(dumperFreeze({ x: [1, "é"] })));
  * // $POE::Component::IKC::Freezer::VAR1 = {'x' => [1,"\N{U+E9}"]};
  * ```
  */
-export function dumperFreeze(value: PerlValue, options?: DumperEncodeOptions): Uint8Array {
+export function dumperFreeze(value: PerlInput, options?: DumperEncodeOptions): Uint8Array {
   return (options ? new DumperEncoder(options) : defaultEncoder).encode(value);
 }
 
@@ -1252,7 +1255,7 @@ export function dumperFreeze(value: PerlValue, options?: DumperEncodeOptions): U
  *
  * @example
  * ```ts
- * import { dumperThaw } from "./dumper.ts";
+ * import { dumperThaw } from "@poe-ikc/ikc";
  * const v = dumperThaw("$POE::Component::IKC::Freezer::VAR1 = {'n' => 5,'f' => '1.5'};");
  * console.log(v); // { n: 5, f: "1.5" }
  * ```
@@ -1266,7 +1269,7 @@ export function dumperThaw(input: Uint8Array | string, options?: DumperDecodeOpt
  *
  * @example
  * ```ts
- * import { dumperFreezer } from "./dumper.ts";
+ * import { dumperFreezer } from "@poe-ikc/ikc";
  * const frame = dumperFreezer.freeze({ event: "poe://K/s/e", params: "hi" });
  * const msg = dumperFreezer.thaw(frame); // { event: "poe://K/s/e", params: "hi" }
  * ```

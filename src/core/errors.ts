@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { IkcError } from "./errors.ts";
+ * import { IkcError } from "@poe-ikc/ikc";
  * try { throw new IkcError("x"); } catch (e) { console.log(e instanceof IkcError); }
  * ```
  */
@@ -28,7 +28,7 @@ export class IkcError extends Error {
  *
  * @example
  * ```ts
- * import { CodecError } from "./errors.ts";
+ * import { CodecError } from "@poe-ikc/ikc";
  * const e = new CodecError("truncated input", 12);
  * console.log(e.offset); // 12
  * ```
@@ -48,7 +48,7 @@ export class CodecError extends IkcError {
  *
  * @example
  * ```ts
- * import { LimitError, CodecError } from "./errors.ts";
+ * import { LimitError, CodecError } from "@poe-ikc/ikc";
  * const e = new LimitError("depth 513 exceeds maxDepth 512", 40);
  * console.log(e instanceof CodecError); // true
  * ```
@@ -60,7 +60,7 @@ export class LimitError extends CodecError {}
  *
  * @example
  * ```ts
- * import { ProtocolError } from "./errors.ts";
+ * import { ProtocolError } from "@poe-ikc/ikc";
  * throw new ProtocolError("expected 'UP', got 'NOT'");
  * ```
  */
@@ -71,7 +71,7 @@ export class ProtocolError extends IkcError {}
  *
  * @example
  * ```ts
- * import { ConnectError } from "./errors.ts";
+ * import { ConnectError } from "@poe-ikc/ikc";
  * throw new ConnectError("connect to localhost:603 refused");
  * ```
  */
@@ -82,7 +82,7 @@ export class ConnectError extends IkcError {}
  *
  * @example
  * ```ts
- * import { TimeoutError } from "./errors.ts";
+ * import { TimeoutError } from "@poe-ikc/ikc";
  * throw new TimeoutError("call poe://K/s/e: no answer within 30 s");
  * ```
  */
@@ -93,7 +93,7 @@ export class TimeoutError extends IkcError {}
  *
  * @example
  * ```ts
- * import { DisconnectedError } from "./errors.ts";
+ * import { DisconnectedError } from "@poe-ikc/ikc";
  * throw new DisconnectedError("connection closed with 3 calls pending");
  * ```
  */
@@ -104,7 +104,7 @@ export class DisconnectedError extends IkcError {}
  *
  * @example
  * ```ts
- * import { AbortError } from "./errors.ts";
+ * import { AbortError } from "@poe-ikc/ikc";
  * throw new AbortError("call aborted");
  * ```
  */
@@ -115,7 +115,7 @@ export class AbortError extends IkcError {}
  *
  * @example
  * ```ts
- * import { RemoteError } from "./errors.ts";
+ * import { RemoteError } from "@poe-ikc/ikc";
  * const e = new RemoteError("Session 'nope' is not available", "RefServer", "deliver");
  * console.log(e.remoteKernel);
  * ```
@@ -142,7 +142,7 @@ export class RemoteError extends IkcError {
  *
  * @example
  * ```ts
- * import { SubscriptionError } from "./errors.ts";
+ * import { SubscriptionError } from "@poe-ikc/ikc";
  * const e = new SubscriptionError("Refused subscription poe://Hub/nope");
  * console.log(e.remoteMessage);
  * ```
@@ -162,8 +162,22 @@ export class SubscriptionError extends IkcError {
  *
  * @example
  * ```ts
- * import { RoutingError } from "./errors.ts";
+ * import { RoutingError } from "@poe-ikc/ikc";
  * throw new RoutingError("no connected kernel named 'Worker7'");
  * ```
  */
 export class RoutingError extends IkcError {}
+
+/**
+ * The runtime has no sockets for IKC: no Deno, no Bun and no usable `node:net`, as in a browser
+ * bundle, where a bundler stubs `node:net` out. IKC runs over raw TCP or Unix sockets, which a
+ * browser cannot open.
+ *
+ * @example
+ * ```ts
+ * import { UnsupportedRuntimeError } from "@poe-ikc/ikc";
+ * const e = new UnsupportedRuntimeError("no node:net here");
+ * console.log(e instanceof UnsupportedRuntimeError); // true
+ * ```
+ */
+export class UnsupportedRuntimeError extends IkcError {}

@@ -3,14 +3,14 @@
  *
  * @module
  */
-import type { PerlValue } from "./perl.ts";
+import type { PerlInput, PerlValue } from "./perl.ts";
 
 /**
  * A serializer for IKC frames. `name` is the Perl package the peer knows it by.
  *
  * @example
  * ```ts
- * import type { Freezer } from "./freezer.ts";
+ * import type { Freezer } from "@poe-ikc/ikc";
  * const json: Freezer = {
  *   name: "JSON",
  *   freeze: (v) => new TextEncoder().encode(JSON.stringify(v)),
@@ -22,7 +22,7 @@ export interface Freezer {
   /** Perl package name announced during negotiation, e.g. `Storable`. */
   readonly name: string;
   /** Serializes one message (a hash, as an object). */
-  freeze(value: PerlValue): Uint8Array;
+  freeze(value: PerlInput): Uint8Array;
   /** Deserializes one frame's payload. Throws a CodecError on bad input. */
   thaw(bytes: Uint8Array): PerlValue;
 }

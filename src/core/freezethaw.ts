@@ -53,7 +53,8 @@ import {
   resolveLimits,
 } from "./limits.ts";
 import { blessedClass, PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook } from "./perl.ts";
-import type { PerlValue } from "./perl.ts";
+import type { PerlInput, PerlValue } from "./perl.ts";
+import { MapHashes } from "./map-hash.ts";
 import { isAsciiString, utf8Text } from "./text.ts";
 
 /**
@@ -805,6 +806,7 @@ class Emitter {
   readonly address = new Map<Container, number>();
   readonly sorted = new Map<Record<string, PerlValue>, SortedHash>();
   readonly packages = new Map<string, number>();
+  readonly maps = new MapHashes("FreezeThaw");
   private readonly maxDepth: number;
 
   /** A non-ASCII JS string as the octets to send. */
@@ -841,6 +843,7 @@ class Emitter {
     if (Array.isArray(v) || v instanceof PerlRef) return v;
     if (v instanceof Uint8Array || v instanceof PerlRegexp || v instanceof PerlVString) return undefined;
     if (v instanceof StorableHook) this.fail(`cannot freeze a Storable hook object (${v.className})`);
+    if (v instanceof Map) return this.maps.of(v);
     if (ArrayBuffer.isView(v) || !isPlainObject(v)) {
       this.fail(`cannot freeze a ${(v as object).constructor?.name ?? "non-plain"} object`);
     }
@@ -1069,14 +1072,14 @@ export class FreezeThawEncoder {
   }
 
   /** Freezes one value as Perl's `freeze($value)` does: a list of one element. */
-  encode(value: PerlValue): Uint8Array {
+  encode(value: PerlInput): Uint8Array {
     return this.encodeAll([value]);
   }
 
   /** Freezes several values as Perl's `freeze(@values)` does. */
-  encodeAll(values: readonly PerlValue[]): Uint8Array {
+  encodeAll(values: readonly PerlInput[]): Uint8Array {
     try {
-      return new Emitter(this.options.maxDepth, this.options.strings).run(values);
+      return new Emitter(this.options.maxDepth, this.options.strings).run(values as readonly PerlValue[]);
     } catch (e) {
       if (e instanceof RangeError) {
         throw new LimitError("FreezeThaw: nesting too deep for the call stack", -1, { cause: e });
@@ -1094,12 +1097,12 @@ const defaultDecoder = new FreezeThawDecoder();
  *
  * @example
  * ```ts
- * import { freezeThawFreeze } from "./freezethaw.ts";
+ * import { freezeThawFreeze } from "@poe-ikc/ikc";
  * const bytes = freezeThawFreeze({ x: [1, 2] });
  * console.log(new TextDecoder().decode(bytes)); // FrT;@1|%2|$1|x@2|$1|1$1|2
  * ```
  */
-export function freezeThawFreeze(value: PerlValue, options?: FreezeThawEncodeOptions): Uint8Array {
+export function freezeThawFreeze(value: PerlInput, options?: FreezeThawEncodeOptions): Uint8Array {
   return (options ? new FreezeThawEncoder(options) : defaultEncoder).encode(value);
 }
 
@@ -1109,7 +1112,7 @@ export function freezeThawFreeze(value: PerlValue, options?: FreezeThawEncodeOpt
  *
  * @example
  * ```ts
- * import { freezeThawThaw } from "./freezethaw.ts";
+ * import { freezeThawThaw } from "@poe-ikc/ikc";
  * const v = freezeThawThaw("FrT;@1|%2|$1|x@2|$1|1_");
  * console.log(v); // { x: ["1", null] }
  * ```
@@ -1123,7 +1126,7 @@ export function freezeThawThaw(input: Uint8Array | string, options?: FreezeThawD
  *
  * @example
  * ```ts
- * import { freezeThawFreezer } from "./freezethaw.ts";
+ * import { freezeThawFreezer } from "@poe-ikc/ikc";
  * const frame = freezeThawFreezer.freeze({ event: "poe://K/s/e", params: "hi" });
  * const msg = freezeThawFreezer.thaw(frame); // { event: "poe://K/s/e", params: "hi" }
  * ```

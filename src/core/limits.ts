@@ -17,7 +17,7 @@ import { CodecError, LimitError } from "./errors.ts";
  *
  * @example
  * ```ts
- * import type { DecodeLimits } from "./limits.ts";
+ * import type { DecodeLimits } from "@poe-ikc/ikc";
  * const strict: DecodeLimits = { maxDepth: 64, maxElements: 100_000, maxStringLength: 1 << 20, maxInputSize: 4 << 20 };
  * ```
  */
@@ -45,7 +45,7 @@ export interface DecodeLimits {
  *
  * @example
  * ```ts
- * import type { DeprecatedLimitNames } from "./limits.ts";
+ * import type { DeprecatedLimitNames } from "@poe-ikc/ikc";
  * const old: DeprecatedLimitNames = { maxItems: 1000, maxInputBytes: 65536 }; // now maxElements, maxInputSize
  * ```
  */

@@ -14,7 +14,7 @@ import { formatSpecifier, scalarText, type Specifier, toSpecifier } from "./spec
  *
  * @example
  * ```ts
- * import type { Address } from "./message.ts";
+ * import type { Address } from "@poe-ikc/ikc";
  * const rsvp: Address = { kernel: "Client1", session: "IKCLite", state: "response1" };
  * ```
  */

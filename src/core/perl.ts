@@ -19,7 +19,7 @@
  *
  * @example
  * ```ts
- * import { bless, PERL_CLASS } from "./perl.ts";
+ * import { bless, PERL_CLASS } from "@poe-ikc/ikc";
  * const user = bless({ name: "ann" }, "My::User");
  * console.log(user[PERL_CLASS]); // "My::User"
  * ```
@@ -31,7 +31,7 @@ export const PERL_CLASS: unique symbol = Symbol.for("poe-ikc.perl.class") as nev
  *
  * @example
  * ```ts
- * import { PerlRef, type PerlValue } from "./perl.ts";
+ * import { PerlRef, type PerlValue } from "@poe-ikc/ikc";
  * const v: PerlValue = { name: "ann", tags: ["a", "b"], avatar: new Uint8Array([137, 80]), ref: new PerlRef(1) };
  * ```
  */
@@ -51,12 +51,29 @@ export type PerlValue =
   | StorableHook;
 
 /**
+ * What may be sent: any {@link PerlValue}, and also what TypeScript cannot see as one: an object
+ * typed by an ordinary `interface` (interfaces have no index signature), a `Map` (sent as a hash;
+ * keys must be strings or numbers), readonly arrays. Only the shape is loose: the freezer checks
+ * every value as it writes it and throws a {@link CodecError} for what Perl cannot hold (a
+ * function, a symbol, a class instance other than the Perl value classes).
+ *
+ * @example
+ * ```ts
+ * import type { PerlInput } from "@poe-ikc/ikc";
+ * interface Job { id: number; name: string; tags: string[] }
+ * const job: Job = { id: 7, name: "resize", tags: ["img"] };
+ * const params: PerlInput = [job, new Map([["priority", 2]])];
+ * ```
+ */
+export type PerlInput = PerlValue | readonly PerlInput[] | ReadonlyMap<string | number | bigint, PerlInput> | object;
+
+/**
  * A reference to a scalar (`\"text"`, `\42`) or to another reference (`\\%h`).
  * Hash and array refs need no wrapper: a JS object or array already stands for one.
  *
  * @example
  * ```ts
- * import { PerlRef } from "./perl.ts";
+ * import { PerlRef } from "@poe-ikc/ikc";
  * const r = new PerlRef("text"); // Perl: \"text"
  * console.log(r.value);
  * ```
@@ -78,7 +95,7 @@ export class PerlRef {
  *
  * @example
  * ```ts
- * import { PerlRegexp } from "./perl.ts";
+ * import { PerlRegexp } from "@poe-ikc/ikc";
  * const re = new PerlRegexp("^a+b", "i");
  * ```
  */
@@ -99,7 +116,7 @@ export class PerlRegexp {
  *
  * @example
  * ```ts
- * import { PerlVString } from "./perl.ts";
+ * import { PerlVString } from "@poe-ikc/ikc";
  * const v = new PerlVString("v1.2.3", "\x01\x02\x03");
  * ```
  */
@@ -121,7 +138,7 @@ export class PerlVString {
  *
  * @example
  * ```ts
- * import { StorableHook } from "./perl.ts";
+ * import { StorableHook } from "@poe-ikc/ikc";
  * const h = new StorableHook("My::Conn", "hash", new TextEncoder().encode("serial"), []);
  * ```
  */
@@ -148,12 +165,12 @@ export class StorableHook {
  *
  * @example
  * ```ts
- * import { bless, blessedClass } from "./perl.ts";
+ * import { bless, blessedClass } from "@poe-ikc/ikc";
  * const obj = bless({ id: 1 }, "My::Thing");
  * console.log(blessedClass(obj)); // "My::Thing"
  * ```
  */
-export function bless<T extends object>(value: T, className: string): T {
+export function bless<T extends object>(value: T, className: string): T & { [PERL_CLASS]: string } {
   if (typeof className !== "string" || className === "") {
     throw new TypeError("bless: class name must be a non-empty string");
   }
@@ -163,7 +180,7 @@ export function bless<T extends object>(value: T, className: string): T {
     writable: true,
     configurable: true,
   });
-  return value;
+  return value as T & { [PERL_CLASS]: string };
 }
 
 /**
@@ -171,7 +188,7 @@ export function bless<T extends object>(value: T, className: string): T {
  *
  * @example
  * ```ts
- * import { bless, blessedClass } from "./perl.ts";
+ * import { bless, blessedClass } from "@poe-ikc/ikc";
  * console.log(blessedClass(bless([], "List"))); // "List"
  * console.log(blessedClass({})); // undefined
  * ```

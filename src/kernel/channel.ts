@@ -59,7 +59,7 @@ const NUL = 0x00;
  * ```ts
  * import { Channel } from "./channel.ts";
  * import { memoryTransport } from "../transport/memory.ts";
- * import { storableFreezer } from "../core/storable/mod.ts";
+ * import { storableFreezer } from "@poe-ikc/ikc";
  * const t = memoryTransport();
  * const l = await t.listen({ port: 1 });
  * const conn = await t.connect({ port: 1 });

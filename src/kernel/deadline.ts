@@ -160,7 +160,7 @@ export class Deadlines {
  * @example
  * ```ts
  * import { deadline } from "./deadline.ts";
- * import { TimeoutError } from "../core/errors.ts";
+ * import { TimeoutError } from "@poe-ikc/ikc";
  * const v = await deadline(Promise.resolve(1), 1000, () => new TimeoutError("too slow"));
  * ```
  */
@@ -181,7 +181,7 @@ export function deadline<T>(promise: Promise<T>, ms: number, error: () => Error)
  * @example
  * ```ts
  * import { abortable } from "./deadline.ts";
- * import { AbortError } from "../core/errors.ts";
+ * import { AbortError } from "@poe-ikc/ikc";
  * const ac = new AbortController();
  * const p = abortable(new Promise(() => {}), ac.signal, () => new AbortError("stopped"));
  * ac.abort();

@@ -19,7 +19,7 @@ import {
   responseMessage,
   targetName,
 } from "../core/message.ts";
-import type { PerlValue } from "../core/perl.ts";
+import type { PerlInput, PerlValue } from "../core/perl.ts";
 import { formatSpecifier, parseSpecifier, type Specifier, toSpecifier } from "../core/specifier.ts";
 import type { Channel } from "./channel.ts";
 import { Deadlines } from "./deadline.ts";
@@ -32,7 +32,7 @@ import { type PendingRequest, type RequestKind, RequestTable } from "./requests.
  *
  * @example
  * ```ts
- * import type { Target } from "./kernel.ts";
+ * import type { Target } from "@poe-ikc/ikc";
  * const a: Target = "poe://Hub/jobs/run";
  * const b: Target = { kernel: "Client1", session: "IKCLite", state: "response7" };
  * ```
@@ -44,7 +44,7 @@ export type Target = string | { kernel?: string; session: string; state: string 
  *
  * @example
  * ```ts
- * import type { SendOptions } from "./kernel.ts";
+ * import type { SendOptions } from "@poe-ikc/ikc";
  * const o: SendOptions = { timeout: 5, context: "list" };
  * ```
  */
@@ -62,7 +62,7 @@ export interface SendOptions {
  *
  * @example
  * ```ts
- * import type { StateContext } from "./kernel.ts";
+ * import type { StateContext } from "@poe-ikc/ikc";
  * const whoAsked = (ctx: StateContext) => `${ctx.from?.kernel} in ${ctx.context} context`;
  * ```
  */
@@ -82,13 +82,13 @@ export interface StateContext {
   /** True when an answer is wanted (the request had an rsvp). */
   readonly wantsAnswer: boolean;
   /** Where the answer goes, when one is wanted. */
-  readonly rsvp: Address | undefined;
+  readonly rsvp: (Address & { state: string }) | undefined;
   /** Every argument (ARG0, ARG1, ...): more than one for `IKC:proxy` requests and `?arg` suffixes. */
   readonly args: readonly PerlValue[];
   /** Posts to the kernel that sent the request, over the same connection (a bare `session/state` goes there). */
-  post(target: Target, params?: PerlValue): Promise<void>;
+  post(target: Target, params?: PerlInput): Promise<void>;
   /** Calls a state of the kernel that sent the request, over the same connection. */
-  call<T = PerlValue>(target: Target, params?: PerlValue, options?: SendOptions): Promise<T>;
+  call<T = PerlValue>(target: Target, params?: PerlInput, options?: SendOptions): Promise<T>;
 }
 
 /**
@@ -98,7 +98,7 @@ export interface StateContext {
  *
  * @example
  * ```ts
- * import type { StateHandler } from "./kernel.ts";
+ * import type { StateHandler } from "@poe-ikc/ikc";
  * const add: StateHandler = (params) => (params as number[]).reduce((a, b) => a + b, 0);
  * ```
  */
@@ -109,7 +109,7 @@ export type StateHandler = (params: PerlValue, ctx: StateContext) => unknown;
  *
  * @example
  * ```ts
- * import type { PeerInfo } from "./kernel.ts";
+ * import type { PeerInfo } from "@poe-ikc/ikc";
  * const show = (p: PeerInfo) => `${p.kernel} (${p.aliases.join(", ")}) via ${p.protocol}`;
  * ```
  */
@@ -131,7 +131,7 @@ export interface PeerInfo {
  *
  * @example
  * ```ts
- * import type { MonitorEvent } from "./kernel.ts";
+ * import type { MonitorEvent } from "@poe-ikc/ikc";
  * const e: MonitorEvent = "connect";
  * ```
  */
@@ -142,7 +142,7 @@ export type MonitorEvent = "connect" | "disconnect";
  *
  * @example
  * ```ts
- * import type { MonitorHandler } from "./kernel.ts";
+ * import type { MonitorHandler } from "@poe-ikc/ikc";
  * const m: MonitorHandler = (peer, reason) => console.log(peer.kernel, reason?.message);
  * ```
  */
@@ -520,11 +520,12 @@ export class Kernel {
       state,
       context: list ? "list" : "scalar",
       wantsAnswer: rsvp !== undefined,
-      rsvp,
+      // An rsvp without a state cannot be posted to; the answer (if any) fails on its own.
+      rsvp: rsvp?.state !== undefined ? (rsvp as Address & { state: string }) : undefined,
       args,
-      post: (target, params) => this.post(channel, target, params ?? null, from),
-      call: <T>(target: Target, params?: PerlValue, options?: SendOptions) =>
-        this.request<T>(channel, target, params ?? null, options, "call", from),
+      post: (target, params) => this.post(channel, target, (params ?? null) as PerlValue, from),
+      call: <T>(target: Target, params?: PerlInput, options?: SendOptions) =>
+        this.request<T>(channel, target, (params ?? null) as PerlValue, options, "call", from),
     };
     const done = (result: unknown) => {
       this.#finished(channel);

@@ -12,7 +12,7 @@ import { IkcError } from "../core/errors.ts";
  *
  * @example
  * ```ts
- * import type { ErrorHandler } from "./report.ts";
+ * import type { ErrorHandler } from "@poe-ikc/ikc";
  * const log: ErrorHandler = (e) => console.error(e.message);
  * ```
  */

@@ -13,7 +13,7 @@ import type { Transport } from "./types.ts";
  *
  * @example
  * ```ts
- * import type { TransportName } from "./detect.ts";
+ * import type { TransportName } from "@poe-ikc/ikc";
  * const name: TransportName = "node";
  * ```
  */

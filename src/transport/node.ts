@@ -5,7 +5,7 @@
  * @module
  */
 import type { Socket } from "node:net";
-import { DisconnectedError } from "../core/errors.ts";
+import { DisconnectedError, UnsupportedRuntimeError } from "../core/errors.ts";
 import {
   AcceptQueue,
   checkConnectOptions,
@@ -118,6 +118,29 @@ class NodeConnection implements Connection {
   }
 }
 
+type NodeNet = typeof import("node:net");
+
+/**
+ * `node:net`, or a typed error where there is none: a browser bundle stubs the module out (an
+ * empty object, or an import that fails), which would otherwise surface as "undefined is not a
+ * function" at the first connect.
+ */
+async function loadNet(): Promise<NodeNet> {
+  let net: Partial<NodeNet> | undefined;
+  try {
+    net = await import("node:net");
+  } catch (e) {
+    throw new UnsupportedRuntimeError(NO_SOCKETS, { cause: e });
+  }
+  if (typeof net?.createConnection !== "function" || typeof net.createServer !== "function") {
+    throw new UnsupportedRuntimeError(NO_SOCKETS);
+  }
+  return net as NodeNet;
+}
+
+const NO_SOCKETS = "no TCP or Unix sockets in this runtime: IKC needs Deno, Bun or Node " +
+  "(a browser cannot open raw sockets, and a bundle for one stubs node:net out)";
+
 /**
  * Transport over `node:net`: TCP (`host`/`port`, Nagle disabled) and Unix sockets (`path`), to
  * connect and to listen.
@@ -138,7 +161,7 @@ export const nodeTransport: Transport = {
     const { remote, blockSize } = checkConnectOptions(options);
     const signal = options.signal;
     if (signal?.aborted) throw connectAborted(remote, signal);
-    const net = await import("node:net");
+    const net = await loadNet();
     if (signal?.aborted) throw connectAborted(remote, signal);
     const socket = options.path !== undefined
       ? net.createConnection({ path: options.path })
@@ -173,7 +196,7 @@ export const nodeTransport: Transport = {
   },
   async listen(options: ListenOptions): Promise<Listener> {
     const { address, host, port, path, blockSize } = checkListenOptions(options);
-    const net = await import("node:net");
+    const net = await loadNet();
     if (path !== undefined) await removeSocketFile(path);
     const queue = new AcceptQueue();
     const server = net.createServer((socket) => {

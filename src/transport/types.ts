@@ -23,7 +23,7 @@ export const DEFAULT_BLOCK_SIZE: number = 65535;
  *
  * @example
  * ```ts
- * import type { ConnectOptions } from "./types.ts";
+ * import type { ConnectOptions } from "@poe-ikc/ikc";
  * const tcp: ConnectOptions = { host: "127.0.0.1", port: 603 };
  * const unix: ConnectOptions = { path: "/tmp/ikc.sock", signal: AbortSignal.timeout(5000) };
  * ```
@@ -89,7 +89,7 @@ export interface Connection {
  *
  * @example
  * ```ts
- * import type { Transport } from "./types.ts";
+ * import type { Transport } from "@poe-ikc/ikc";
  * import { nodeTransport } from "./node.ts";
  * const t: Transport = nodeTransport;
  * const conn = await t.connect({ path: "/tmp/ikc.sock", blockSize: 4096 });
@@ -111,7 +111,7 @@ export interface Transport {
  *
  * @example
  * ```ts
- * import type { ListenOptions } from "./types.ts";
+ * import type { ListenOptions } from "@poe-ikc/ikc";
  * const tcp: ListenOptions = { host: "127.0.0.1", port: 0 };
  * const unix: ListenOptions = { path: "/tmp/ikc.sock" };
  * ```

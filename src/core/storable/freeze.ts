@@ -18,7 +18,7 @@
  * @module
  */
 import { CodecError, LimitError } from "../errors.ts";
-import { PERL_CLASS, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableHook } from "../perl.ts";
+import { PERL_CLASS, type PerlInput, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableHook } from "../perl.ts";
 import { isAsciiString } from "../text.ts";
 
 /**
@@ -26,7 +26,7 @@ import { isAsciiString } from "../text.ts";
  *
  * @example
  * ```ts
- * import { nfreeze, type FreezeOptions } from "./freeze.ts";
+ * import { nfreeze, type FreezeOptions } from "@poe-ikc/ikc";
  * const opts: FreezeOptions = { canonical: true, booleans: "yesno" };
  * const bytes = nfreeze({ b: 1, a: true }, opts);
  * ```
@@ -57,7 +57,7 @@ const INITIAL_SIZE = 0x4000;
  *
  * @example
  * ```ts
- * import { StorableEncoder } from "./freeze.ts";
+ * import { StorableEncoder } from "@poe-ikc/ikc";
  * const enc = new StorableEncoder({ canonical: true });
  * const bytes = enc.encode({ a: [1, 2] });
  * console.log(bytes[0], bytes[1]); // 5 11 (network order, minor 11)
@@ -98,13 +98,13 @@ export class StorableEncoder {
    *
    * @example
    * ```ts
-   * import { StorableEncoder } from "./freeze.ts";
-   * import { PerlRef } from "../perl.ts";
+   * import { StorableEncoder } from "@poe-ikc/ikc";
+   * import { PerlRef } from "@poe-ikc/ikc";
    * const enc = new StorableEncoder();
    * enc.encode(new PerlRef("text")); // Perl: nfreeze(\"text")
    * ```
    */
-  encode(value: PerlValue): Uint8Array {
+  encode(value: PerlInput): Uint8Array {
     const last = this.lastSize;
     if (this.buf.length - this.pos < Math.max(256, last + (last >> 2))) {
       // Room for several images of the last size, so the buffer is not reallocated per call.
@@ -833,12 +833,12 @@ let defaultEncoder: StorableEncoder | undefined;
  *
  * @example
  * ```ts
- * import { nfreeze } from "./freeze.ts";
+ * import { nfreeze } from "@poe-ikc/ikc";
  * const bytes = nfreeze({ event: "poe://K/sess/state", params: [1, "two", 3.5] });
  * // perl -MStorable=thaw -e '...thaw($bytes)' gives { event => ..., params => [1, 'two', '3.5'] }
  * ```
  */
-export function nfreeze(value: PerlValue, options?: FreezeOptions): Uint8Array {
+export function nfreeze(value: PerlInput, options?: FreezeOptions): Uint8Array {
   return (options ? new StorableEncoder(options) : (defaultEncoder ??= new StorableEncoder())).encode(value);
 }
 

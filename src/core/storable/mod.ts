@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { nfreeze, thaw } from "./mod.ts";
+ * import { nfreeze, thaw } from "@poe-ikc/ikc";
  * const bytes = nfreeze({ hello: ["world", 42] });
  * console.log(thaw(bytes)); // { hello: ["world", 42] }
  * ```
@@ -22,7 +22,7 @@ export { type FreezeOptions, nfreeze, StorableEncoder } from "./freeze.ts";
  *
  * @example
  * ```ts
- * import { storableFreezer } from "./mod.ts";
+ * import { storableFreezer } from "@poe-ikc/ikc";
  * const frame = storableFreezer.freeze({ event: "poe://K/s/e", params: 1 });
  * console.log(storableFreezer.name, storableFreezer.thaw(frame));
  * ```
@@ -38,7 +38,7 @@ export const storableFreezer: Freezer = {
  *
  * @example
  * ```ts
- * import { createStorableFreezer } from "./mod.ts";
+ * import { createStorableFreezer } from "@poe-ikc/ikc";
  * const f = createStorableFreezer({ numericStrings: "number", maxDepth: 64 }, { canonical: true });
  * console.log(f.thaw(f.freeze({ n: 2.5 }))); // { n: 2.5 }
  * ```

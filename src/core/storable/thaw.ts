@@ -21,7 +21,7 @@ import { PERL_CLASS, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableH
  *
  * @example
  * ```ts
- * import { thaw, type ThawOptions } from "./thaw.ts";
+ * import { thaw, type ThawOptions } from "@poe-ikc/ikc";
  * const opts: ThawOptions = { maxDepth: 64, bytes: "bytes", numericStrings: "number" };
  * const v = thaw(new Uint8Array([5, 11, 2, 0, 0, 0, 1, 10, 3, 50, 46, 53]), opts); // [2.5]
  * ```
@@ -59,7 +59,7 @@ const MAX_SAFE_HI = 0x1fffff; // |hi| bound under which hi * 2^32 + lo stays exa
  *
  * @example
  * ```ts
- * import { StorableDecoder } from "./thaw.ts";
+ * import { StorableDecoder } from "@poe-ikc/ikc";
  * const dec = new StorableDecoder({ maxDepth: 100 });
  * // nfreeze({a => [1, 2]}) from Perl:
  * const bytes = new Uint8Array([5, 11, 3, 0, 0, 0, 1, 4, 2, 0, 0, 0, 2, 8, 129, 8, 130, 0, 0, 0, 1, 97]);
@@ -118,7 +118,7 @@ export class StorableDecoder {
    *
    * @example
    * ```ts
-   * import { StorableDecoder } from "./thaw.ts";
+   * import { StorableDecoder } from "@poe-ikc/ikc";
    * const v = new StorableDecoder().decode(new Uint8Array([5, 11, 10, 3, 97, 98, 99])); // nfreeze(\"abc")
    * console.log(v); // PerlRef { value: "abc", weak: false }
    * ```
@@ -874,7 +874,7 @@ export class StorableDecoder {
  *
  * @example
  * ```ts
- * import { thaw } from "./thaw.ts";
+ * import { thaw } from "@poe-ikc/ikc";
  * // perl -MStorable=nfreeze -e 'print nfreeze({a => [1, 2]})'
  * const v = thaw(new Uint8Array([5, 11, 3, 0, 0, 0, 1, 4, 2, 0, 0, 0, 2, 8, 129, 8, 130, 0, 0, 0, 1, 97]));
  * console.log(v); // { a: [1, 2] }
