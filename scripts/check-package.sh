@@ -121,6 +121,59 @@ JSON
   (cd "$d" && deno run --allow-net --config deno.json consumer.ts)
 }
 
+# Every code sample in README.md, as written (see readme-samples.mjs for which runs where).
+readme_samples() {
+  local p=$WORK/project d=$WORK/deno runner file line failed=0
+  mkdir -p "$p/readme" "$d"
+  cat >"$d/deno.json" <<JSON
+{ "imports": { "@poe-ikc/ikc": "$ROOT/mod.ts", "@poe-ikc/ikc/storable": "$ROOT/src/core/storable/mod.ts",
+  "@poe-ikc/ikc/server": "$ROOT/src/server.ts", "@poe-ikc/ikc/client": "$ROOT/src/client.ts" } }
+JSON
+  node scripts/package-check/readme-samples.mjs README.md "$p/readme" >"$WORK/samples" || return 1
+  cat >"$p/readme/tsconfig.json" <<'JSON'
+{
+  "compilerOptions": {
+    "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext",
+    "lib": ["ES2022", "DOM", "ESNext.Disposable"], "types": [], "strict": true, "skipLibCheck": false, "noEmit": true
+  },
+  "include": ["*.ts"], "exclude": []
+}
+JSON
+  while read -r runner file line; do
+    local how=()
+    case $runner in
+      node) how=(node "$file") ;;
+      bun) how=("$BIN/bun" "$file") ;;
+      deno) cp "$p/readme/$file" "$d/$file" ;;
+      sh) how=(bash "readme/$file") ;; # from the project's folder, as a user would
+    esac
+    local ok=0
+    if [ "$runner" = deno ]; then
+      (cd "$d" && timeout 60 deno run --check --allow-net --config deno.json "$file") >"$WORK/sample.log" 2>&1 || ok=1
+    elif [ "$runner" = sh ]; then
+      (cd "$p" && timeout 60 "${how[@]}") >"$WORK/sample.log" 2>&1 || ok=1
+    else
+      (cd "$p/readme" && timeout 60 "${how[@]}") >"$WORK/sample.log" 2>&1 || ok=1
+    fi
+    if [ "$runner" = node ] && [ $ok -eq 0 ]; then
+      (cd "$p/readme" && timeout 60 "$BIN/bun" "$file") >>"$WORK/sample.log" 2>&1 || ok=1
+    fi
+    if [ $ok -eq 0 ]; then
+      echo "README.md:$line ($runner) ran"
+    else
+      echo "README.md:$line ($runner) FAILED:"
+      sed 's/^/    /' "$WORK/sample.log" | tail -15
+      failed=1
+    fi
+  done <"$WORK/samples"
+  # The TypeScript samples for npm users also type-check, strictly.
+  if ls "$p/readme"/*.ts >/dev/null 2>&1; then
+    for f in "$p"/readme/*.ts; do grep -q 'from "@poe-ikc/' "$f" && rm "$f"; done
+    (cd "$p/readme" && node "$ROOT/node_modules/typescript/bin/tsc" -p .) || failed=1
+  fi
+  [ -s "$WORK/samples" ] && [ $failed -eq 0 ]
+}
+
 browser_bundle() {
   local out
   (cd "$WORK/project" && "$BIN/bun" build browser-entry.mjs --target=browser --outfile bundle.js) || return 1
@@ -147,6 +200,7 @@ if [ -n "$TARBALL" ]; then
   check "types: TypeScript 5.0, skipLibCheck false, no @types/node" typecheck "$TS50/node_modules/typescript/bin/tsc"
   check "types: TypeScript current, skipLibCheck false, no @types/node" typecheck "$ROOT/node_modules/typescript/bin/tsc"
   check "browser bundle: a typed error, not a crash" browser_bundle
+  check "README.md: every code sample runs as written" readme_samples
 fi
 check "Deno from source: the typed consumer through an import map" deno_source
 echo "package: $pass passed, $fail failed"
