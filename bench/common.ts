@@ -170,3 +170,80 @@ export let sink: unknown;
 export function keep(v: unknown): void {
   sink = v;
 }
+
+/** What {@link interleaved} found for one pair of tasks. */
+export interface RoundsResult {
+  /** Median over rounds of (A's time per op / B's time per op): below 1, A is faster. */
+  ratio: number;
+  /** The lowest and highest per-round ratio. */
+  min: number;
+  max: number;
+  /** Median time per op of each, in ms. */
+  aMs: number;
+  bMs: number;
+  rounds: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Times A and B in alternating batches (A, B, A, B, ...; the order flips every round so neither
+ * always runs second) and reports the median of the per-round ratios. Interleaving puts both under
+ * the same machine state (frequency, other load, GC pressure) round by round, which two separate
+ * timed runs on a noisy two-core machine do not. Each batch runs `opsPerBatch` operations, sized
+ * after a warm-up so a batch of A takes about `batchMs`.
+ */
+export function interleaved(
+  a: () => unknown,
+  b: () => unknown,
+  opts: { rounds?: number; batchMs?: number } = {},
+): RoundsResult {
+  const rounds = opts.rounds ?? (quick ? 7 : 21);
+  const batchMs = opts.batchMs ?? (quick ? 20 : 60);
+  // Warm both up (JIT tiers), and size the batch.
+  let n = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) keep(a());
+    for (let i = 0; i < n; i++) keep(b());
+    const dt = performance.now() - t0;
+    if (dt > batchMs || n > 1 << 24) {
+      n = Math.max(1, Math.round((n * batchMs) / Math.max(dt / 2, 1e-3)));
+      break;
+    }
+    n *= 2;
+  }
+  const time = (f: () => unknown): number => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) keep(f());
+    return (performance.now() - t0) / n;
+  };
+  const ratios: number[] = [];
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let ta: number, tb: number;
+    if (r % 2 === 0) {
+      ta = time(a);
+      tb = time(b);
+    } else {
+      tb = time(b);
+      ta = time(a);
+    }
+    as.push(ta);
+    bs.push(tb);
+    ratios.push(ta / tb);
+  }
+  return {
+    ratio: median(ratios),
+    min: Math.min(...ratios),
+    max: Math.max(...ratios),
+    aMs: median(as),
+    bMs: median(bs),
+    rounds,
+  };
+}

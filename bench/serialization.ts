@@ -23,6 +23,8 @@ import {
   fmtMean,
   fmtRate,
   fmtRatio,
+  fmtTime,
+  interleaved,
   keep,
   mdTable,
   measure,
@@ -136,6 +138,57 @@ async function main(): Promise<void> {
       { name: `${p.name} parse`, fn: () => keep(JSON.parse(js)) },
     );
   }
+  // The headline: each of ours against msgpackr in interleaved rounds (ours, msgpackr, msgpackr,
+  // ours, ...), so both run under the same machine state; tinybench's separate runs follow.
+  const rounds = new Map<string, { freeze: ReturnType<typeof interleaved>; thaw: ReturnType<typeof interleaved> }>();
+  for (const p of payloads) {
+    const v = p.value as PerlValue;
+    const ours = nfreeze(v).slice();
+    const mp = pack(v);
+    rounds.set(p.name, {
+      freeze: interleaved(() => nfreeze(v), () => pack(v)),
+      thaw: interleaved(() => thaw(ours), () => unpack(mp)),
+    });
+  }
+  console.log(
+    "### Headline: median ratio of interleaved rounds (time ours / msgpackr; below 1.00x ours is faster)\n",
+  );
+  const range = (x: ReturnType<typeof interleaved>) => `${fmtRatio(x.min)} – ${fmtRatio(x.max)}`;
+  console.log(
+    mdTable(
+      [
+        "payload",
+        "nfreeze / pack",
+        "range",
+        "nfreeze, pack",
+        "thaw / unpack",
+        "range",
+        "thaw, unpack",
+        "nfreeze / Perl XS",
+        "thaw / Perl XS",
+      ],
+      payloads.map((p) => {
+        const x = rounds.get(p.name)!;
+        const pr = perlRes?.results[p.name];
+        return [
+          p.label,
+          fmtRatio(x.freeze.ratio),
+          range(x.freeze),
+          `${fmtTime(x.freeze.aMs)}, ${fmtTime(x.freeze.bMs)}`,
+          fmtRatio(x.thaw.ratio),
+          range(x.thaw),
+          `${fmtTime(x.thaw.aMs)}, ${fmtTime(x.thaw.bMs)}`,
+          fmtRatio(x.freeze.aMs / perlMs(pr?.nfreeze)),
+          fmtRatio(x.thaw.aMs / perlMs(pr?.thaw)),
+        ];
+      }),
+    ),
+  );
+  console.log(
+    `\n${rounds.get(payloads[0].name)!.freeze.rounds} rounds per pair, each a batch of about 60 ms. ` +
+      "Perl XS: its own process's median (bench/storable.pl), against our median round.\n",
+  );
+
   const r = await measure(tasks, { timeMs: Number(env("BENCH_TIME") ?? (quick ? 150 : 500)) });
   const get = (n: string): Measured => r.get(n)!;
 
@@ -237,6 +290,7 @@ async function main(): Promise<void> {
 
   record("serialization", {
     nativeMsgpackr: isNativeAccelerationEnabled,
+    rounds: Object.fromEntries(rounds),
     js: Object.fromEntries(r),
     perl: perlRes ?? null,
     sizes: Object.fromEntries(sizes),

@@ -291,6 +291,10 @@ function configsFor(n: number): Config[] {
       calls: CALLS,
     });
   }
+  // Issue 10's figure: one connection with 256 calls in flight.
+  if (n === 1 && W !== 256) {
+    out.push({ key: "1x256", label: "1 client x 256 in flight", clients: 1, inFlight: 256, calls: CALLS });
+  }
   return out;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Reads the figures the sections left in .tmp/bench/ and prints them against the targets of
- * issue 4 (codec, frame reader, client) and issue 7 (server), one column per runtime. Run by
- * scripts/bench-all.sh after the sections.
+ * issue 4 (frame reader, pipelining), issue 7 (server) and issue 10 (codec against msgpackr and
+ * Perl XS in interleaved rounds, client against ClientLite, server throughput), one column per
+ * runtime. Run by scripts/bench-all.sh after the sections.
  *
  * @module
  */
@@ -31,6 +32,7 @@ const ser = (rt: string) => load("serialization", rt)?.data;
 const frame = (rt: string) => load("frame", rt)?.data;
 const e2e = (rt: string) => load("e2e", rt)?.data;
 const server = (rt: string) => load("server", rt)?.data;
+const client = (rt: string) => load("client", rt)?.data;
 
 /** The server section's figures for `n` clients with `inFlight` calls each (W when omitted). */
 function serverRow(rt: string, n: number, inFlight?: number) {
@@ -47,29 +49,60 @@ function serverRow(rt: string, n: number, inFlight?: number) {
 
 const ms = (x: number) => (x < 1 ? `${(x * 1000).toFixed(0)} µs` : `${x.toFixed(2)} ms`);
 
-function vsMsgpackr(op: "nfreeze" | "thaw", other: "pack" | "unpack") {
+/** Interleaved rounds, ours against msgpackr: the median per-round ratio. */
+function vsMsgpackr(payload: string, op: "freeze" | "thaw") {
   return (rt: string) => {
-    const d = ser(rt);
-    if (!d) return undefined;
-    const r = d.js[`rows1k ${op}`].meanMs / d.js[`rows1k ${other}`].meanMs;
-    return { text: fmtRatio(r), ok: r <= 1.2 };
+    const x = ser(rt)?.rounds?.[payload]?.[op];
+    return x ? { text: fmtRatio(x.ratio), ok: x.ratio <= 1 } : undefined;
   };
 }
 
-function vsPerl(op: "nfreeze" | "thaw") {
+/** Our median round time against Perl XS Storable's median (its own process). */
+function vsPerl(payload: string, op: "freeze" | "thaw") {
   return (rt: string) => {
     const d = ser(rt);
-    if (!d || !d.perl) return undefined;
-    const r = d.js[`rows1k ${op}`].meanMs / (d.perl.results.rows1k[op].median_ns / 1e6);
+    const x = d?.rounds?.[payload]?.[op];
+    const p = d?.perl?.results?.[payload]?.[op === "freeze" ? "nfreeze" : "thaw"];
+    if (!x || !p) return undefined;
+    const r = x.aMs / (p.median_ns / 1e6);
     return { text: fmtRatio(r), ok: r < 1 };
   };
 }
 
+const PAYLOADS = [["rows1k", "1,000 rows"], ["rows10k", "10,000 rows"], ["strings", "strings-heavy"], [
+  "nested",
+  "nested",
+]];
+
 const targets: Target[] = [
-  { name: "nfreeze, 1,000 rows: time vs msgpackr pack", goal: "<= 1.20x", value: vsMsgpackr("nfreeze", "pack") },
-  { name: "thaw, 1,000 rows: time vs msgpackr unpack", goal: "<= 1.20x", value: vsMsgpackr("thaw", "unpack") },
-  { name: "nfreeze, 1,000 rows: time vs Perl XS nfreeze", goal: "< 1.00x", value: vsPerl("nfreeze") },
-  { name: "thaw, 1,000 rows: time vs Perl XS thaw", goal: "< 1.00x", value: vsPerl("thaw") },
+  ...PAYLOADS.slice(0, 2).flatMap(([p, label]) => [
+    { name: `nfreeze, ${label}: time vs msgpackr pack (interleaved)`, goal: "<= 1.00x", value: vsMsgpackr(p, "freeze") },
+    { name: `thaw, ${label}: time vs msgpackr unpack (interleaved)`, goal: "<= 1.00x", value: vsMsgpackr(p, "thaw") },
+  ]),
+  ...PAYLOADS.flatMap(([p, label]) => [
+    { name: `nfreeze, ${label}: time vs Perl XS nfreeze`, goal: "< 1.00x", value: vsPerl(p, "freeze") },
+    { name: `thaw, ${label}: time vs Perl XS thaw`, goal: "< 1.00x", value: vsPerl(p, "thaw") },
+  ]),
+  {
+    name: "sequential call: time vs Perl ClientLite, same server (interleaved)",
+    goal: "<= 0.90x",
+    value: (rt) => {
+      const d = client(rt);
+      return d
+        ? { text: `${fmtRatio(d.callRatio)}${d.genuine ? "" : " (bundled peer, not genuine)"}`, ok: d.callRatio <= 0.9 }
+        : undefined;
+    },
+  },
+  {
+    name: "awaited post: rate vs Perl ClientLite, same server (interleaved)",
+    goal: ">= 1.50x",
+    value: (rt) => {
+      const d = client(rt);
+      return d
+        ? { text: `${fmtRatio(d.postRatio)}${d.genuine ? "" : " (bundled peer, not genuine)"}`, ok: d.postRatio >= 1.5 }
+        : undefined;
+    },
+  },
   {
     name: "frame reader, 1 MiB frames in 64 KiB blocks",
     goal: ">= 1,000 MB/s",
@@ -121,6 +154,22 @@ const targets: Target[] = [
       };
     },
   })),
+  {
+    name: "server (issue 10): calls/s, 1 connection x 256 in flight, 1-row echo (Storable)",
+    goal: ">= 50,000/s",
+    value: (rt: string) => {
+      const r = serverRow(rt, 1, 256);
+      return r?.ours ? { text: `${fmtInt(r.ours.callsPerSec)}/s`, ok: r.ours.callsPerSec >= 50000 } : undefined;
+    },
+  },
+  {
+    name: "server (issue 10): the same vs the Perl server in the same run",
+    goal: ">= 10.00x",
+    value: (rt: string) => {
+      const r = serverRow(rt, 1, 256);
+      return r?.ratio !== undefined ? { text: fmtRatio(r.ratio), ok: r.ratio >= 10 } : undefined;
+    },
+  },
   ...[1, undefined].map((w) => ({
     name: `server (issue 7): p99 call latency, 16 clients x ${w ?? "W"} in flight`,
     goal: "< 2 ms",
@@ -132,7 +181,7 @@ const targets: Target[] = [
   })),
 ];
 
-const present = RUNTIMES.filter((rt) => ser(rt) || frame(rt) || e2e(rt) || server(rt));
+const present = RUNTIMES.filter((rt) => ser(rt) || frame(rt) || e2e(rt) || server(rt) || client(rt));
 console.log(
   mdTable(
     ["target", "goal", ...present],

@@ -3,7 +3,7 @@
 # prints every table, then a summary against the targets of issue 4 (codec, frame reader, client)
 # and issue 7 (server).
 #
-#   bash scripts/bench-all.sh [--quick] [--write] [serialization] [frame] [e2e] [server]
+#   bash scripts/bench-all.sh [--quick] [--write] [serialization] [frame] [e2e] [server] [client]
 #   RUNTIMES="node bun" bash scripts/bench-all.sh frame
 #
 # --quick (or BENCH_QUICK=1) shortens every budget for a smoke run (minutes, not for the record).
@@ -14,6 +14,9 @@
 #   server run; BENCH_INFLIGHT=<W> the calls in flight per connection in the server section.
 # server: our IkcServer (bench/server-child.ts, a child process on the runtime under test) beside
 #   the Perl peer tests/perl/ikc-server.pl, under 1, 16 and 64 IkcClient connections.
+# client: our IkcClient beside Perl's ClientLite against one server. BENCH_GENUINE=<path of a
+#   POE-Component-IKC checkout> makes that the genuine server and ClientLite (as
+#   scripts/check-genuine.sh takes it); without it, the bundled Perl peer and bench/lite-client.pl.
 # The whole output is also saved to .tmp/bench/last-run.md.
 set -u
 cd "$(dirname "$0")/.."
@@ -27,11 +30,11 @@ for a in "$@"; do
   case $a in
     --quick) export BENCH_QUICK=1 ;;
     --write) write=1 ;;
-    serialization|frame|e2e|server) sections+=("$a") ;;
-    *) echo "unknown argument: $a (expected --quick, --write, serialization, frame, e2e, server)" >&2; exit 2 ;;
+    serialization|frame|e2e|server|client) sections+=("$a") ;;
+    *) echo "unknown argument: $a (expected --quick, --write, serialization, frame, e2e, server, client)" >&2; exit 2 ;;
   esac
 done
-[ ${#sections[@]} -gt 0 ] || sections=(serialization frame e2e server)
+[ ${#sections[@]} -gt 0 ] || sections=(serialization frame e2e server client)
 runtimes=${RUNTIMES:-deno bun node}
 if [ -n "$write" ] && [ -n "${BENCH_QUICK:-}" ]; then
   echo "--write records a full run: drop --quick (and BENCH_QUICK)" >&2
@@ -78,10 +81,14 @@ fi
 
 run() { # runtime, section
   local rt=$1 section=$2 rc
+  # The client section measures heap allocation per call: gc() to start clean, and a young
+  # generation large enough that no collection runs during the measured calls.
+  local v8=()
+  [ "$section" = client ] && v8=(--expose-gc --max-semi-space-size=256)
   case $rt in
-    deno) "$BIN/deno" run -A "bench/$section.ts" ;;
+    deno) "$BIN/deno" run -A ${v8:+--v8-flags=$(IFS=,; echo "${v8[*]}")} "bench/$section.ts" ;;
     bun) "$BIN/bun" "bench/$section.ts" ;;
-    node) node "dist/bench/$section.js" ;;
+    node) node "${v8[@]}" "dist/bench/$section.js" ;;
   esac
   rc=$?
   if [ $rc -ne 0 ]; then
@@ -106,7 +113,7 @@ for rt in $runtimes; do
   done
 done
 
-echo "# Summary against the targets of issues 4 and 7"
+echo "# Summary against the targets of issues 4, 7 and 10"
 echo
 if [[ " $runtimes " == *" node "* ]]; then
   node dist/bench/summary.js
@@ -127,7 +134,7 @@ if [ -n "$write" ]; then
       echo
       cat "$out/header.md"
       echo
-      echo "### Targets of issues 4 and 7"
+      echo "### Targets of issues 4, 7 and 10"
       echo
       cat "$out/summary.md"
       echo
