@@ -232,7 +232,11 @@ try {
   ));
   console.log(
     `\nOur client's CPU per sequential call: ${fmtTime(median(ourCpu) / 1000)}; heap allocated per call: ` +
-      `${Number.isFinite(alloc) ? `${fmtInt(alloc)} bytes` : "n/a (needs --expose-gc and a young generation large enough, see bench-all.sh)"}.`,
+      `${
+        Number.isFinite(alloc)
+          ? `${fmtInt(alloc)} bytes`
+          : "n/a (needs --expose-gc and a young generation large enough, see bench-all.sh)"
+      }.`,
   );
   record("client", {
     genuine: lib !== undefined,

@@ -76,7 +76,11 @@ const PAYLOADS = [["rows1k", "1,000 rows"], ["rows10k", "10,000 rows"], ["string
 
 const targets: Target[] = [
   ...PAYLOADS.slice(0, 2).flatMap(([p, label]) => [
-    { name: `nfreeze, ${label}: time vs msgpackr pack (interleaved)`, goal: "<= 1.00x", value: vsMsgpackr(p, "freeze") },
+    {
+      name: `nfreeze, ${label}: time vs msgpackr pack (interleaved)`,
+      goal: "<= 1.00x",
+      value: vsMsgpackr(p, "freeze"),
+    },
     { name: `thaw, ${label}: time vs msgpackr unpack (interleaved)`, goal: "<= 1.00x", value: vsMsgpackr(p, "thaw") },
   ]),
   ...PAYLOADS.flatMap(([p, label]) => [
