@@ -33,6 +33,7 @@ export {
   type ThawOptions,
 } from "./src/core/storable/mod.ts";
 export {
+  createFreezeThawFreezer,
   type FreezeThawDecodeOptions,
   type FreezeThawEncodeOptions,
   freezeThawFreeze,
@@ -40,6 +41,7 @@ export {
   freezeThawThaw,
 } from "./src/core/freezethaw.ts";
 export {
+  createDumperFreezer,
   type DumperDecodeOptions,
   type DumperEncodeOptions,
   dumperFreeze,

@@ -3,6 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  createDumperFreezer,
   DumperDecoder,
   DumperEncoder,
   dumperFreeze,
@@ -572,6 +573,17 @@ describe("Data::Dumper options", () => {
     const a = [1, new PerlRef("x")];
     assert.equal(canon(v), canon({ a, b: bless(new PerlRef(5), "C"), c: a }));
     assert.equal(v.a, v.c);
+  });
+
+  test("createDumperFreezer applies its options both ways, for a connection's serializer", () => {
+    const f = createDumperFreezer({ numericStrings: "number" }, { maxDepth: 2 });
+    assert.equal(f.name, "POE::Component::IKC::Freezer");
+    assert.deepEqual(dumperFreezer.thaw(dumperFreezer.freeze({ n: 2.5 })), { n: "2.5" });
+    assert.deepEqual(f.thaw(f.freeze({ n: 2.5 })), { n: 2.5 });
+    assert.throws(() => f.freeze({ a: { b: { c: { d: { e: 1 } } } } }), LimitError); // its encode options
+    assert.ok(dumperFreezer.freeze({ a: { b: { c: { d: { e: 1 } } } } }).length > 0);
+    assert.throws(() => f.thaw("text" as never), CodecError); // frames are bytes
+    assert.throws(() => createDumperFreezer({ maxDepth: -1 }), TypeError);
   });
 
   test("freezer name, exact text of a message, values outside the model", () => {

@@ -3,6 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  createFreezeThawFreezer,
   FreezeThawDecoder,
   FreezeThawEncoder,
   freezeThawFreeze,
@@ -567,6 +568,18 @@ describe("FreezeThaw options", () => {
   test("signature", () => {
     assert.throws(() => freezeThawThaw("@1|_"), CodecError);
     assert.equal(canon(new FreezeThawDecoder({ requireSignature: false }).decodeAll("@1|_")), canon([null]));
+  });
+
+  test("createFreezeThawFreezer applies its options both ways, for a connection's serializer", () => {
+    const f = createFreezeThawFreezer({ numericStrings: "number" }, { strings: "latin1" });
+    assert.equal(f.name, "FreezeThaw");
+    assert.deepEqual(freezeThawFreezer.thaw(freezeThawFreezer.freeze({ n: 2.5 })), { n: "2.5" });
+    assert.deepEqual(f.thaw(f.freeze({ n: 2.5 })), { n: 2.5 });
+    const latin1 = f.freeze(["\u00e9"]);
+    assert.ok(latin1.includes(0xe9) && !latin1.includes(0xc3), "one byte per character");
+    assert.throws(() => f.freeze(["\u263a"]), CodecError); // beyond Latin-1
+    assert.throws(() => f.thaw("text" as never), CodecError); // frames are bytes
+    assert.throws(() => createFreezeThawFreezer({ maxDepth: -1 }), TypeError);
   });
 
   test("freezer name and bad options", () => {

@@ -1274,12 +1274,29 @@ export function dumperThaw(input: Uint8Array | string, options?: DumperDecodeOpt
  * const msg = dumperFreezer.thaw(frame); // { event: "poe://K/s/e", params: "hi" }
  * ```
  */
-export const dumperFreezer: Freezer = {
-  name: "POE::Component::IKC::Freezer",
-  freeze: (value) => defaultEncoder.encode(value),
-  thaw: (bytes) => {
-    // Frames are bytes: the string form decode() also takes is no frame.
-    checkInput(bytes, "Data::Dumper thaw");
-    return defaultDecoder.decode(bytes);
-  },
-};
+export const dumperFreezer: Freezer = createDumperFreezer();
+
+/**
+ * A `POE::Component::IKC::Freezer` freezer with custom decode and encode options, for a
+ * connection's `serializer`.
+ *
+ * @example
+ * ```ts
+ * import { createDumperFreezer } from "@poe-ikc/ikc";
+ * const f = createDumperFreezer({ numericStrings: "number", maxDepth: 64 });
+ * console.log(f.thaw(f.freeze({ n: 2.5 }))); // { n: 2.5 }
+ * ```
+ */
+export function createDumperFreezer(decodeOptions?: DumperDecodeOptions, encodeOptions?: DumperEncodeOptions): Freezer {
+  const dec = decodeOptions ? new DumperDecoder(decodeOptions) : defaultDecoder;
+  const enc = encodeOptions ? new DumperEncoder(encodeOptions) : defaultEncoder;
+  return {
+    name: "POE::Component::IKC::Freezer",
+    freeze: (value) => enc.encode(value),
+    thaw: (bytes) => {
+      // Frames are bytes: the string form decode() also takes is no frame.
+      checkInput(bytes, "Data::Dumper thaw");
+      return dec.decode(bytes);
+    },
+  };
+}

@@ -1131,12 +1131,31 @@ export function freezeThawThaw(input: Uint8Array | string, options?: FreezeThawD
  * const msg = freezeThawFreezer.thaw(frame); // { event: "poe://K/s/e", params: "hi" }
  * ```
  */
-export const freezeThawFreezer: Freezer = {
-  name: "FreezeThaw",
-  freeze: (value) => defaultEncoder.encode(value),
-  thaw: (bytes) => {
-    // Frames are bytes: the string form decode() also takes is no frame.
-    checkInput(bytes, "FreezeThaw thaw");
-    return defaultDecoder.decode(bytes);
-  },
-};
+export const freezeThawFreezer: Freezer = createFreezeThawFreezer();
+
+/**
+ * A `FreezeThaw` freezer with custom decode and encode options, for a connection's `serializer`.
+ *
+ * @example
+ * ```ts
+ * import { createFreezeThawFreezer } from "@poe-ikc/ikc";
+ * const f = createFreezeThawFreezer({ numericStrings: "number" }, { strings: "latin1" });
+ * console.log(f.thaw(f.freeze({ n: 2.5 }))); // { n: 2.5 }
+ * ```
+ */
+export function createFreezeThawFreezer(
+  decodeOptions?: FreezeThawDecodeOptions,
+  encodeOptions?: FreezeThawEncodeOptions,
+): Freezer {
+  const dec = decodeOptions ? new FreezeThawDecoder(decodeOptions) : defaultDecoder;
+  const enc = encodeOptions ? new FreezeThawEncoder(encodeOptions) : defaultEncoder;
+  return {
+    name: "FreezeThaw",
+    freeze: (value) => enc.encode(value),
+    thaw: (bytes) => {
+      // Frames are bytes: the string form decode() also takes is no frame.
+      checkInput(bytes, "FreezeThaw thaw");
+      return dec.decode(bytes);
+    },
+  };
+}
