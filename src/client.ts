@@ -21,7 +21,6 @@ import { resolveFreezers } from "./core/freezers.ts";
 import { type Address, addressHash, type Message, requestMessage } from "./core/message.ts";
 import { ClientNegotiation, isValidKernelName, type NegotiationResult } from "./core/negotiation.ts";
 import type { PerlInput, PerlValue } from "./core/perl.ts";
-import { parseSpecifier } from "./core/specifier.ts";
 import { Channel } from "./kernel/channel.ts";
 import { type Deadline, delay } from "./kernel/deadline.ts";
 import {
@@ -376,7 +375,7 @@ export class IkcClient {
     const seconds = options.timeout ?? this.#opts.timeout;
     const name = typeof spec === "string" ? spec : `${spec.session}/${spec.state}`;
     try {
-      if (typeof spec === "string") parseSpecifier(spec);
+      if (typeof spec === "string") this.#kernel.spec(spec);
       checkSeconds(seconds);
     } catch (e) {
       this.error = errText(e);
@@ -864,7 +863,7 @@ export class IkcClient {
     const seconds = options.timeout ?? this.#opts.timeout;
     const name = typeof spec === "string" ? spec : `${spec.session}/${spec.state}`;
     try {
-      if (typeof spec === "string") parseSpecifier(spec);
+      if (typeof spec === "string") this.#kernel.spec(spec);
       checkSeconds(seconds);
     } catch (e) {
       this.error = errText(e);

@@ -374,6 +374,29 @@ describe("kernel over the memory transport", () => {
     await server.close();
   });
 
+  test("a bare session/state goes to each request's own kernel, one target string for many (the parse cache)", async () => {
+    const transport = memoryTransport();
+    const server = await IkcServer.listen({ port: 0, transport });
+    // The same target string, sent back over whichever connection the request came in on.
+    server.on("error", () => {}); // the refusals below are reported there too
+    server.publish("hub", { ask: (_p, ctx) => ctx.call("w/id") });
+    const clients = await Promise.all(
+      ["A", "B", "C"].map((name) => IkcClient.connect({ port: server.port, name, transport })),
+    );
+    for (const c of clients) c.publish("w", { id: () => c.name });
+    for (let round = 0; round < 3; round++) {
+      for (const c of clients) assert.equal(await c.call("hub/ask"), c.name, `round ${round}`);
+    }
+    // Far more distinct targets than the cache keeps: each still parsed and routed right.
+    const many = await Promise.all(
+      Array.from({ length: 1500 }, (_, i) => clients[0].call(`hub/nope${i}`).catch((e: unknown) => e)),
+    );
+    many.forEach((e, i) => assert.ok(e instanceof RemoteError && e.remoteMessage.includes(`'nope${i}'`)));
+    await assert.rejects(clients[0].call("not a spec"), /not an IKC specifier/);
+    await Promise.all(clients.map((c) => c.disconnect()));
+    await server.close();
+  });
+
   test("maxClients: one too many is closed and reported", async () => {
     const transport = memoryTransport();
     const server = await IkcServer.listen({ port: 0, transport, maxClients: 1 });

@@ -169,6 +169,9 @@ export interface KernelOptions {
 /** The session our rsvps live in (ClientLite's, so a Perl peer sees what it always saw). */
 export const RSVP_SESSION = "IKCLite";
 
+/** Distinct target strings whose parse {@link Kernel.spec} keeps. */
+const SPEC_CACHE_SIZE = 1024;
+
 /**
  * The routing engine both {@link IkcClient} and {@link IkcServer} are built on. Sans transport:
  * it is handed channels and the messages read from them.
@@ -200,6 +203,8 @@ export class Kernel {
   #byName = new Map<string, Channel[]>();
   #monitors: Record<MonitorEvent, Set<MonitorHandler>> = { connect: new Set(), disconnect: new Set() };
   #seq = 1;
+  #specs = new Map<string, Specifier>();
+  #events = new Map<string, { kernel: string; event: string }>();
   #pings = 0;
   #idle: Array<() => void> = [];
   #busy = 0;
@@ -338,12 +343,35 @@ export class Kernel {
     return { kernel: this.id, session: "IKC", state: "pong" };
   }
 
+  /**
+   * `target` parsed (throws a ProtocolError when malformed). Parsed once per distinct string: a
+   * program sends to a handful of targets, over and over, and each call would parse it up to three
+   * times. Bounded, so targets that never repeat cost no more than parsing them.
+   */
+  spec(target: string): Specifier {
+    let s = this.#specs.get(target);
+    if (s === undefined) {
+      s = parseSpecifier(target);
+      if (this.#specs.size >= SPEC_CACHE_SIZE) {
+        this.#specs.clear();
+        this.#events.clear();
+      }
+      this.#specs.set(target, s);
+    }
+    return s;
+  }
+
   /** The event for `target` as sent on `channel`: a bare `session/state` goes to that channel's kernel. */
   eventFor(target: Target, channel: Channel): PerlValue {
     if (typeof target === "string") {
-      const s = parseSpecifier(target);
-      if (target.startsWith("poe:") && s.kernel !== undefined) return target;
-      return formatSpecifier({ ...s, kernel: channel.remoteKernel });
+      const s = this.spec(target);
+      if (s.kernel !== undefined && target.startsWith("poe:")) return target;
+      // Formatted once per target and remote kernel (the last one seen).
+      const cached = this.#events.get(target);
+      if (cached !== undefined && cached.kernel === channel.remoteKernel) return cached.event;
+      const event = formatSpecifier({ ...s, kernel: channel.remoteKernel });
+      this.#events.set(target, { kernel: channel.remoteKernel, event });
+      return event;
     }
     if (
       target === null || typeof target !== "object" || typeof target.session !== "string" ||
@@ -356,7 +384,7 @@ export class Kernel {
 
   /** The channel a target names (its kernel), or undefined when it names none or an unknown one. */
   channelForTarget(target: Target): Channel | undefined {
-    const kernel = typeof target === "string" ? parseSpecifier(target).kernel : target.kernel;
+    const kernel = typeof target === "string" ? this.spec(target).kernel : target.kernel;
     return kernel === undefined ? undefined : this.channelFor(kernel);
   }
 
