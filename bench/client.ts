@@ -1,8 +1,9 @@
 /**
  * Client benchmark: our IkcClient beside Perl's ClientLite, against the same server process in one
- * run. With BENCH_GENUINE=<path of a POE-Component-IKC checkout> (as scripts/check-genuine.sh
- * takes) both clients talk to the GENUINE POE::Component::IKC::Server and Perl's side is the
- * genuine ClientLite; without, the server is the bundled Perl peer (tests/perl/ikc-server.pl)
+ * run. With IKC_GENUINE_LIB=<the lib folder of a POE-Component-IKC checkout> (what
+ * scripts/bench-all.sh sets from BENCH_GENUINE=<checkout>, as check-genuine.sh does) both clients
+ * talk to the GENUINE POE::Component::IKC::Server and Perl's side is the genuine ClientLite;
+ * without, the server is the bundled Perl peer (tests/perl/ikc-server.pl)
  * and Perl's side is a blocking client on POE::Filter::Reference (bench/lite-client.pl), and the
  * tables say so.
  *
@@ -14,41 +15,36 @@
  * per call, and on Node and Deno its heap allocation per call (young generation sized so that no
  * collection runs during the measured calls: heap used after less before, over the calls).
  *
- *   BENCH_GENUINE=/work/genuine node dist/bench/client.js | deno run -A bench/client.ts | bun bench/client.ts
+ *   BENCH_GENUINE=<checkout> bash scripts/bench-all.sh client
+ *   IKC_GENUINE_LIB=<lib folder> node dist/bench/client.js | deno run -A bench/client.ts | bun bench/client.ts
  *
  * @module
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import process from "node:process";
 import { IkcClient } from "../src/client.ts";
 import type { PerlValue } from "../src/core/perl.ts";
 import { type PerlServer, startPerlServer } from "../tests/helpers/server.ts";
 import { rowsPayload } from "./payloads.ts";
-import { cpuMicros, env, fmtInt, fmtRatio, fmtTime, mdTable, quick, record, repoRoot, runtimeLabel } from "./common.ts";
+import {
+  cpuMicros,
+  env,
+  fmtInt,
+  fmtRatio,
+  fmtTime,
+  mdTable,
+  median,
+  quick,
+  record,
+  repoRoot,
+  runtimeLabel,
+} from "./common.ts";
 
 const CALLS = Number(env("BENCH_CALLS") ?? (quick ? 300 : 2000));
 const POSTS = CALLS * 5;
 const ROUNDS = Number(env("BENCH_ROUNDS") ?? (quick ? 3 : 7));
 const payload = rowsPayload(1) as unknown as PerlValue;
-
-/** The lib folder holding POE/Component/IKC/*.pm for a checkout, as check-genuine.sh finds it. */
-function genuineLib(src: string, tmp: string): string {
-  src = resolve(src);
-  for (const lib of [src, join(src, "lib"), join(src, "blib", "lib")]) {
-    if (existsSync(join(lib, "POE", "Component", "IKC", "Server.pm"))) return lib;
-  }
-  if (existsSync(join(src, "IKC", "Server.pm")) && existsSync(join(src, "IKC.pm"))) {
-    const lib = join(tmp, "lib");
-    mkdirSync(join(lib, "POE", "Component"), { recursive: true });
-    symlinkSync(join(src, "IKC.pm"), join(lib, "POE", "Component", "IKC.pm"));
-    symlinkSync(join(src, "IKC"), join(lib, "POE", "Component", "IKC"));
-    return lib;
-  }
-  throw new Error(`BENCH_GENUINE=${src}: no POE::Component::IKC::Server there`);
-}
 
 /** bench/lite-client.pl as a child: one command a line, one answer a line. */
 class PerlClient {
@@ -140,15 +136,7 @@ async function allocationPerCall(c: IkcClient, n: number): Promise<number> {
   return after > before ? (after - before) / n : NaN; // a collection ran meanwhile: no figure
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-const tmp = mkdtempSync(join(tmpdir(), "ikc-bench-client-"));
-const genuinePath = env("BENCH_GENUINE");
-const lib = genuinePath ? genuineLib(genuinePath, tmp) : undefined;
+const lib = env("IKC_GENUINE_LIB") || undefined;
 let server: PerlServer | undefined;
 let perl: PerlClient | undefined;
 let ours: IkcClient | undefined;
@@ -158,7 +146,7 @@ try {
     : await startPerlServer();
   const serverWhat = lib
     ? `the genuine POE::Component::IKC::Server (${/GENUINE (\S+)/.exec(server.stdout())?.[1] ?? "?"})`
-    : "the bundled Perl peer tests/perl/ikc-server.pl (genuine IKC absent: set BENCH_GENUINE)";
+    : "the bundled Perl peer tests/perl/ikc-server.pl (genuine IKC absent: set BENCH_GENUINE for bench-all.sh)";
   perl = await PerlClient.start(server.port, lib);
   ours = await IkcClient.connect({ port: server.port, name: "BenchOurs", host: "127.0.0.1" });
   // Warm-up: both clients, and our JIT.
@@ -255,5 +243,4 @@ try {
   perl?.stop();
   await ours?.disconnect().catch(() => {});
   await server?.stop();
-  rmSync(tmp, { recursive: true, force: true });
 }

@@ -184,8 +184,10 @@ export interface RoundsResult {
   rounds: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
+/** The median of the figures that are numbers (NaN, a figure not measured, is left out); NaN when none are. */
+export function median(xs: number[]): number {
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }

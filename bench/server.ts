@@ -34,7 +34,19 @@ import { IkcClient } from "../src/client.ts";
 import type { PerlValue } from "../src/core/perl.ts";
 import { startPerlServer } from "../tests/helpers/server.ts";
 import { rowsPayload } from "./payloads.ts";
-import { cpuMicros, env, fmtInt, fmtRatio, fmtTime, mdTable, quick, record, runtime, runtimeLabel } from "./common.ts";
+import {
+  cpuMicros,
+  env,
+  fmtInt,
+  fmtRatio,
+  fmtTime,
+  mdTable,
+  median,
+  quick,
+  record,
+  runtime,
+  runtimeLabel,
+} from "./common.ts";
 
 /** Calls in flight per connection in the loaded rows (see the note printed with the tables). */
 const W = Number(env("BENCH_INFLIGHT") ?? 16);
@@ -211,13 +223,6 @@ async function timedRun(
     p50Ms: quantile(sorted, 0.5),
     p99Ms: quantile(sorted, 0.99),
   };
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** What one server did in one configuration, over every round. */

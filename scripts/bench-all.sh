@@ -15,8 +15,8 @@
 # server: our IkcServer (bench/server-child.ts, a child process on the runtime under test) beside
 #   the Perl peer tests/perl/ikc-server.pl, under 1, 16 and 64 IkcClient connections.
 # client: our IkcClient beside Perl's ClientLite against one server. BENCH_GENUINE=<path of a
-#   POE-Component-IKC checkout> makes that the genuine server and ClientLite (as
-#   scripts/check-genuine.sh takes it); without it, the bundled Perl peer and bench/lite-client.pl.
+#   POE-Component-IKC checkout> (any layout scripts/check-genuine.sh takes) makes that the
+#   genuine server and ClientLite; without it, the bundled Perl peer and bench/lite-client.pl.
 # The whole output is also saved to .tmp/bench/last-run.md.
 set -u
 cd "$(dirname "$0")/.."
@@ -43,6 +43,13 @@ fi
 
 out=.tmp/bench
 mkdir -p "$out"
+if [ -n "${BENCH_GENUINE:-}" ]; then
+  . scripts/genuine-lib.sh
+  genuine_tmp=$(mktemp -d "${TMPDIR:-/tmp}/ikc-bench-genuine.XXXXXX")
+  trap 'rm -rf "$genuine_tmp"' EXIT
+  IKC_GENUINE_LIB=$(genuine_lib "$(cd "$BENCH_GENUINE" && pwd)" "$genuine_tmp" Server.pm) || exit 2
+  export IKC_GENUINE_LIB
+fi
 rm -f "$out"/*.json "$out"/header.md "$out"/details.md "$out"/summary.md
 exec > >(tee "$out/last-run.md") 2>&1
 

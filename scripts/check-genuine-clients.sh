@@ -26,22 +26,8 @@ runtimes=("$@")
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ikc-genuine-clients.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-if [ -f "$src/POE/Component/IKC/ClientLite.pm" ]; then
-  lib=$src
-elif [ -f "$src/lib/POE/Component/IKC/ClientLite.pm" ]; then
-  lib=$src/lib
-elif [ -f "$src/blib/lib/POE/Component/IKC/ClientLite.pm" ]; then
-  lib=$src/blib/lib
-elif [ -f "$src/IKC/ClientLite.pm" ] && [ -f "$src/IKC.pm" ]; then
-  # the distribution as unpacked: give it the POE/Component/ layout perl looks for
-  lib=$tmp/lib
-  mkdir -p "$lib/POE/Component"
-  ln -s "$src/IKC.pm" "$lib/POE/Component/IKC.pm"
-  ln -s "$src/IKC" "$lib/POE/Component/IKC"
-else
-  echo "no POE::Component::IKC::ClientLite under $src" >&2
-  exit 2
-fi
+. scripts/genuine-lib.sh
+lib=$(genuine_lib "$src" "$tmp" ClientLite.pm) || exit 2
 export IKC_GENUINE_LIB=$lib
 # the distribution's own driver programs sit at its top (absent from a lib-only install)
 if [ -f "$src/test-client" ]; then export IKC_GENUINE_DRIVERS=$src; else unset IKC_GENUINE_DRIVERS; fi

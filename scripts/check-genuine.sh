@@ -24,22 +24,8 @@ runtimes=("$@")
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ikc-genuine.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-if [ -f "$src/POE/Component/IKC/Server.pm" ]; then
-  lib=$src
-elif [ -f "$src/lib/POE/Component/IKC/Server.pm" ]; then
-  lib=$src/lib
-elif [ -f "$src/blib/lib/POE/Component/IKC/Server.pm" ]; then
-  lib=$src/blib/lib
-elif [ -f "$src/IKC/Server.pm" ] && [ -f "$src/IKC.pm" ]; then
-  # the distribution as unpacked: give it the POE/Component/ layout perl looks for
-  lib=$tmp/lib
-  mkdir -p "$lib/POE/Component"
-  ln -s "$src/IKC.pm" "$lib/POE/Component/IKC.pm"
-  ln -s "$src/IKC" "$lib/POE/Component/IKC"
-else
-  echo "no POE::Component::IKC::Server under $src" >&2
-  exit 2
-fi
+. scripts/genuine-lib.sh
+lib=$(genuine_lib "$src" "$tmp" Server.pm) || exit 2
 export IKC_GENUINE_LIB=$lib
 
 echo "== genuine server: $(perl -I"$lib" -MPOE::Component::IKC::Server -e 'print "POE::Component::IKC::Server $POE::Component::IKC::Server::VERSION from $INC{q(POE/Component/IKC/Server.pm)}, POE $POE::VERSION"')"

@@ -111,13 +111,23 @@ JSON
   (cd "$WORK/project" && node "$1" -p . && echo "$(node "$1" --version): no errors")
 }
 
+# <dir>/deno.json mapping the JSR name and every subpath deno.json exports to this checkout's
+# source, so Deno code that imports the package runs against it as a JSR user's would.
+deno_import_map() {
+  node -e '
+    const [root, out] = process.argv.slice(1);
+    const cfg = require(root + "/deno.json");
+    const imports = {};
+    for (const [sub, file] of Object.entries(cfg.exports)) imports[cfg.name + sub.slice(1)] = root + file.slice(1);
+    require("fs").writeFileSync(out + "/deno.json", JSON.stringify({ imports }));
+  ' "$ROOT" "$1"
+}
+
 deno_source() {
   local d=$WORK/deno
   rm -rf "$d" && mkdir -p "$d"
   sed 's#"poe-ikc\(/[a-z]*\)\{0,1\}"#"@poe-ikc/ikc\1"#' scripts/package-check/consumer.ts >"$d/consumer.ts"
-  cat >"$d/deno.json" <<JSON
-{ "imports": { "@poe-ikc/ikc": "$ROOT/mod.ts", "@poe-ikc/ikc/storable": "$ROOT/src/core/storable/mod.ts" } }
-JSON
+  deno_import_map "$d"
   (cd "$d" && deno run --allow-net --config deno.json consumer.ts)
 }
 
@@ -125,10 +135,7 @@ JSON
 readme_samples() {
   local p=$WORK/project d=$WORK/deno runner file line failed=0
   mkdir -p "$p/readme" "$d"
-  cat >"$d/deno.json" <<JSON
-{ "imports": { "@poe-ikc/ikc": "$ROOT/mod.ts", "@poe-ikc/ikc/storable": "$ROOT/src/core/storable/mod.ts",
-  "@poe-ikc/ikc/server": "$ROOT/src/server.ts", "@poe-ikc/ikc/client": "$ROOT/src/client.ts" } }
-JSON
+  deno_import_map "$d"
   node scripts/package-check/readme-samples.mjs README.md "$p/readme" >"$WORK/samples" || return 1
   cat >"$p/readme/tsconfig.json" <<'JSON'
 {
