@@ -14,6 +14,7 @@ import {
 import { bless, blessedClass, PerlRef, PerlRegexp, PerlVString, StorableHook } from "../src/core/perl.ts";
 import type { PerlInput, PerlValue } from "../src/core/perl.ts";
 import { CodecError, LimitError } from "../src/core/errors.ts";
+import { mapCases } from "./helpers/map-cases.ts";
 import { perlMissing, runPerl } from "./helpers/perl.ts";
 
 const enc = new TextEncoder();
@@ -477,18 +478,7 @@ describe("Data::Dumper freezer against Perl", () => {
       ],
       [`[bless({}, "caf\\x{e9}::\\x{263a}")]`, [bless({}, "café::☺")]],
       [`[qr/a\\/b/i]`, [new PerlRegexp("a/b", "i")]],
-      // A Map is a hash (text keys; a __proto__ key is a key), one hash when met twice, blessed like any ref.
-      [`[{a=>1, "__proto__"=>2, 7=>"x"}]`, [
-        new Map<string | number, PerlInput>([["a", 1], ["__proto__", 2], [7, "x"]]),
-      ]],
-      [
-        `do { my $h = {k=>1}; [$h, $h] }`,
-        (() => {
-          const m = new Map([["k", 1]]);
-          return [m, m];
-        })(),
-      ],
-      [`[bless({a=>1}, "My::M")]`, [bless(new Map([["a", 1]]), "My::M")]],
+      ...mapCases(),
     ];
     const results = perlThawCompare(cases.map((c) => c[0]), cases.map((c) => dumperFreeze(c[1])));
     results.forEach(([got, want], i) => assert.equal(got, want, cases[i]![0]));

@@ -13,6 +13,7 @@ import {
 import { bless, blessedClass, PerlRef, PerlRegexp, PerlVString, StorableHook } from "../src/core/perl.ts";
 import type { PerlInput, PerlValue } from "../src/core/perl.ts";
 import { CodecError, LimitError } from "../src/core/errors.ts";
+import { mapCases } from "./helpers/map-cases.ts";
 import { perlMissing, runPerl } from "./helpers/perl.ts";
 import { spawnSync } from "node:child_process";
 
@@ -392,18 +393,7 @@ describe("FreezeThaw against Perl", () => {
           return [h, h];
         })(),
       ],
-      // A Map is a hash (text keys; a __proto__ key is a key), one hash when met twice, blessed like any ref.
-      [`[{a=>1, "__proto__"=>2, 7=>"x"}]`, [
-        new Map<string | number, PerlInput>([["a", 1], ["__proto__", 2], [7, "x"]]),
-      ]],
-      [
-        `do { my $h = {k=>1}; [$h, $h] }`,
-        (() => {
-          const m = new Map([["k", 1]]);
-          return [m, m];
-        })(),
-      ],
-      [`[bless({a=>1}, "My::M")]`, [bless(new Map([["a", 1]]), "My::M")]],
+      ...mapCases(),
     ];
     const results = perlThawCompare(cases.map((c) => c[0]), cases.map((c) => freezeThawFreeze(c[1])));
     results.forEach(([got, want, viaPerl], i) => {

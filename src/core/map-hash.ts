@@ -1,11 +1,32 @@
 /**
- * A JS `Map` sent as a Perl hash by the text codecs (FreezeThaw, Data::Dumper), which write
- * hashes from plain objects. Storable writes Maps directly and needs none of this.
+ * A JS `Map` sent as a Perl hash: the key rule every encoder applies, and for the text codecs
+ * (FreezeThaw, Data::Dumper), which write hashes from plain objects, the Map as such an object.
+ * Storable writes Maps directly and uses only the key rule.
  *
  * @module
  */
 import { CodecError } from "./errors.ts";
 import { PERL_CLASS, type PerlValue } from "./perl.ts";
+
+/**
+ * A Map key as the Perl hash key it becomes: strings as they are, numbers and bigints as their
+ * decimal text; anything else is a CodecError (Perl hash keys are text). `who` prefixes the message.
+ *
+ * @example
+ * ```ts
+ * import { hashKeyOf } from "./map-hash.ts";
+ * hashKeyOf(7); // "7"
+ * ```
+ */
+export function hashKeyOf(k: unknown, who?: string): string {
+  if (typeof k === "string") return k;
+  if (typeof k === "number" || typeof k === "bigint") return String(k);
+  throw new CodecError(
+    `${who ? `${who}: ` : ""}cannot freeze a Map with a ${
+      k === null ? "null" : typeof k
+    } key: Perl hash keys are strings`,
+  );
+}
 
 /**
  * Converts Maps to hashes for one encode, the same Map always to the same hash, so that a Map
@@ -36,14 +57,7 @@ export class MapHashes {
     let h = this.#made.get(m);
     if (h !== undefined) return h;
     h = Object.create(null) as Record<string, PerlValue>;
-    for (const [k, v] of m) {
-      if (typeof k !== "string" && typeof k !== "number" && typeof k !== "bigint") {
-        throw new CodecError(
-          `${this.#who}: cannot freeze a Map with a ${k === null ? "null" : typeof k} key: Perl hash keys are strings`,
-        );
-      }
-      h[String(k)] = v as PerlValue;
-    }
+    for (const [k, v] of m) h[hashKeyOf(k, this.#who)] = v as PerlValue;
     const cls = (m as { [PERL_CLASS]?: unknown })[PERL_CLASS];
     if (cls !== undefined) {
       Object.defineProperty(h, PERL_CLASS, { value: cls, enumerable: true, writable: true, configurable: true });

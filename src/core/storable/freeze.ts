@@ -19,6 +19,7 @@
  */
 import { CodecError, LimitError } from "../errors.ts";
 import { PERL_CLASS, type PerlInput, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableHook } from "../perl.ts";
+import { hashKeyOf } from "../map-hash.ts";
 import { isAsciiString } from "../text.ts";
 
 /**
@@ -408,11 +409,7 @@ export class StorableEncoder {
     const keys: string[] = [];
     const vals: PerlValue[] = [];
     for (const [k, v] of m) {
-      if (typeof k === "string") keys.push(k);
-      else if (typeof k === "number" || typeof k === "bigint") keys.push(String(k));
-      else {throw new CodecError(
-          `cannot freeze a Map with a ${k === null ? "null" : typeof k} key: Perl hash keys are strings`,
-        );}
+      keys.push(hashKeyOf(k));
       vals.push(v);
     }
     let order: number[] | undefined;
