@@ -291,6 +291,13 @@ const CORPUS: Record<string, Expect> = {
   latin1_bytes: () => [u8(0x63, 0x61, 0x66, 0xe9), u8(0xff, 0x80, 0x00, 0x7f)],
   binary_nul: () => [u8(0x61, 0, 0x62, 0, 0, 0xff), "\0\0\0"],
   utf8_text: () => ["é", "日本語", "😀", "mixed é 日 😀 a"],
+  mid_strings: () =>
+    [15, 16, 17, 33, 40, 85, 200].flatMap((l) => [
+      ...["a", "\u00e9", "\u65e5", "\u{1f600}", "\uD800", "\uFFFD"].map((x) => "a".repeat(l) + x + "b".repeat(l % 5)),
+      ...[[0xe9], [0xc3, 0xa9], [0xef, 0xbf, 0xbd], [0xed, 0xa0, 0x80]].map((x) =>
+        new Uint8Array([...new Array(l).fill(0x61), ...x, 0x7a])
+      ),
+    ]),
   integers: (native) => [
     0,
     -1,
@@ -643,6 +650,10 @@ function jsCases(): Record<string, PerlValue> {
     str_ascii: ["hello", "", "line\nbreak", "tab\there", "nul\0byte"],
     str_non_ascii: ["café", "日本語", "😀", "é".repeat(300), "mixed é 日 😀"],
     str_lone_surrogate: ["a\uD800b", "\uDC00", "\uD83Dx"],
+    // around every length where the writer changes strategy (JS loop, native write, 1-byte length)
+    str_lengths: [15, 16, 17, 40, 84, 85, 86, 200, 300].flatMap((l) =>
+      ["a", "\u00e9", "\u65e5", "\u{1f600}", "\uD800"].map((x) => "a".repeat(l) + x + "b".repeat(l % 7))
+    ),
     bytes: [u8(0, 1, 255, 128), new Uint8Array(0), enc("plain"), u8(0xe9)],
     ints: INT_CASES,
     floats: [2.5, -0.1, 1e300, 1.5e-300, 0.1 + 0.2, -1e-7, 123456.789],
@@ -713,6 +724,7 @@ const JS_CASE_NAMES = [
   "str_ascii",
   "str_non_ascii",
   "str_lone_surrogate",
+  "str_lengths",
   "bytes",
   "ints",
   "floats",

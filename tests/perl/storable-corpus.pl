@@ -99,6 +99,20 @@ my @CORPUS = (
     numeric_strings   => sub { ["42", "3.14", "007", "1e3", " 5", "-0", "0x10", "12345678901234567890"] },
     long_ascii        => sub { ["x" x 300] },
     long_utf8         => sub { ["é" x 300] },
+    # around the lengths where the reader changes strategy (JS build, native decode)
+    mid_strings       => sub {
+        no warnings;
+        my @s;
+        for my $l (15, 16, 17, 33, 40, 85, 200) {
+            for my $x ("a", "\x{e9}", "\x{65e5}", "\x{1f600}", "\x{d800}", "\x{fffd}") {
+                my $s = ("a" x $l) . $x . ("b" x ($l % 5));
+                utf8::upgrade($s) unless $x eq "a";
+                push @s, $s;
+            }
+            push @s, map { ("a" x $l) . $_ . "z" } "\xe9", "\xc3\xa9", "\xef\xbf\xbd", "\xed\xa0\x80";
+        }
+        \@s;
+    },
     boundary_strings  => sub { ["a" x 255, "b" x 256, "é" x 127, "é" x 128] },
     mib_binary        => sub { [pack("C*", map { ($_ * 7) & 255 } 0 .. 1048575)] },
     mib_ascii         => sub { ["abcdefghijklmnop" x 65536] },
@@ -258,6 +272,12 @@ my %EXPECT = (
     str_non_ascii    => sub { ["café", "日本語", "😀", "é" x 300, "mixed é 日 😀"] },
     # lone surrogates travel as Perl's lax UTF-8 (ED A0 80): Perl gets the code point itself
     str_lone_surrogate => sub { no warnings; ["a\x{d800}b", "\x{dc00}", "\x{d83d}x"] },
+    # around every length where the writer changes strategy (JS loop, native write, 1-byte length)
+    str_lengths      => sub {
+        no warnings;
+        [map { my $l = $_; map { my $s = ("a" x $l) . $_ . ("b" x ($l % 7)); utf8::upgrade($s) unless $_ eq "a"; $s } "a", "\x{e9}", "\x{65e5}", "\x{1f600}", "\x{d800}" }
+            15, 16, 17, 40, 84, 85, 86, 200, 300]
+    },
     bytes            => sub { ["\x00\x01\xff\x80", "", "plain", "\xe9"] },
     ints             => sub {
         [0, -1, 1, 127, 128, -128, -129, 255, 256, 32767, 65536, 2147483647, 2147483648,

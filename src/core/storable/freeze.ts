@@ -776,7 +776,7 @@ export class StorableEncoder {
   /** A JS string: SX_SCALAR when ASCII, else SX_UTF8STR (Perl gets a UTF-8 flagged string). */
   private string(s: string): void {
     const n = s.length;
-    if (n <= 85) {
+    if (n <= 85 && (n <= SHORT_STRING || nativeUtf8Write === undefined)) {
       // At most 3 bytes per UTF-16 unit: the byte length fits the 1-byte form.
       this.ensure(2 + 3 * n);
       const b = this.buf;
@@ -797,6 +797,19 @@ export class StorableEncoder {
       p = utf8EncodeInto(s, i, b, p);
       b[at] = 23; // SX_UTF8STR
       b[at + 1] = p - at - 2;
+      this.pos = p;
+      return;
+    }
+    if (n <= 85) {
+      // Native, straight after the 1-byte length (at most 255 bytes).
+      this.ensure(2 + 3 * n);
+      const b = this.buf;
+      const at = this.pos;
+      let p = utf8EncodeLong(s, b, at + 2);
+      if (p < 0) p = utf8EncodeInto(s, 0, b, at + 2);
+      const len = p - at - 2;
+      b[at] = len !== n ? 23 : 10;
+      b[at + 1] = len;
       this.pos = p;
       return;
     }
@@ -947,10 +960,42 @@ function utf8EncodeInto(str: string, from: number, buf: Uint8Array, pos: number)
   return pos;
 }
 
-/** TextEncoder for long well-formed strings (it would replace lone surrogates); -1 if not usable. */
+/**
+ * Strings up to this length are written by a JS loop even when a native writer exists: below it
+ * the call costs more than the loop (measured on Node and Bun, flat from 16 to 48).
+ */
+const SHORT_STRING = 16;
+
+type Utf8Write = (this: Uint8Array, str: string, offset: number) => number;
+
+/**
+ * Node's and Bun's Buffer#utf8Write works on any Uint8Array and writes without the view that
+ * TextEncoder#encodeInto needs per call: 1.2x (Node) to 2.5x (Bun) faster on the strings-heavy
+ * payload. Deno's is slower than its encodeInto, so it is not used there. Used only when present
+ * and proven right (offset, 1- to 4-byte sequences, byte count); speed only, same bytes.
+ */
+const nativeUtf8Write: Utf8Write | undefined = (() => {
+  try {
+    if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined") return undefined;
+    const f = (globalThis as { Buffer?: { prototype?: { utf8Write?: unknown } } }).Buffer?.prototype?.utf8Write;
+    if (typeof f !== "function") return undefined;
+    const probe = "a\u00e9\u2713\u{1f600}z";
+    const want = [0x61, 0xc3, 0xa9, 0xe2, 0x9c, 0x93, 0xf0, 0x9f, 0x98, 0x80, 0x7a];
+    const b = new Uint8Array(3 + want.length + 2);
+    const n = f.call(b.subarray(1), probe, 2);
+    if (n !== want.length || b[0] !== 0 || b[1] !== 0 || b[2] !== 0) return undefined;
+    for (let i = 0; i < want.length; i++) if (b[3 + i] !== want[i]) return undefined;
+    return f as Utf8Write;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Long well-formed strings natively (lone surrogates would be replaced there); -1 if not usable. */
 function utf8EncodeLong(str: string, buf: Uint8Array, pos: number): number {
   const wf = (str as { isWellFormed?: () => boolean }).isWellFormed;
   if (typeof wf !== "function" || !wf.call(str)) return -1;
+  if (nativeUtf8Write !== undefined) return pos + nativeUtf8Write.call(buf, str, pos);
   textEncoder ??= new TextEncoder();
   return pos + textEncoder.encodeInto(str, buf.subarray(pos)).written;
 }

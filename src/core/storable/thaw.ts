@@ -991,6 +991,36 @@ const nativeLatin1: ((this: Uint8Array, s: number, e: number) => string) | undef
   }
 })();
 
+/**
+ * Node's, Bun's and Deno's Buffer#utf8Slice: a native UTF-8 decode about twice as fast as
+ * TextDecoder#decode on short and mid-sized strings. Its own policy for bad input does not
+ * matter: it must only turn anything it cannot decode into U+FFFD (proven on every lone byte,
+ * a truncated and an overlong sequence and a surrogate), and a result holding U+FFFD is
+ * decoded again by {@link utf8DecodeJs}, whose lax rules are the ones that count.
+ */
+const nativeUtf8: ((this: Uint8Array, s: number, e: number) => string) | undefined = (() => {
+  try {
+    const f = (globalThis as { Buffer?: { prototype?: { utf8Slice?: unknown } } }).Buffer?.prototype?.utf8Slice;
+    if (typeof f !== "function") return undefined;
+    const call = (bytes: number[]): unknown => {
+      const b = new Uint8Array(bytes.length + 2);
+      b.set(bytes, 1);
+      return f.call(b.subarray(1), 0, bytes.length);
+    };
+    if (call([0x61, 0xc3, 0xa9, 0xe2, 0x9c, 0x93, 0xf0, 0x9f, 0x98, 0x80]) !== "a\u00e9\u2713\u{1f600}") {
+      return undefined;
+    }
+    for (let c = 0x80; c <= 0xff; c++) if (call([0x61, c, 0x62]) !== "a\ufffdb") return undefined;
+    for (const bad of [[0xe2, 0x9c], [0xc0, 0xaf], [0xed, 0xa0, 0x80]]) {
+      const out = call(bad);
+      if (typeof out !== "string" || out.indexOf("\ufffd") === -1) return undefined;
+    }
+    return f as (this: Uint8Array, s: number, e: number) => string;
+  } catch {
+    return undefined;
+  }
+})();
+
 /** The `n` bytes at `s` as a string when all are ASCII, else undefined. */
 function asciiDecode(b: Uint8Array, s: number, n: number): string | undefined {
   if (n <= SHORT_MAX) {
@@ -1007,6 +1037,13 @@ function asciiDecode(b: Uint8Array, s: number, n: number): string | undefined {
     return shortAscii(b, s, n);
   }
   const e = s + n;
+  if (nativeUtf8 !== undefined) {
+    // One native pass instead of a JS ASCII check and then a decode. A valid multi-byte sequence
+    // shortens the result and anything else non-ASCII becomes U+FFFD (the probe proved it for
+    // every lone byte), so the same length without U+FFFD means every byte was ASCII.
+    const out = nativeUtf8.call(b, s, e);
+    return out.length === n && out.indexOf("\ufffd") === -1 ? out : undefined;
+  }
   if (!isAscii(b, s, e)) return undefined;
   if (nativeLatin1 === undefined && n > 32) return (textDecoder ??= new TextDecoder("utf-8")).decode(b.subarray(s, e));
   return latin1Decode(b, s, e);
@@ -1210,6 +1247,11 @@ function utf8Decode(b: Uint8Array, s: number, e: number): string {
       out += fromCharCode(c);
     }
     return i === e ? out : out + utf8DecodeJs(b, i, e);
+  }
+  if (nativeUtf8 !== undefined) {
+    // Lone surrogates (ED A0..BF xx) and invalid bytes come out as U+FFFD: decode those again.
+    const out = nativeUtf8.call(b, s, e);
+    return out.indexOf("\ufffd") === -1 ? out : utf8DecodeJs(b, s, e);
   }
   const view = b.subarray(s, e);
   if (view.indexOf(0xed) !== -1) return utf8DecodeJs(b, s, e);
