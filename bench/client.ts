@@ -11,6 +11,9 @@
  * - sequential `call("test/echo", rowsPayload(1))`, each awaited before the next: time per call;
  * - `post` of the same payload, each awaited (ours resolves once written, ClientLite's returns
  *   once written): posts per second.
+ * A third client in the same rounds, a bare `node:net` socket (on every runtime) that writes one
+ * prebuilt frame and waits for the answer's bytes, with no IKC machinery at all, is the floor that
+ * any client on this runtime's sockets can reach against this server.
  * The headline is the median over rounds of the per-round ratio. Beside it: our client's CPU time
  * per call, and on Node and Deno its heap allocation per call (young generation sized so that no
  * collection runs during the measured calls: heap used after less before, over the calls).
@@ -21,10 +24,13 @@
  * @module
  */
 import { spawn } from "node:child_process";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import process from "node:process";
 import { IkcClient } from "../src/client.ts";
 import type { PerlValue } from "../src/core/perl.ts";
+import { nfreeze } from "../src/core/storable/mod.ts";
+import { requestMessage } from "../src/core/message.ts";
 import { type PerlServer, startPerlServer } from "../tests/helpers/server.ts";
 import { rowsPayload } from "./payloads.ts";
 import {
@@ -110,6 +116,96 @@ class PerlClient {
   }
 }
 
+/**
+ * The floor: IKC0 setup by hand, then the same request frame written again and again, each answer
+ * counted off by its length prefix and never thawed.
+ */
+class BareClient {
+  #socket: Socket;
+  #call: Uint8Array;
+  #post: Uint8Array;
+  #buf: Uint8Array = new Uint8Array(0);
+  #wake: (() => void) | undefined;
+
+  private constructor(socket: Socket, remote: string) {
+    this.#socket = socket;
+    const frame = (v: Record<string, PerlValue>) => {
+      const body = nfreeze(v);
+      const head = new TextEncoder().encode(`${body.length}\0`);
+      const f = new Uint8Array(head.length + body.length);
+      f.set(head);
+      f.set(body, head.length);
+      return f;
+    };
+    const from = { kernel: "BenchBare", session: "IKCLite" };
+    this.#call = frame(requestMessage(`poe://${remote}/test/echo`, payload, from, { ...from, state: "1" }));
+    this.#post = frame(requestMessage(`poe://${remote}/test/echo`, payload, from));
+    socket.on("data", (d: Uint8Array) => this.#data(d));
+  }
+
+  static start(port: number): Promise<BareClient> {
+    return new Promise((res, rej) => {
+      const socket = connect({ port, host: "127.0.0.1", noDelay: true });
+      socket.once("error", rej);
+      socket.once("connect", () => socket.write(`SETUP KERNEL=BenchBare;FREEZER=Storable;PID=${process.pid}\r\n`));
+      let line = "";
+      const onLine = (d: Uint8Array) => {
+        line += new TextDecoder("latin1").decode(d);
+        const i = line.indexOf("\n");
+        if (i < 0) return;
+        socket.off("data", onLine);
+        const m = /^SETUP KERNEL=([^,;]+)/.exec(line);
+        if (!m || i + 1 !== line.length) return rej(new Error(`bare client: unexpected setup reply ${line}`));
+        res(new BareClient(socket, m[1]));
+      };
+      socket.on("data", onLine);
+    });
+  }
+
+  #data(d: Uint8Array): void {
+    const b = this.#buf.length ? concat(this.#buf, d) : d;
+    const z = b.indexOf(0);
+    if (z < 0) return void (this.#buf = b);
+    let n = 0;
+    for (let i = 0; i < z; i++) n = n * 10 + b[i] - 48;
+    if (b.length < z + 1 + n) return void (this.#buf = b);
+    this.#buf = b.subarray(z + 1 + n);
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  async calls(n: number): Promise<number> {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      await new Promise<void>((res) => {
+        this.#wake = res;
+        this.#socket.write(this.#call);
+      });
+    }
+    return (performance.now() - t0) / 1000;
+  }
+
+  async posts(n: number): Promise<number> {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await new Promise<void>((res) => this.#socket.write(this.#post, () => res()));
+    const secs = (performance.now() - t0) / 1000;
+    await this.calls(1); // the server has taken them all (excluded)
+    return secs;
+  }
+
+  stop(): void {
+    this.#socket.destroy();
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 async function ourCalls(c: IkcClient, n: number): Promise<{ secs: number; cpuUs: number }> {
   const c0 = cpuMicros();
   const t0 = performance.now();
@@ -140,6 +236,7 @@ const lib = env("IKC_GENUINE_LIB") || undefined;
 let server: PerlServer | undefined;
 let perl: PerlClient | undefined;
 let ours: IkcClient | undefined;
+let bare: BareClient | undefined;
 try {
   server = lib
     ? await startPerlServer(["--port", "0"], "check/genuine-server.pl", ["-I", lib])
@@ -149,11 +246,14 @@ try {
     : "the bundled Perl peer tests/perl/ikc-server.pl (genuine IKC absent: set BENCH_GENUINE for bench-all.sh)";
   perl = await PerlClient.start(server.port, lib);
   ours = await IkcClient.connect({ port: server.port, name: "BenchOurs", host: "127.0.0.1" });
+  bare = await BareClient.start(server.port);
   // Warm-up: both clients, and our JIT.
   await perl.run("calls", Math.min(500, CALLS));
   await ourCalls(ours, Math.max(500, CALLS));
   await perl.run("posts", Math.min(1000, POSTS));
   await ourPosts(ours, Math.max(1000, POSTS));
+  await bare.calls(Math.max(500, CALLS));
+  await bare.posts(Math.max(1000, POSTS));
 
   const callRatios: number[] = [];
   const postRatios: number[] = [];
@@ -162,7 +262,13 @@ try {
   const ourPostRate: number[] = [];
   const perlPostRate: number[] = [];
   const ourCpu: number[] = [];
+  const bareCallRatios: number[] = [];
+  const barePostRatios: number[] = [];
+  const bareCallUs: number[] = [];
+  const barePostRate: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
+    const bc = await bare.calls(CALLS);
+    bareCallUs.push((bc / CALLS) * 1e6);
     let p: number, o: { secs: number; cpuUs: number };
     if (r % 2 === 0) {
       p = await perl.run("calls", CALLS);
@@ -175,6 +281,9 @@ try {
     ourCallUs.push((o.secs / CALLS) * 1e6);
     ourCpu.push(o.cpuUs / CALLS);
     callRatios.push(o.secs / p);
+    bareCallRatios.push(bc / p);
+    const bp = await bare.posts(POSTS);
+    barePostRate.push(POSTS / bp);
     let pp: number, op: number;
     if (r % 2 === 0) {
       pp = await perl.run("posts", POSTS);
@@ -186,6 +295,7 @@ try {
     perlPostRate.push(POSTS / pp);
     ourPostRate.push(POSTS / op);
     postRatios.push(pp / op);
+    barePostRatios.push(pp / bp);
   }
   const alloc = await allocationPerCall(ours, Math.min(CALLS, 2000));
 
@@ -195,7 +305,9 @@ try {
   console.log(
     `Server: ${serverWhat}. Perl's client: ${perl.what}. Ours: IkcClient (Storable, IKC0). ` +
       `${ROUNDS} interleaved rounds of ${fmtInt(CALLS)} sequential calls and ${fmtInt(POSTS)} awaited posts each, ` +
-      `of \`test/echo\` with \`rowsPayload(1)\`, after a warm-up.\n`,
+      `of \`test/echo\` with \`rowsPayload(1)\`, after a warm-up. The floor rows, measured in the same rounds, are ` +
+      "a bare `node:net` socket writing one prebuilt frame per request and counting the answer's bytes " +
+      "(no IKC client at all): what any client on this runtime's sockets can reach against this server.\n",
   );
   console.log(mdTable(
     ["measure", "ours", "Perl", "ours/Perl (median of rounds)", "range", "target"],
@@ -215,6 +327,22 @@ try {
         fmtRatio(postRatio),
         `${fmtRatio(Math.min(...postRatios))} – ${fmtRatio(Math.max(...postRatios))}`,
         `≥ 1.50x: ${postRatio >= 1.5 ? "met" : "missed"}`,
+      ],
+      [
+        "floor: bare socket, prebuilt frame, sequential call",
+        fmtTime(median(bareCallUs) / 1000),
+        fmtTime(median(perlCallUs) / 1000),
+        fmtRatio(median(bareCallRatios)),
+        `${fmtRatio(Math.min(...bareCallRatios))} – ${fmtRatio(Math.max(...bareCallRatios))}`,
+        "",
+      ],
+      [
+        "floor: bare socket, prebuilt frame, awaited post",
+        fmtInt(median(barePostRate)),
+        fmtInt(median(perlPostRate)),
+        fmtRatio(median(barePostRatios)),
+        `${fmtRatio(Math.min(...barePostRatios))} – ${fmtRatio(Math.max(...barePostRatios))}`,
+        "",
       ],
     ],
   ));
@@ -237,10 +365,13 @@ try {
     ourPostsPerSec: median(ourPostRate),
     perlPostsPerSec: median(perlPostRate),
     ourCpuUsPerCall: median(ourCpu),
+    bareCallRatio: median(bareCallRatios),
+    barePostRatio: median(barePostRatios),
     allocBytesPerCall: alloc,
   });
 } finally {
   perl?.stop();
+  bare?.stop();
   await ours?.disconnect().catch(() => {});
   await server?.stop();
 }

@@ -2,6 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { encodeFrame, FrameReader, LineReader } from "../src/core/frame.ts";
+import { FrameBatch } from "../src/core/frame-batch.ts";
 import { LimitError, ProtocolError } from "../src/core/errors.ts";
 import { ConcatReader } from "./helpers/concat-reader.ts";
 import { perlMissing, runPerl } from "./helpers/perl.ts";
@@ -497,5 +498,67 @@ describe("against Perl's POE::Filter::Reference", () => {
     );
     assert.deepEqual(echoed, concat(raw.map(encodeFrame)));
     assert.deepEqual(readAll(new FrameReader(), [echoed]), raw);
+  });
+});
+
+describe("FrameBatch: frames batched for one write, buffers reused", () => {
+  const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+  const decode = (wire: Uint8Array) => {
+    const r = new FrameReader();
+    return r.push(wire);
+  };
+
+  test("what is taken is exactly encodeFrame of each payload, in order", () => {
+    const b = new FrameBatch({ initialSize: 16 });
+    assert.equal(b.take(), undefined);
+    const payloads = [bytes(0, 1), bytes(9, 2), bytes(10, 3), bytes(999, 4), bytes(100000, 5)];
+    for (const p of payloads) b.push(p);
+    assert.equal(b.size, payloads.reduce((n, p) => n + encodeFrame(p).length, 0));
+    const wire = b.take()!;
+    assert.deepEqual(wire, Uint8Array.from(payloads.flatMap((p) => [...encodeFrame(p)])));
+    assert.deepEqual(decode(wire), payloads);
+    assert.equal(b.size, 0);
+  });
+
+  test("a released buffer is reused; a range is never touched before its release", () => {
+    const b = new FrameBatch({ initialSize: 64 });
+    b.push(bytes(20, 1));
+    const first = b.take()!;
+    const copy = first.slice();
+    b.push(bytes(20, 2)); // fills the other buffer while the first is "being written"
+    assert.throws(() => b.take(), /not released/);
+    assert.deepEqual(first, copy);
+    b.release(true);
+    const second = b.take()!;
+    assert.notEqual(second.buffer, first.buffer);
+    assert.deepEqual(decode(second), [bytes(20, 2)]);
+    b.release(true);
+    b.push(bytes(20, 3));
+    const third = b.take()!;
+    assert.equal(third.buffer, first.buffer, "a written buffer is filled again");
+    assert.deepEqual(decode(third), [bytes(20, 3)]);
+  });
+
+  test("after a failed write, or beyond keepSize, the buffer is dropped, not reused", () => {
+    const b = new FrameBatch({ initialSize: 64, keepSize: 1024 });
+    b.push(bytes(10, 1));
+    const failed = b.take()!;
+    b.release(false);
+    b.push(bytes(10, 2));
+    const next = b.take()!;
+    assert.notEqual(next.buffer, failed.buffer);
+    b.release(true);
+    b.push(bytes(5000, 3));
+    const big = b.take()!;
+    b.release(true);
+    b.push(bytes(10, 4));
+    assert.notEqual(b.take()!.buffer, big.buffer);
+  });
+
+  test("growing mid-batch keeps the frames queued before", () => {
+    const b = new FrameBatch({ initialSize: 32 });
+    const payloads = Array.from({ length: 50 }, (_, i) => bytes(i * 7, i));
+    for (const p of payloads) b.push(p);
+    assert.deepEqual(decode(b.take()!), payloads);
   });
 });

@@ -896,6 +896,18 @@ describe("Storable: JS -> Perl -> JS round trip", () => {
       new PerlRef("root scalar"),
       bless({ root: true }, "Root::Blessed"),
       Array.from({ length: 5000 }, (_, i) => ({ i, s: `item ${i}` })),
+      // identity across the writer's switch from a scan to a Map (after 16 objects)...
+      (() => {
+        const early = { early: 1 };
+        const items = Array.from({ length: 20 }, (_, i) => ({ i }));
+        return [early, ...items, early, items[3], items[19]];
+      })(),
+      // ...and a hash rewritten as SX_FLAG_HASH (key "é" comes last) after its values crossed it
+      (() => {
+        const early = [0];
+        const inner = Array.from({ length: 20 }, (_, i) => [i]);
+        return [early, { a: early, b: inner, "é": inner[5] }, inner[5], inner[19], early];
+      })(),
     ];
     const back = throughPerl(values);
     values.forEach((v, i) => assertGraph(back[i], wire(v), `value ${i}`));

@@ -8,6 +8,7 @@
 import { DisconnectedError } from "../core/errors.ts";
 import type { Freezer } from "../core/freezer.ts";
 import { FrameReader } from "../core/frame.ts";
+import { FrameBatch } from "../core/frame-batch.ts";
 import type { NegotiationResult } from "../core/negotiation.ts";
 import type { PerlValue } from "../core/perl.ts";
 import type { Connection } from "../transport/types.ts";
@@ -50,8 +51,6 @@ export interface ChannelEvents {
   overflow?(channel: Channel): void;
 }
 
-const NUL = 0x00;
-
 /**
  * One negotiated connection in the frame stage.
  *
@@ -90,7 +89,7 @@ export class Channel {
   readonly #reader: FrameReader;
   readonly #maxWriteBuffer: number;
   #events: ChannelEvents | undefined;
-  #pieces: Uint8Array[] = [];
+  readonly #batch = new FrameBatch();
   #callbacks: Array<((err?: Error) => void) | undefined> = [];
   #queued = 0;
   #inFlight = 0;
@@ -146,13 +145,10 @@ export class Channel {
       done?.(this.reason ?? new DisconnectedError(`connection to ${this.conn.remote} is closed`));
       return;
     }
-    const header = String(payload.byteLength);
-    const head = new Uint8Array(header.length + 1);
-    for (let i = 0; i < header.length; i++) head[i] = header.charCodeAt(i);
-    head[header.length] = NUL;
-    this.#pieces.push(head, payload);
+    // Copied into the batch now (the one copy per frame): the freezer may reuse its buffer.
+    this.#batch.push(payload);
     this.#callbacks.push(done);
-    this.#queued += head.byteLength + payload.byteLength;
+    this.#queued = this.#batch.size;
     if (!this.#flushing) {
       // Flushed a microtask later, so every answer to the frames of one read (and every call
       // made in one tick) goes out in one write, not the first alone and the rest after it.
@@ -189,19 +185,12 @@ export class Channel {
   };
 
   async #flush(): Promise<void> {
-    while (this.#pieces.length > 0) {
-      const pieces = this.#pieces;
+    for (;;) {
+      const data = this.#batch.take();
+      if (data === undefined) break;
       const callbacks = this.#callbacks;
-      this.#pieces = [];
       this.#callbacks = [];
-      // One copy per outgoing frame: the pieces are joined once, here.
-      const data = new Uint8Array(this.#queued);
-      let at = 0;
-      for (const p of pieces) {
-        data.set(p, at);
-        at += p.byteLength;
-      }
-      this.#inFlight = this.#queued;
+      this.#inFlight = data.byteLength;
       this.#queued = 0;
       let err: Error | undefined;
       try {
@@ -209,6 +198,8 @@ export class Channel {
       } catch (e) {
         err = e instanceof Error ? e : new DisconnectedError(String(e));
       }
+      // Written: the transport has let go of the bytes. After a failure that is not certain.
+      this.#batch.release(err === undefined);
       this.#inFlight = 0;
       for (const cb of callbacks) {
         if (cb) cb(err);

@@ -50,6 +50,8 @@ export interface FreezeOptions {
 const ROOT_ERROR = "the root value must be an object, array or PerlRef";
 const REGEXP_FLAGS = /^[msixpdualn]*$/;
 const INITIAL_SIZE = 0x4000;
+/** Objects found by a scan before a Map indexes them. */
+const SEEN_SCAN = 16;
 
 /**
  * A reusable Storable writer with fixed options. Consecutive results may share one
@@ -76,9 +78,13 @@ export class StorableEncoder {
   private lastSize = 0;
   private tag = 0;
   private depth = 0;
+  /** Tags of the objects written so far, once more than SEEN_SCAN were (see backrefScan). */
   private seen = new Map<object, number>();
+  private indexed = false;
   /** Objects in registration order, to undo registrations when a hash is rewritten flagged. */
   private seenLog: object[] = [];
+  /** Their tags, while they are few enough to be found by a scan. */
+  private seenTags: number[] = [];
   private classes = new Map<string, number>();
   private classLog: string[] = [];
   /** Object.prototype has enumerable properties (someone added some): for-in would see them. */
@@ -137,11 +143,13 @@ export class StorableEncoder {
       }
       throw e;
     } finally {
-      if (this.seenLog.length) {
+      if (this.indexed) {
         // A fresh Map is cheaper than clear() + regrowing the emptied table.
         this.seen = new Map();
-        this.seenLog.length = 0;
+        this.indexed = false;
       }
+      this.seenLog.length = 0;
+      this.seenTags.length = 0;
       if (this.classLog.length) {
         this.classes.clear();
         this.classLog.length = 0;
@@ -304,6 +312,7 @@ export class StorableEncoder {
 
   /** Writes SX_OBJECT and returns true when `v` was written before; else registers it. */
   private backref(v: object): boolean {
+    if (!this.indexed) return this.backrefScan(v);
     const t = this.seen.get(v);
     if (t !== undefined) {
       this.ensure(5);
@@ -314,6 +323,39 @@ export class StorableEncoder {
     this.seen.set(v, this.tag);
     this.seenLog.push(v);
     return false;
+  }
+
+  /**
+   * {@link backref} while at most SEEN_SCAN objects were written: most messages hold a handful,
+   * and a scan of those costs less than hashing them into a Map (made anew per encode).
+   */
+  private backrefScan(v: object): boolean {
+    const log = this.seenLog;
+    const n = log.length;
+    for (let i = 0; i < n; i++) {
+      if (log[i] === v) {
+        this.ensure(5);
+        this.buf[this.pos++] = 0; // SX_OBJECT
+        this.u32(this.seenTags[i]);
+        return true;
+      }
+    }
+    log.push(v);
+    this.seenTags.push(this.tag);
+    if (n + 1 > SEEN_SCAN) {
+      const m = this.seen;
+      const tags = this.seenTags;
+      for (let i = 0; i <= n; i++) m.set(log[i], tags[i]);
+      this.indexed = true;
+    }
+    return false;
+  }
+
+  /** The tag `v` was written under, if it was. */
+  private tagOf(v: object): number | undefined {
+    if (this.indexed) return this.seen.get(v);
+    const i = this.seenLog.indexOf(v);
+    return i < 0 ? undefined : this.seenTags[i];
   }
 
   /** An array, or a back reference when already written. */
@@ -443,6 +485,7 @@ export class StorableEncoder {
     this.tag = tag;
     const log = this.seenLog;
     while (log.length > seenLen) this.seen.delete(log.pop()!);
+    if (this.seenTags.length > seenLen) this.seenTags.length = seenLen;
     const cl = this.classLog;
     while (cl.length > classLen) this.classes.delete(cl.pop()!);
   }
@@ -575,7 +618,7 @@ export class StorableEncoder {
       if (!isReferenceLike(r)) {
         throw new CodecError("StorableHook.refs must hold references (objects, arrays, Maps or PerlRefs)");
       }
-      let t = this.seen.get(r as object);
+      let t = this.tagOf(r as object);
       if (t === undefined) {
         this.ensure(2);
         if (!recursed) {
