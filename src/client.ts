@@ -779,6 +779,7 @@ export class IkcClient {
     }
     this.#setStatus("closed");
     if (closing) await closing;
+    this.#kernel.deadlines.release();
     this.#kernel.reporter.flush();
   }
 
@@ -1011,6 +1012,8 @@ export class IkcClient {
     const before = this.#kernel.requests.size;
     this.#kernel.detach(ch, ch.reason ?? reason, keep as PendingRequest | undefined);
     const failed = before - this.#kernel.requests.size;
+    // No connection left to hold the process: an idle deadline timer must not either.
+    this.#kernel.deadlines.release();
     if (this.#closedByUser) return;
     this.error = (ch.reason ?? reason).message;
     if (failed === 0 && !retrying && !(reason instanceof DisconnectedError)) this.#kernel.reporter.report(reason);

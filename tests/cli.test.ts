@@ -57,6 +57,35 @@ function startIkcServe(): Promise<{ port: number; stop(): Promise<void>; out(): 
   });
 }
 
+describe("a client process ends when it is done", () => {
+  test("after calls with a 60 s timeout and disconnect(), nothing keeps it alive", { timeout: 40_000 }, async () => {
+    const server = await startIkcServe();
+    try {
+      const ts = import.meta.url.endsWith(".ts");
+      const script = fileURLToPath(new URL(`./fixtures/call-then-exit.${ts ? "ts" : "js"}`, import.meta.url));
+      const g = globalThis as { Deno?: unknown };
+      const args = g.Deno !== undefined ? ["run", "-A", "--no-check", script] : [script];
+      const t0 = performance.now();
+      const proc = spawn(process.execPath, [...args, String(server.port)], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      proc.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+      const code = await new Promise<number | null>((res) => {
+        const t = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+        proc.once("exit", (c) => {
+          clearTimeout(t);
+          res(c);
+        });
+      });
+      assert.equal(code, 0);
+      assert.match(out, /done/);
+      const secs = (performance.now() - t0) / 1000;
+      assert.ok(secs < 15, `the process took ${secs.toFixed(1)} s to end`);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 async function run(args: string[]): Promise<{ code: number; out: string[] }> {
   const out: string[] = [];
   const code = await main(args, (line) => out.push(line));

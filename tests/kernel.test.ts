@@ -426,6 +426,50 @@ describe("deadlines and reports", () => {
     assert.equal(d.size, 0);
   });
 
+  test("Deadlines: a stream of requests answered in time holds memory for the live ones only", () => {
+    const d = new Deadlines();
+    const first = d.add(60_000, () => assert.fail("the first fired"));
+    // Always one more request outstanding, 100,000 answered in time: the cancelled entries are
+    // compacted away instead of waiting a minute to surface.
+    let prev = d.add(60_000, () => assert.fail("fired"));
+    let most = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const next = d.add(60_000, () => assert.fail("fired"));
+      prev.cancel();
+      prev = next;
+      most = Math.max(most, d.held);
+    }
+    assert.equal(d.size, 2);
+    assert.ok(most <= 2100, `at most ~2 x 1,024 entries held, saw ${most}`);
+    first.cancel();
+    prev.cancel();
+    assert.equal(d.held, 0, "nothing live: nothing held");
+    d.release();
+    assert.equal(d.armed, false);
+  });
+
+  test("Deadlines: the timer outlives the last cancel until release(), and never fires a cancelled one", async () => {
+    const d = new Deadlines();
+    const fired: string[] = [];
+    d.add(20, () => fired.push("a")).cancel();
+    assert.equal(d.armed, true, "kept armed: back-to-back requests do not set a timer each");
+    const b = d.add(30, () => fired.push("b"));
+    await sleep(50);
+    assert.deepEqual(fired, ["b"]);
+    void b;
+    assert.equal(d.armed, false, "stops once nothing is live");
+    d.add(10_000, () => fired.push("c")).cancel();
+    assert.equal(d.armed, true);
+    d.release();
+    assert.equal(d.armed, false, "release() stops an idle timer at once");
+    const live = d.add(10_000, () => fired.push("d"));
+    d.release();
+    assert.equal(d.armed, true, "release() leaves a live deadline alone");
+    live.cancel();
+    d.release();
+    assert.deepEqual(fired, ["b"]);
+  });
+
   test("Reporter folds a flood into one report and one summary", async () => {
     const r = new Reporter("t", 30);
     const got: string[] = [];

@@ -28,13 +28,21 @@ interface Entry extends Deadline {
   dead: boolean;
 }
 
+/** Cancelled entries tolerated in the heap before it may be rebuilt. */
+const COMPACT_MIN = 1024;
+
 /** The monotonic clock deadlines are measured on, in milliseconds. */
 export const now: () => number = typeof performance !== "undefined" ? () => performance.now() : () => Date.now();
 
 /**
  * Many deadlines, one timer: a min-heap ordered by expiry. The timer is re-armed only when a new
  * deadline is earlier than the one it waits for, so back-to-back requests with the same timeout
- * cost a heap push and no timer call; cancelling is O(1) (the entry is skipped when it surfaces).
+ * cost a heap push and no timer call; cancelling is O(1) (the entry is skipped when it surfaces,
+ * and the heap is rebuilt from its live entries once the cancelled ones outnumber them, so a
+ * steady stream of requests answered in time holds memory for the live ones only). When the last
+ * deadline is cancelled the timer stays armed (it finds nothing due and stops), so sequential
+ * requests do not set and clear a timer each; {@link Deadlines.release} stops it at once, for an
+ * owner about to go idle (a closed connection must not keep the process alive).
  *
  * @example
  * ```ts
@@ -48,6 +56,8 @@ export const now: () => number = typeof performance !== "undefined" ? () => perf
 export class Deadlines {
   #heap: Entry[] = [];
   #live = 0;
+  /** Cancelled entries still in the heap. */
+  #dead = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
 
@@ -66,7 +76,11 @@ export class Deadlines {
         if (entry.dead) return;
         entry.dead = true;
         this.#live--;
-        if (this.#live === 0) this.#reset();
+        if (this.#live === 0) {
+          // Nothing left to wait for: drop the entries, keep the timer (see the class comment).
+          this.#heap = [];
+          this.#dead = 0;
+        } else if (++this.#dead > COMPACT_MIN && this.#dead > this.#live) this.#compact();
       },
     };
     this.#live++;
@@ -75,14 +89,38 @@ export class Deadlines {
     return entry;
   }
 
-  /** Cancels every deadline without firing any. */
+  /** Entries in memory, live or cancelled and not yet dropped (bounded: see the class comment). */
+  get held(): number {
+    return this.#heap.length;
+  }
+
+  /** True while the timer is set (a deadline is live, or the last one was cancelled before it fired). */
+  get armed(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** Cancels every deadline without firing any, and stops the timer. */
   clear(): void {
     for (const e of this.#heap) e.dead = true;
     this.#live = 0;
     this.#reset();
   }
 
+  /** Stops the timer when no deadline is live (else nothing changes). */
+  release(): void {
+    if (this.#live === 0) this.#reset();
+  }
+
+  /** Rebuilds the heap from its live entries. */
+  #compact(): void {
+    const live = this.#heap.filter((e) => !e.dead);
+    this.#heap = [];
+    this.#dead = 0;
+    for (const e of live) this.#push(e);
+  }
+
   #reset(): void {
+    this.#dead = 0;
     this.#heap = [];
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -104,6 +142,7 @@ export class Deadlines {
       const top = this.#heap[0];
       if (top.dead) {
         this.#pop();
+        this.#dead--;
         continue;
       }
       if (top.at > t) break;
@@ -120,7 +159,10 @@ export class Deadlines {
   };
 
   #firstLive(): Entry | undefined {
-    while (this.#heap.length > 0 && this.#heap[0].dead) this.#pop();
+    while (this.#heap.length > 0 && this.#heap[0].dead) {
+      this.#pop();
+      this.#dead--;
+    }
     return this.#heap[0];
   }
 
