@@ -843,26 +843,22 @@ export class StorableEncoder {
       this.pos = p;
       return;
     }
-    if (n <= 85) {
-      // Native, straight after the 1-byte length (at most 255 bytes).
-      this.ensure(2 + 3 * n);
-      const b = this.buf;
-      const at = this.pos;
-      let p = utf8EncodeLong(s, b, at + 2);
-      if (p < 0) p = utf8EncodeInto(s, 0, b, at + 2);
-      const len = p - at - 2;
-      b[at] = len !== n ? 23 : 10;
+    // Up to 85 units the bytes fit a 1-byte length: written straight after it. Longer ones leave
+    // room for a 4-byte length and move back when they turn out to fit the short form.
+    const head = n <= 85 ? 2 : 5;
+    this.ensure(head + 3 * n);
+    const b = this.buf;
+    const at = this.pos;
+    let p = utf8EncodeLong(s, b, at + head);
+    if (p < 0) p = utf8EncodeInto(s, 0, b, at + head);
+    const len = p - at - head;
+    const utf8 = len !== n; // byte length equals unit count only for pure ASCII
+    if (head === 2) {
+      b[at] = utf8 ? 23 : 10;
       b[at + 1] = len;
       this.pos = p;
       return;
     }
-    this.ensure(5 + 3 * n);
-    const b = this.buf;
-    const at = this.pos;
-    let p = utf8EncodeLong(s, b, at + 5);
-    if (p < 0) p = utf8EncodeInto(s, 0, b, at + 5);
-    const len = p - at - 5;
-    const utf8 = len !== n; // byte length equals unit count only for pure ASCII
     if (len <= 255) {
       b.copyWithin(at + 2, at + 5, p);
       b[at] = utf8 ? 23 : 10;
