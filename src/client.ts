@@ -284,6 +284,8 @@ export class IkcClient {
     this.#transport = t === undefined ? detectTransport() : typeof t === "string" ? transportFor(t) : t;
     this.#kernel = new Kernel({ id: this.name, names: [this.name, ...this.#opts.aliases], timeout });
     this.#kernel.unsolicited = (m) => this.#unsolicited(m);
+    // An open connection keeps the process alive anyway: only then may an idle timer stay armed.
+    this.#kernel.deadlines.holdWhile(() => this.#channel?.alive === true);
     this.#kernel.reporter.tap = (e) => {
       this.error = e.message;
     };

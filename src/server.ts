@@ -130,6 +130,8 @@ export class IkcServer {
     this.#opts = opts;
     this.#kernel = new Kernel({ id, names: [id, name, ...opts.aliases], timeout });
     this.#kernel.malformed = (e, ch) => ch.abort(e);
+    // The listener keeps the process alive until close(): only then may an idle timer stay armed.
+    this.#kernel.deadlines.holdWhile(() => !this.#closing.signal.aborted);
     this.#accepting = this.#acceptLoop();
   }
 

@@ -3,6 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { main, toJsonable } from "../src/cli.ts";
@@ -58,31 +59,47 @@ function startIkcServe(): Promise<{ port: number; stop(): Promise<void>; out(): 
 }
 
 describe("a client process ends when it is done", () => {
+  /** Runs tests/fixtures/call-then-exit on this runtime; resolves with its exit code, output and time. */
+  async function runFixture(args: string[]): Promise<{ code: number | null; out: string; secs: number }> {
+    const ts = import.meta.url.endsWith(".ts");
+    const script = fileURLToPath(new URL(`./fixtures/call-then-exit.${ts ? "ts" : "js"}`, import.meta.url));
+    const g = globalThis as { Deno?: unknown };
+    const pre = g.Deno !== undefined ? ["run", "-A", "--no-check", script] : [script];
+    const t0 = performance.now();
+    const proc = spawn(process.execPath, [...pre, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    proc.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+    const code = await new Promise<number | null>((res) => {
+      const t = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+      proc.once("exit", (c) => {
+        clearTimeout(t);
+        res(c);
+      });
+    });
+    return { code, out, secs: (performance.now() - t0) / 1000 };
+  }
+
   test("after calls with a 60 s timeout and disconnect(), nothing keeps it alive", { timeout: 40_000 }, async () => {
     const server = await startIkcServe();
     try {
-      const ts = import.meta.url.endsWith(".ts");
-      const script = fileURLToPath(new URL(`./fixtures/call-then-exit.${ts ? "ts" : "js"}`, import.meta.url));
-      const g = globalThis as { Deno?: unknown };
-      const args = g.Deno !== undefined ? ["run", "-A", "--no-check", script] : [script];
-      const t0 = performance.now();
-      const proc = spawn(process.execPath, [...args, String(server.port)], { stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      proc.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
-      const code = await new Promise<number | null>((res) => {
-        const t = setTimeout(() => proc.kill("SIGKILL"), 20_000);
-        proc.once("exit", (c) => {
-          clearTimeout(t);
-          res(c);
-        });
-      });
-      assert.equal(code, 0);
-      assert.match(out, /done/);
-      const secs = (performance.now() - t0) / 1000;
-      assert.ok(secs < 15, `the process took ${secs.toFixed(1)} s to end`);
+      const r = await runFixture([String(server.port)]);
+      assert.equal(r.code, 0);
+      assert.match(r.out, /done/);
+      assert.ok(r.secs < 15, `the process took ${r.secs.toFixed(1)} s to end`);
     } finally {
       await server.stop();
     }
+  });
+
+  test("after a call that could not connect (60 s timeout), nothing keeps it alive", { timeout: 40_000 }, async () => {
+    const free = createServer();
+    await new Promise<void>((res) => free.listen(0, "127.0.0.1", () => res()));
+    const port = (free.address() as { port: number }).port;
+    await new Promise<void>((res) => free.close(() => res()));
+    const r = await runFixture(["--refused", String(port)]);
+    assert.equal(r.code, 0);
+    assert.match(r.out, /refused/);
+    assert.ok(r.secs < 15, `the process took ${r.secs.toFixed(1)} s to end`);
   });
 });
 

@@ -555,6 +555,25 @@ describe("FrameBatch: frames batched for one write, buffers reused", () => {
     assert.notEqual(b.take()!.buffer, big.buffer);
   });
 
+  test("idle() keeps one buffer at most", () => {
+    const b = new FrameBatch({ initialSize: 64 });
+    b.push(bytes(10, 1));
+    const a = b.take()!;
+    b.push(bytes(10, 2)); // queued behind the write: a second buffer
+    b.release(true); // a becomes the spare
+    const second = b.take()!;
+    b.release(true);
+    b.idle(); // nothing written or queued: the spare (second's) goes
+    for (let i = 3; i < 6; i++) {
+      b.push(bytes(10, i));
+      const t = b.take()!;
+      assert.equal(t.buffer, a.buffer, "one buffer kept, filled again");
+      assert.notEqual(t.buffer, second.buffer, "the dropped buffer is not used again");
+      b.release(true);
+      b.idle();
+    }
+  });
+
   test("growing mid-batch keeps the frames queued before", () => {
     const b = new FrameBatch({ initialSize: 32 });
     const payloads = Array.from({ length: 50 }, (_, i) => bytes(i * 7, i));

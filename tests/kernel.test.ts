@@ -448,8 +448,13 @@ describe("deadlines and reports", () => {
     assert.equal(d.armed, false);
   });
 
-  test("Deadlines: the timer outlives the last cancel until release(), and never fires a cancelled one", async () => {
+  test("Deadlines: the timer outlives the last cancel only while held, until release()", async () => {
+    const free = new Deadlines();
+    free.add(10_000, () => assert.fail("fired")).cancel();
+    assert.equal(free.armed, false, "not held (the default): an idle timer stops at once");
     const d = new Deadlines();
+    let held = true;
+    d.holdWhile(() => held);
     const fired: string[] = [];
     d.add(20, () => fired.push("a")).cancel();
     assert.equal(d.armed, true, "kept armed: back-to-back requests do not set a timer each");
@@ -467,6 +472,9 @@ describe("deadlines and reports", () => {
     assert.equal(d.armed, true, "release() leaves a live deadline alone");
     live.cancel();
     d.release();
+    held = false;
+    d.add(10_000, () => fired.push("e")).cancel();
+    assert.equal(d.armed, false, "no longer held: stops at once");
     assert.deepEqual(fired, ["b"]);
   });
 

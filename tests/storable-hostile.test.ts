@@ -673,3 +673,15 @@ describe("Storable hostile input: prototype pollution", () => {
     assert.equal(Object.getPrototypeOf(v), Object.prototype);
   });
 });
+
+describe("Storable where no Buffer exists (a browser bundle)", () => {
+  test("strings and bytes at every length boundary round-trip through the TextEncoder/TextDecoder paths", () => {
+    const ts = import.meta.url.endsWith(".ts");
+    const script = new URL(`./fixtures/no-buffer-codec.${ts ? "ts" : "js"}`, import.meta.url).pathname;
+    const g = globalThis as { Deno?: unknown };
+    const args = g.Deno !== undefined ? ["run", "-A", "--no-check", script] : [script];
+    const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /^ok \d+ undefined$/m);
+  });
+});

@@ -15,7 +15,7 @@ const NUL = 0x00;
  * @example
  * ```ts
  * import type { FrameBatchOptions } from "./frame-batch.ts";
- * const o: FrameBatchOptions = { initialSize: 4096, keepSize: 65536 };
+ * const o: FrameBatchOptions = { initialSize: 4096, keepSize: 16384 };
  * ```
  */
 export interface FrameBatchOptions {
@@ -23,7 +23,7 @@ export interface FrameBatchOptions {
   initialSize?: number;
   /**
    * A buffer that grew beyond this many bytes (a burst, a large message) is dropped once written
-   * instead of kept for reuse, so one large write does not pin its memory (default 64 KiB).
+   * instead of kept for reuse, so one large write does not pin its memory (default 16 KiB).
    */
   keepSize?: number;
 }
@@ -53,7 +53,7 @@ export class FrameBatch {
   /** Makes an empty batch; buffers are allocated on the first push. */
   constructor(options: FrameBatchOptions = {}) {
     this.#initialSize = options.initialSize ?? 4096;
-    this.#keepSize = options.keepSize ?? 65536;
+    this.#keepSize = options.keepSize ?? 16384;
   }
 
   /** Bytes queued and not yet taken. */
@@ -104,6 +104,14 @@ export class FrameBatch {
       if (this.#fill === undefined) this.#fill = t;
       else this.#spare = t;
     }
+  }
+
+  /**
+   * Nothing is being written or queued: keep one buffer at most (an idle connection holds no more
+   * than `keepSize` bytes; a second buffer only exists while frames queue behind a write).
+   */
+  idle(): void {
+    if (this.#taken === undefined && this.#length === 0) this.#spare = undefined;
   }
 
   /** A fill buffer holding at least `min` bytes, with what is queued so far copied in. */

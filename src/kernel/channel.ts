@@ -206,6 +206,7 @@ export class Channel {
       }
       if (this.#roomWaiters.length > 0 && (!this.full || err)) { for (const f of this.#roomWaiters.splice(0)) f(); }
     }
+    this.#batch.idle();
     this.#flushing = false;
   }
 

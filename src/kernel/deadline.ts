@@ -41,8 +41,10 @@ export const now: () => number = typeof performance !== "undefined" ? () => perf
  * and the heap is rebuilt from its live entries once the cancelled ones outnumber them, so a
  * steady stream of requests answered in time holds memory for the live ones only). When the last
  * deadline is cancelled the timer stays armed (it finds nothing due and stops), so sequential
- * requests do not set and clear a timer each; {@link Deadlines.release} stops it at once, for an
- * owner about to go idle (a closed connection must not keep the process alive).
+ * requests do not set and clear a timer each. That only happens while the owner's
+ * {@link Deadlines.holdWhile} condition says something else keeps the process alive anyway (a
+ * connection); otherwise, and on {@link Deadlines.release}, the idle timer stops at once, so a
+ * timer never keeps a process alive that would have ended without it.
  *
  * @example
  * ```ts
@@ -58,6 +60,7 @@ export class Deadlines {
   #live = 0;
   /** Cancelled entries still in the heap. */
   #dead = 0;
+  #hold: () => boolean = () => false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
 
@@ -77,9 +80,11 @@ export class Deadlines {
         entry.dead = true;
         this.#live--;
         if (this.#live === 0) {
-          // Nothing left to wait for: drop the entries, keep the timer (see the class comment).
-          this.#heap = [];
-          this.#dead = 0;
+          // Nothing left to wait for: drop the entries; keep the timer only while held.
+          if (this.#hold()) {
+            this.#heap = [];
+            this.#dead = 0;
+          } else this.#reset();
         } else if (++this.#dead > COMPACT_MIN && this.#dead > this.#live) this.#compact();
       },
     };
@@ -104,6 +109,14 @@ export class Deadlines {
     for (const e of this.#heap) e.dead = true;
     this.#live = 0;
     this.#reset();
+  }
+
+  /**
+   * While `hold()` is true the timer may stay armed with no deadline live (the owner has something
+   * that keeps the process alive anyway, such as an open connection). Default: never.
+   */
+  holdWhile(hold: () => boolean): void {
+    this.#hold = hold;
   }
 
   /** Stops the timer when no deadline is live (else nothing changes). */

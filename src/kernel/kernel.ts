@@ -704,7 +704,7 @@ function safeSpec(spec: string): Specifier | undefined {
 
 function textOf(v: PerlValue): string {
   if (typeof v === "string") return v;
-  if (v instanceof Uint8Array) return new TextDecoder().decode(v);
+  if (v instanceof Uint8Array) return new TextDecoder("utf-8", { ignoreBOM: true }).decode(v);
   if (v === null || v === undefined) return "";
   if (typeof v === "object") return describeValue(v);
   return String(v);

@@ -57,7 +57,11 @@ export interface ConnectOptions {
 export interface Connection {
   /** `host:port` or the Unix socket path, for messages. */
   readonly remote: string;
-  /** Resolves when the bytes are handed to the OS; rejects with DisconnectedError once closed. */
+  /**
+   * Resolves when the bytes are handed to the OS; rejects with DisconnectedError once closed.
+   * The caller may overwrite `data` as soon as the promise fulfils (the channel reuses its
+   * buffers), so an implementation that keeps the bytes longer must copy them.
+   */
   write(data: Uint8Array): Promise<void>;
   /**
    * The next chunk of at most `blockSize` bytes; null at EOF and after `close()`.

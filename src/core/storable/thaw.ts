@@ -962,6 +962,7 @@ function cachedKey(b: Uint8Array, s: number, len: number): string {
 // Perl's UTF-8 is lax: lone surrogates are written as 3-byte sequences (ED A0..BF xx).
 // They decode to the lone surrogate code unit, so such strings round-trip.
 
+// ignoreBOM: a leading U+FEFF is part of the string (TextDecoder would drop it by default).
 let textDecoder: TextDecoder | undefined;
 const fromCharCode = String.fromCharCode;
 const CHUNK = 0x1000;
@@ -1045,7 +1046,9 @@ function asciiDecode(b: Uint8Array, s: number, n: number): string | undefined {
     return out.length === n && out.indexOf("\ufffd") === -1 ? out : undefined;
   }
   if (!isAscii(b, s, e)) return undefined;
-  if (nativeLatin1 === undefined && n > 32) return (textDecoder ??= new TextDecoder("utf-8")).decode(b.subarray(s, e));
+  if (nativeLatin1 === undefined && n > 32) {
+    return (textDecoder ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(b.subarray(s, e));
+  }
   return latin1Decode(b, s, e);
 }
 
@@ -1255,13 +1258,13 @@ function utf8Decode(b: Uint8Array, s: number, e: number): string {
   }
   const view = b.subarray(s, e);
   if (view.indexOf(0xed) !== -1) return utf8DecodeJs(b, s, e);
-  textDecoder ??= new TextDecoder("utf-8");
+  textDecoder ??= new TextDecoder("utf-8", { ignoreBOM: true });
   return textDecoder.decode(view);
 }
 
 function utf8DecodeStrict(b: Uint8Array, s: number, e: number): string | undefined {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(b.subarray(s, e));
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(b.subarray(s, e));
   } catch {
     return undefined;
   }
