@@ -31,9 +31,11 @@ import { IkcClient } from "../src/client.ts";
 import type { PerlValue } from "../src/core/perl.ts";
 import { nfreeze } from "../src/core/storable/mod.ts";
 import { requestMessage } from "../src/core/message.ts";
+import { encodeFrame } from "../src/core/frame.ts";
 import { type PerlServer, startPerlServer } from "../tests/helpers/server.ts";
 import { rowsPayload } from "./payloads.ts";
 import {
+  concat,
   cpuMicros,
   env,
   fmtInt,
@@ -129,14 +131,7 @@ class BareClient {
 
   private constructor(socket: Socket, remote: string) {
     this.#socket = socket;
-    const frame = (v: Record<string, PerlValue>) => {
-      const body = nfreeze(v);
-      const head = new TextEncoder().encode(`${body.length}\0`);
-      const f = new Uint8Array(head.length + body.length);
-      f.set(head);
-      f.set(body, head.length);
-      return f;
-    };
+    const frame = (v: Record<string, PerlValue>) => encodeFrame(nfreeze(v));
     const from = { kernel: "BenchBare", session: "IKCLite" };
     this.#call = frame(requestMessage(`poe://${remote}/test/echo`, payload, from, { ...from, state: "1" }));
     this.#post = frame(requestMessage(`poe://${remote}/test/echo`, payload, from));
@@ -163,7 +158,7 @@ class BareClient {
   }
 
   #data(d: Uint8Array): void {
-    const b = this.#buf.length ? concat(this.#buf, d) : d;
+    const b = this.#buf.length ? concat([this.#buf, d]) : d;
     const z = b.indexOf(0);
     if (z < 0) return void (this.#buf = b);
     let n = 0;
@@ -197,13 +192,6 @@ class BareClient {
   stop(): void {
     this.#socket.destroy();
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 async function ourCalls(c: IkcClient, n: number): Promise<{ secs: number; cpuUs: number }> {

@@ -13,6 +13,7 @@
 import { encodeFrame, FrameReader } from "../src/core/frame.ts";
 import { ConcatReader } from "../tests/helpers/concat-reader.ts";
 import {
+  concat,
   fmtInt,
   fmtMean,
   fmtRate,
@@ -29,18 +30,6 @@ import {
 const BLOCKS = [1, 16, 256, 4096, 65536];
 const KiB = 1024;
 const MiB = 1024 * 1024;
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
 
 function payload(size: number, seed: number): Uint8Array {
   const p = new Uint8Array(size);

@@ -4,7 +4,22 @@
  * @module
  */
 
-const utf8Lax = new TextDecoder("utf-8", { ignoreBOM: true });
+// ignoreBOM: a leading U+FEFF is part of the text (TextDecoder would drop it by default).
+const laxDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * The bytes decoded as UTF-8 the WHATWG way: each invalid sequence becomes U+FFFD, and a leading
+ * U+FEFF is kept.
+ *
+ * @example
+ * ```ts
+ * import { utf8Lax } from "./text.ts";
+ * utf8Lax(new Uint8Array([0xef, 0xbb, 0xbf, 0x61])); // "\ufeffa"
+ * ```
+ */
+export function utf8Lax(b: Uint8Array): string {
+  return laxDecoder.decode(b);
+}
 
 /**
  * The bytes as text when they are well-formed UTF-8, else undefined. No exception on the way (a
@@ -19,7 +34,7 @@ const utf8Lax = new TextDecoder("utf-8", { ignoreBOM: true });
  * ```
  */
 export function utf8Text(b: Uint8Array): string | undefined {
-  const s = utf8Lax.decode(b);
+  const s = utf8Lax(b);
   return s.indexOf("\uFFFD") < 0 || isUtf8(b) ? s : undefined;
 }
 

@@ -91,7 +91,6 @@ export class Channel {
   #events: ChannelEvents | undefined;
   readonly #batch = new FrameBatch();
   #callbacks: Array<((err?: Error) => void) | undefined> = [];
-  #queued = 0;
   #inFlight = 0;
   #flushing = false;
   #ended = false;
@@ -120,7 +119,7 @@ export class Channel {
 
   /** Bytes queued or being written and not yet taken by the OS. */
   get bufferedBytes(): number {
-    return this.#queued + this.#inFlight;
+    return this.#batch.size + this.#inFlight;
   }
 
   /** Settles once the read loop has returned (the runtime has let go of the socket). */
@@ -148,7 +147,6 @@ export class Channel {
     // Copied into the batch now (the one copy per frame): the freezer may reuse its buffer.
     this.#batch.push(payload);
     this.#callbacks.push(done);
-    this.#queued = this.#batch.size;
     if (!this.#flushing) {
       // Flushed a microtask later, so every answer to the frames of one read (and every call
       // made in one tick) goes out in one write, not the first alone and the rest after it.
@@ -191,7 +189,6 @@ export class Channel {
       const callbacks = this.#callbacks;
       this.#callbacks = [];
       this.#inFlight = data.byteLength;
-      this.#queued = 0;
       let err: Error | undefined;
       try {
         await this.conn.write(data);

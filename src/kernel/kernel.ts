@@ -21,6 +21,7 @@ import {
 } from "../core/message.ts";
 import type { PerlInput, PerlValue } from "../core/perl.ts";
 import { formatSpecifier, parseSpecifier, type Specifier, toSpecifier } from "../core/specifier.ts";
+import { utf8Lax } from "../core/text.ts";
 import type { Channel } from "./channel.ts";
 import { Deadlines } from "./deadline.ts";
 import { Reporter } from "./report.ts";
@@ -704,7 +705,7 @@ function safeSpec(spec: string): Specifier | undefined {
 
 function textOf(v: PerlValue): string {
   if (typeof v === "string") return v;
-  if (v instanceof Uint8Array) return new TextDecoder("utf-8", { ignoreBOM: true }).decode(v);
+  if (v instanceof Uint8Array) return utf8Lax(v);
   if (v === null || v === undefined) return "";
   if (typeof v === "object") return describeValue(v);
   return String(v);

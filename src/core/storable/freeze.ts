@@ -315,9 +315,7 @@ export class StorableEncoder {
     if (!this.indexed) return this.backrefScan(v);
     const t = this.seen.get(v);
     if (t !== undefined) {
-      this.ensure(5);
-      this.buf[this.pos++] = 0; // SX_OBJECT
-      this.u32(t);
+      this.sxObject(t);
       return true;
     }
     this.seen.set(v, this.tag);
@@ -331,24 +329,28 @@ export class StorableEncoder {
    */
   private backrefScan(v: object): boolean {
     const log = this.seenLog;
-    const n = log.length;
-    for (let i = 0; i < n; i++) {
-      if (log[i] === v) {
-        this.ensure(5);
-        this.buf[this.pos++] = 0; // SX_OBJECT
-        this.u32(this.seenTags[i]);
-        return true;
-      }
+    const i = log.indexOf(v);
+    if (i >= 0) {
+      this.sxObject(this.seenTags[i]);
+      return true;
     }
     log.push(v);
     this.seenTags.push(this.tag);
-    if (n + 1 > SEEN_SCAN) {
+    if (log.length > SEEN_SCAN) {
+      // From now on the Map: every object so far goes in.
       const m = this.seen;
       const tags = this.seenTags;
-      for (let i = 0; i <= n; i++) m.set(log[i], tags[i]);
+      for (let j = 0; j < log.length; j++) m.set(log[j], tags[j]);
       this.indexed = true;
     }
     return false;
+  }
+
+  /** SX_OBJECT: a back reference to the item written under `tag`. */
+  private sxObject(tag: number): void {
+    this.ensure(5);
+    this.buf[this.pos++] = 0; // SX_OBJECT
+    this.u32(tag);
   }
 
   /** The tag `v` was written under, if it was. */

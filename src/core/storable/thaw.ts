@@ -13,6 +13,7 @@
 import { CodecError, LimitError } from "../errors.ts";
 import { BYTE_STRING_WEIGHT, checkInput, checkInputSize, type DecodeLimits, resolveLimits } from "../limits.ts";
 import { PERL_CLASS, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableHook } from "../perl.ts";
+import { utf8Lax } from "../text.ts";
 
 /**
  * Options for {@link thaw} and {@link StorableDecoder}: the {@link DecodeLimits} (`maxDepth`,
@@ -962,8 +963,6 @@ function cachedKey(b: Uint8Array, s: number, len: number): string {
 // Perl's UTF-8 is lax: lone surrogates are written as 3-byte sequences (ED A0..BF xx).
 // They decode to the lone surrogate code unit, so such strings round-trip.
 
-// ignoreBOM: a leading U+FEFF is part of the string (TextDecoder would drop it by default).
-let textDecoder: TextDecoder | undefined;
 const fromCharCode = String.fromCharCode;
 const CHUNK = 0x1000;
 
@@ -1047,7 +1046,7 @@ function asciiDecode(b: Uint8Array, s: number, n: number): string | undefined {
   }
   if (!isAscii(b, s, e)) return undefined;
   if (nativeLatin1 === undefined && n > 32) {
-    return (textDecoder ??= new TextDecoder("utf-8", { ignoreBOM: true })).decode(b.subarray(s, e));
+    return utf8Lax(b.subarray(s, e));
   }
   return latin1Decode(b, s, e);
 }
@@ -1258,8 +1257,7 @@ function utf8Decode(b: Uint8Array, s: number, e: number): string {
   }
   const view = b.subarray(s, e);
   if (view.indexOf(0xed) !== -1) return utf8DecodeJs(b, s, e);
-  textDecoder ??= new TextDecoder("utf-8", { ignoreBOM: true });
-  return textDecoder.decode(view);
+  return utf8Lax(view);
 }
 
 function utf8DecodeStrict(b: Uint8Array, s: number, e: number): string | undefined {
