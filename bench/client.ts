@@ -24,18 +24,14 @@
  * @module
  */
 import { spawn } from "node:child_process";
-import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import process from "node:process";
 import { IkcClient } from "../src/client.ts";
 import type { PerlValue } from "../src/core/perl.ts";
-import { nfreeze } from "../src/core/storable/mod.ts";
-import { requestMessage } from "../src/core/message.ts";
-import { encodeFrame } from "../src/core/frame.ts";
 import { type PerlServer, startPerlServer } from "../tests/helpers/server.ts";
+import { BareIkc } from "./bare-ikc.ts";
 import { rowsPayload } from "./payloads.ts";
 import {
-  concat,
   cpuMicros,
   env,
   fmtInt,
@@ -118,82 +114,6 @@ class PerlClient {
   }
 }
 
-/**
- * The floor: IKC0 setup by hand, then the same request frame written again and again, each answer
- * counted off by its length prefix and never thawed.
- */
-class BareClient {
-  #socket: Socket;
-  #call: Uint8Array;
-  #post: Uint8Array;
-  #buf: Uint8Array = new Uint8Array(0);
-  #wake: (() => void) | undefined;
-
-  private constructor(socket: Socket, remote: string) {
-    this.#socket = socket;
-    const frame = (v: Record<string, PerlValue>) => encodeFrame(nfreeze(v));
-    const from = { kernel: "BenchBare", session: "IKCLite" };
-    this.#call = frame(requestMessage(`poe://${remote}/test/echo`, payload, from, { ...from, state: "1" }));
-    this.#post = frame(requestMessage(`poe://${remote}/test/echo`, payload, from));
-    socket.on("data", (d: Uint8Array) => this.#data(d));
-  }
-
-  static start(port: number): Promise<BareClient> {
-    return new Promise((res, rej) => {
-      const socket = connect({ port, host: "127.0.0.1", noDelay: true });
-      socket.once("error", rej);
-      socket.once("connect", () => socket.write(`SETUP KERNEL=BenchBare;FREEZER=Storable;PID=${process.pid}\r\n`));
-      let line = "";
-      const onLine = (d: Uint8Array) => {
-        line += new TextDecoder("latin1").decode(d);
-        const i = line.indexOf("\n");
-        if (i < 0) return;
-        socket.off("data", onLine);
-        const m = /^SETUP KERNEL=([^,;]+)/.exec(line);
-        if (!m || i + 1 !== line.length) return rej(new Error(`bare client: unexpected setup reply ${line}`));
-        res(new BareClient(socket, m[1]));
-      };
-      socket.on("data", onLine);
-    });
-  }
-
-  #data(d: Uint8Array): void {
-    const b = this.#buf.length ? concat([this.#buf, d]) : d;
-    const z = b.indexOf(0);
-    if (z < 0) return void (this.#buf = b);
-    let n = 0;
-    for (let i = 0; i < z; i++) n = n * 10 + b[i] - 48;
-    if (b.length < z + 1 + n) return void (this.#buf = b);
-    this.#buf = b.subarray(z + 1 + n);
-    const w = this.#wake;
-    this.#wake = undefined;
-    w?.();
-  }
-
-  async calls(n: number): Promise<number> {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) {
-      await new Promise<void>((res) => {
-        this.#wake = res;
-        this.#socket.write(this.#call);
-      });
-    }
-    return (performance.now() - t0) / 1000;
-  }
-
-  async posts(n: number): Promise<number> {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) await new Promise<void>((res) => this.#socket.write(this.#post, () => res()));
-    const secs = (performance.now() - t0) / 1000;
-    await this.calls(1); // the server has taken them all (excluded)
-    return secs;
-  }
-
-  stop(): void {
-    this.#socket.destroy();
-  }
-}
-
 async function ourCalls(c: IkcClient, n: number): Promise<{ secs: number; cpuUs: number }> {
   const c0 = cpuMicros();
   const t0 = performance.now();
@@ -224,7 +144,7 @@ const lib = env("IKC_GENUINE_LIB") || undefined;
 let server: PerlServer | undefined;
 let perl: PerlClient | undefined;
 let ours: IkcClient | undefined;
-let bare: BareClient | undefined;
+let bare: BareIkc | undefined;
 try {
   server = lib
     ? await startPerlServer(["--port", "0"], "check/genuine-server.pl", ["-I", lib])
@@ -234,7 +154,7 @@ try {
     : "the bundled Perl peer tests/perl/ikc-server.pl (genuine IKC absent: set BENCH_GENUINE for bench-all.sh)";
   perl = await PerlClient.start(server.port, lib);
   ours = await IkcClient.connect({ port: server.port, name: "BenchOurs", host: "127.0.0.1" });
-  bare = await BareClient.start(server.port);
+  bare = await BareIkc.connect(server.port, "test/echo", payload);
   // Warm-up: both clients, and our JIT.
   await perl.run("calls", Math.min(500, CALLS));
   await ourCalls(ours, Math.max(500, CALLS));

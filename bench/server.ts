@@ -10,6 +10,12 @@
  * calls for both servers. Rounds are interleaved (ours, Perl, ours, Perl, ...) and every run is a
  * fixed number of calls; the headline is the median over rounds of the ratio ours/Perl calls/s.
  *
+ * Issue 10's figure comes last: one connection with 256 calls in flight from a bare load generator
+ * (bench/bare-ikc.ts, about a microsecond per call), so that the server, not the load generator,
+ * is what runs out: ours, the genuine POE::Component::IKC::Server when IKC_GENUINE_LIB names its
+ * lib folder (bench-all.sh sets it from BENCH_GENUINE), and the bundled Perl peer, in interleaved
+ * rounds of a fixed time each.
+ *
  * Per server and configuration: calls/s, the server's CPU time per call (utime + stime of its
  * process from /proc, 10 ms ticks), how busy the server, the load generator and the rest of the
  * machine were (CPU time over wall time, so a row limited by the load generator, or disturbed by
@@ -33,6 +39,7 @@ import { fileURLToPath } from "node:url";
 import { IkcClient } from "../src/client.ts";
 import type { PerlValue } from "../src/core/perl.ts";
 import { startPerlServer } from "../tests/helpers/server.ts";
+import { BareIkc } from "./bare-ikc.ts";
 import { rowsPayload } from "./payloads.ts";
 import {
   cpuMicros,
@@ -56,11 +63,19 @@ const ROUNDS = Number(env("BENCH_ROUNDS") ?? (quick ? 2 : 5));
 const WARMUP = quick ? 1000 : 4000;
 const CLIENT_COUNTS = [1, 16, 64];
 const which = env("BENCH_SERVERS") ?? "both";
+/** Issue 10's server figure: one connection with this many calls in flight, under a bare load generator. */
+const SAT_INFLIGHT = 256;
+/** Length of one saturated run (each server, each round). */
+const SAT_MS = quick ? 400 : 1500;
+/** The genuine POE::Component::IKC lib folder (bench-all.sh sets it from BENCH_GENUINE). */
+const genuineLib = env("IKC_GENUINE_LIB") || undefined;
 
+/** The servers of the IkcClient-loaded rows; the saturated run adds the genuine one. */
 type Side = "ours" | "perl";
+type AnySide = Side | "genuine";
 
-interface ServerProc {
-  side: Side;
+interface ServerProc<S extends AnySide = Side> {
+  side: S;
   label: string;
   port: number;
   pid: number;
@@ -139,6 +154,19 @@ function startOurs(): Promise<ServerProc> {
       });
     });
   });
+}
+
+/** The genuine POE::Component::IKC::Server with check/genuine-server.pl's `test` session. */
+async function startGenuine(lib: string): Promise<ServerProc<"genuine">> {
+  const s = await startPerlServer(["--port", "0"], "check/genuine-server.pl", ["-I", lib]);
+  return {
+    side: "genuine",
+    label: `the genuine POE::Component::IKC::Server ${/GENUINE (\S+)/.exec(s.stdout())?.[1] ?? "?"}`,
+    port: s.port,
+    pid: s.proc.pid!,
+    stderr: s.stderr,
+    stop: s.stop,
+  };
 }
 
 async function startPerl(): Promise<ServerProc> {
@@ -319,6 +347,102 @@ async function connectAll(server: ServerProc, n: number): Promise<IkcClient[]> {
   return out;
 }
 
+/** One server under the bare load generator, over every round. */
+interface SaturatedSide {
+  label: string;
+  runs: Array<{ callsPerSec: number; serverCpuUsPerCall: number; genCpuUsPerCall: number }>;
+  callsPerSec: number;
+  serverCpuUsPerCall: number;
+  genCpuUsPerCall: number;
+}
+
+interface SaturatedResult {
+  inFlight: number;
+  ms: number;
+  rounds: number;
+  sides: Partial<Record<AnySide, SaturatedSide>>;
+  /** ours/theirs calls/s per round and the median, against each Perl server present. */
+  ratios: Partial<Record<"genuine" | "perl", { perRound: number[]; median: number }>>;
+}
+
+/**
+ * Issue 10's server figure: each server in turn (the order flips every round) answers one
+ * connection that keeps SAT_INFLIGHT calls in flight for SAT_MS, from a BareIkc, which spends
+ * about a microsecond per call; what is measured is the server, which an IkcClient as the load
+ * generator (10-15 µs per call) cannot keep busy.
+ */
+async function saturate(servers: ServerProc<AnySide>[]): Promise<SaturatedResult> {
+  const conns = new Map<ServerProc<AnySide>, BareIkc>();
+  const sides: Partial<Record<AnySide, SaturatedSide>> = {};
+  try {
+    for (const s of servers) {
+      conns.set(s, await BareIkc.connect(s.port, "test/echo", payload, `BenchSat${s.side}`));
+      await conns.get(s)!.pipelined(SAT_INFLIGHT, SAT_MS / 3, check); // warm-up
+      sides[s.side] = { label: s.label, runs: [], callsPerSec: NaN, serverCpuUsPerCall: NaN, genCpuUsPerCall: NaN };
+    }
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const s of r % 2 === 0 ? servers : [...servers].reverse()) {
+        const c0 = procCpuMicros(s.pid);
+        const run = await conns.get(s)!.pipelined(SAT_INFLIGHT, SAT_MS, check);
+        sides[s.side]!.runs.push({
+          callsPerSec: run.answers / run.secs,
+          serverCpuUsPerCall: (procCpuMicros(s.pid) - c0) / run.answers,
+          genCpuUsPerCall: run.cpuUs / run.answers,
+        });
+      }
+    }
+  } finally {
+    for (const c of conns.values()) c.stop();
+  }
+  for (const side of Object.values(sides)) {
+    side.callsPerSec = median(side.runs.map((r) => r.callsPerSec));
+    side.serverCpuUsPerCall = median(side.runs.map((r) => r.serverCpuUsPerCall));
+    side.genCpuUsPerCall = median(side.runs.map((r) => r.genCpuUsPerCall));
+  }
+  const ratios: SaturatedResult["ratios"] = {};
+  for (const other of ["genuine", "perl"] as const) {
+    if (!sides.ours || !sides[other]) continue;
+    const perRound = sides.ours.runs.map((o, i) => o.callsPerSec / sides[other]!.runs[i].callsPerSec);
+    ratios[other] = { perRound, median: median(perRound) };
+  }
+  return { inFlight: SAT_INFLIGHT, ms: SAT_MS, rounds: ROUNDS, sides, ratios };
+}
+
+function printSaturated(r: SaturatedResult): void {
+  console.log(`### One connection, ${r.inFlight} calls in flight, bare load generator (issue 10)\n`);
+  const rows: string[][] = [];
+  for (const side of ["ours", "genuine", "perl"] as const) {
+    const x = r.sides[side];
+    if (!x) continue;
+    const ratio = side === "ours" ? undefined : r.ratios[side];
+    rows.push([
+      side === "ours" ? `ours (${runtime})` : x.label,
+      fmtInt(x.callsPerSec),
+      us(x.serverCpuUsPerCall),
+      us(x.genCpuUsPerCall),
+      ratio ? fmtRatio(ratio.median) : "",
+      ratio ? `${fmtRatio(Math.min(...ratio.perRound))} – ${fmtRatio(Math.max(...ratio.perRound))}` : "",
+    ]);
+  }
+  console.log(
+    mdTable(
+      ["server", "calls/s", "server CPU/call", "load gen CPU/call", "ours / this server (median)", "ratio range"],
+      rows,
+    ),
+  );
+  console.log(
+    `\nThe load generator is a bare IKC0 connection (bench/bare-ikc.ts): the same prebuilt \`test/echo\` call frame ` +
+      `(\`rowsPayload(1)\`, Storable) written again as each answer arrives (the answers of one read in one write), ` +
+      `answers counted by their length prefix and the last one of each run thawed and checked. It spends about a ` +
+      `microsecond per call, so each server runs flat out on its own core. ${r.rounds} rounds of ${r.ms} ms per ` +
+      "server, the order flipping every round; the ratio is the median of the per-round ratios of calls/s." +
+      (r.sides.genuine
+        ? ""
+        : " The genuine POE::Component::IKC::Server was not measured (set BENCH_GENUINE for bench-all.sh).") +
+      "\n",
+  );
+}
+
 const us = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} µs` : "n/a");
 /** Which side limits a row: the one near a full core (the load generator's figure counts its GC threads too). */
 function boundBy(r: SideResult): string {
@@ -333,6 +457,7 @@ async function main(): Promise<void> {
   const servers: ServerProc[] = [];
   const results: Record<string, ConfigResult> = {};
   const configs: Config[] = [];
+  let saturated: SaturatedResult | undefined;
   try {
     if (which !== "perl") servers.push(await startOurs());
     if (which !== "ours") servers.push(await startPerl());
@@ -364,6 +489,13 @@ async function main(): Promise<void> {
       } finally {
         for (const list of clients.values()) await Promise.all(list.map((c) => c.disconnect()));
       }
+    }
+    const satServers: ServerProc<AnySide>[] = [...servers];
+    if (genuineLib && which === "both") satServers.splice(1, 0, await startGenuine(genuineLib));
+    try {
+      saturated = await saturate(satServers);
+    } finally {
+      if (satServers.length > servers.length) await satServers[1].stop();
     }
   } catch (e) {
     console.log(`(server benchmark failed: ${(e as Error).message})`);
@@ -475,7 +607,8 @@ async function main(): Promise<void> {
       `not by round trips; more in flight adds latency, hardly calls/s. With N x W calls outstanding the latency is mostly queueing (Little's law: N x W / calls/s); ` +
       `the N x 1 rows show latency with one call at a time per client.\n`,
   );
-  record("server", { inFlight: W, calls: CALLS, seqCalls: SEQ_CALLS, rounds: ROUNDS, configs: results });
+  if (saturated) printSaturated(saturated);
+  record("server", { inFlight: W, calls: CALLS, seqCalls: SEQ_CALLS, rounds: ROUNDS, configs: results, saturated });
 }
 
 await main();

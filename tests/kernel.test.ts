@@ -393,6 +393,14 @@ describe("kernel over the memory transport", () => {
     );
     many.forEach((e, i) => assert.ok(e instanceof RemoteError && e.remoteMessage.includes(`'nope${i}'`)));
     await assert.rejects(clients[0].call("not a spec"), /not an IKC specifier/);
+    // Received events: a repeated one with an ?arg keeps its arg every time, and long ones route
+    // as right as short ones.
+    server.publish("hub", { arg: (_p, ctx) => ctx.args[1] ?? null });
+    for (let i = 0; i < 3; i++) assert.equal(await clients[1].call("hub/arg?t1"), "t1");
+    assert.equal(await clients[1].call(`hub/arg?${"t".repeat(300)}`), "t".repeat(300));
+    assert.equal(await clients[1].call(`hub/arg?${"t".repeat(300)}`), "t".repeat(300));
+    const long = await clients[1].call(`hub/${"n".repeat(300)}`).catch((e: unknown) => e);
+    assert.ok(long instanceof RemoteError && long.remoteMessage.includes(`'${"n".repeat(300)}'`));
     await Promise.all(clients.map((c) => c.disconnect()));
     await server.close();
   });
