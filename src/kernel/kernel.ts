@@ -463,16 +463,16 @@ export class Kernel {
     }
     const { session, state } = m.target;
     if (session === "IKC" && state === "remote_error") return this.#remoteError(m, channel);
-    const key = `${session}/${state}`;
-    const pending = this.requests.take(key);
+    // Only with requests of ours waiting can this be an answer (a busy server often has none).
+    const pending = this.requests.size > 0 ? this.requests.take(`${session}/${state}`) : undefined;
     if (pending) return settle(pending, m);
     const stale = this.#isStale(session, state);
     if (stale) {
       this.reporter.report(
         new ProtocolError(
           stale === "late"
-            ? `dropped an answer to ${key} from ${channel.remoteKernel}: its request had already settled (timed out or aborted)`
-            : `dropped a stray answer to ${key} from ${channel.remoteKernel}: no request of ours used that rsvp`,
+            ? `dropped an answer to ${session}/${state} from ${channel.remoteKernel}: its request had already settled (timed out or aborted)`
+            : `dropped a stray answer to ${session}/${state} from ${channel.remoteKernel}: no request of ours used that rsvp`,
         ),
         stale === "late" ? "late-answer" : "stray-answer",
       );
@@ -598,7 +598,8 @@ export class Kernel {
 
   #finished(channel: Channel): void {
     channel.busy--;
-    if (--this.#busy === 0) { for (const f of this.#idle.splice(0)) f(); }
+    // Checked first: a server whose states answer at once comes back to 0 after every request.
+    if (--this.#busy === 0 && this.#idle.length > 0) { for (const f of this.#idle.splice(0)) f(); }
   }
 
   /** Answers a request we cannot run with a remote_error (never an error with an error) and reports it here too. */
