@@ -161,7 +161,10 @@ async function startGenuine(lib: string): Promise<ServerProc<"genuine">> {
   const s = await startPerlServer(["--port", "0"], "check/genuine-server.pl", ["-I", lib]);
   return {
     side: "genuine",
-    label: `the genuine POE::Component::IKC::Server ${/GENUINE (\S+)/.exec(s.stdout())?.[1] ?? "?"}`,
+    // Read when printed: the version line follows READY, and may not have arrived yet.
+    get label() {
+      return `the genuine POE::Component::IKC::Server ${/GENUINE (\S+)/.exec(s.stdout())?.[1] ?? "?"}`;
+    },
     port: s.port,
     pid: s.proc.pid!,
     stderr: s.stderr,
