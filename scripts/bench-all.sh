@@ -154,6 +154,8 @@ if [ -n "$write" ]; then
       /<!-- bench:begin -->/ { print; while ((getline line < rec) > 0) print line; skip = 1; next }
       /<!-- bench:end -->/ { skip = 0 }
       !skip { print }' BENCHMARKS.md > "$out/BENCHMARKS.md.new" && mv "$out/BENCHMARKS.md.new" BENCHMARKS.md
+    # The record is pasted as printed; deno fmt adds the blank lines markdown wants around it.
+    "$BIN/deno" fmt BENCHMARKS.md > /dev/null 2>&1 || echo "(deno fmt BENCHMARKS.md failed)"
     echo "(BENCHMARKS.md updated with this run)"
   fi
 fi
