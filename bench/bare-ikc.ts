@@ -114,6 +114,22 @@ export class BareIkc {
     return (performance.now() - t0) / 1000;
   }
 
+  /** Sequential calls for about `ms`: each call's latency in ms, from its write to its answer. */
+  async callLatencies(ms: number): Promise<number[]> {
+    const out: number[] = [];
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      const t0 = performance.now();
+      await new Promise<void>((res) => {
+        this.#onAnswers = () => res();
+        this.#socket.write(this.#call);
+      });
+      out.push(performance.now() - t0);
+    }
+    this.#onAnswers = undefined;
+    return out;
+  }
+
   /** `n` posts, each awaited until written, then one call (excluded) so the server has taken them all. */
   async posts(n: number): Promise<number> {
     const t0 = performance.now();
@@ -160,6 +176,35 @@ export class BareIkc {
       };
       this.#socket.write(many);
     });
+  }
+
+  /**
+   * Writes the post frame again and again, each as soon as the socket has taken the last (no
+   * answers expected), until the returned function is called. `dropped` turns true if the server
+   * closes the connection meanwhile.
+   */
+  flood(): { stop(): void; readonly dropped: boolean; readonly frames: number } {
+    let on = true;
+    let dropped = false;
+    let frames = 0;
+    const pump = () => {
+      while (on && !dropped) {
+        frames++;
+        if (!this.#socket.write(this.#post)) break;
+      }
+      if (on && !dropped) this.#socket.once("drain", pump);
+    };
+    this.#socket.once("close", () => (dropped = true));
+    pump();
+    return {
+      stop: () => (on = false),
+      get dropped() {
+        return dropped;
+      },
+      get frames() {
+        return frames;
+      },
+    };
   }
 
   stop(): void {

@@ -23,6 +23,23 @@ server.on("error", (e) => {
 });
 console.log(`READY port=${server.port} pid=${process.pid}`);
 
+if (process.env.BENCH_LOOP_STALL === "1") {
+  const every = 5;
+  let last = performance.now();
+  let worst = 0;
+  let since = last;
+  setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last - every);
+    last = now;
+    if (now - since >= 250) {
+      console.log(`STALL max=${worst.toFixed(1)}`);
+      worst = 0;
+      since = now;
+    }
+  }, every);
+}
+
 let stopping = false;
 const stop = () => {
   if (stopping) return;

@@ -31,16 +31,20 @@
  *
  * @module
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { IkcClient } from "../src/client.ts";
 import type { PerlValue } from "../src/core/perl.ts";
-import { startPerlServer } from "../tests/helpers/server.ts";
 import { BareIkc } from "./bare-ikc.ts";
 import { rowsPayload } from "./payloads.ts";
+import {
+  type AnySide,
+  machineCpuMicros,
+  procCpuMicros,
+  type ServerProc,
+  type Side,
+  startGenuine,
+  startOurs,
+  startPerl,
+} from "./servers.ts";
 import {
   cpuMicros,
   env,
@@ -69,120 +73,6 @@ const SAT_INFLIGHT = 256;
 const SAT_MS = quick ? 400 : 1500;
 /** The genuine POE::Component::IKC lib folder (bench-all.sh sets it from BENCH_GENUINE). */
 const genuineLib = env("IKC_GENUINE_LIB") || undefined;
-
-/** The servers of the IkcClient-loaded rows; the saturated run adds the genuine one. */
-type Side = "ours" | "perl";
-type AnySide = Side | "genuine";
-
-interface ServerProc<S extends AnySide = Side> {
-  side: S;
-  label: string;
-  port: number;
-  pid: number;
-  stderr(): string;
-  stop(): Promise<void>;
-}
-
-/** CPU time (user + system, every thread) of another process in microseconds, from /proc; NaN elsewhere. */
-function procCpuMicros(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // fields 14 and 15 (utime, stime) are at 11 and 12 after the command name; clock ticks (100 Hz).
-    return (Number(f[11]) + Number(f[12])) * 1e4;
-  } catch {
-    return NaN;
-  }
-}
-
-/** CPU time every process of the machine spent (user, nice, system, irq, softirq, steal), in microseconds, from /proc/stat. */
-function machineCpuMicros(): number {
-  try {
-    const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
-    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * 1e4;
-  } catch {
-    return NaN;
-  }
-}
-
-function stopChild(proc: ChildProcess): Promise<void> {
-  return new Promise<void>((res) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return res();
-    const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
-    proc.once("exit", () => {
-      clearTimeout(t);
-      res();
-    });
-    proc.kill("SIGTERM");
-  });
-}
-
-/** Our server: bench/server-child.ts on this very runtime, in a child process. */
-function startOurs(): Promise<ServerProc> {
-  const here = fileURLToPath(import.meta.url);
-  const child = join(dirname(here), basename(here).replace(/^server\./, "server-child."));
-  const flags = (env("BENCH_SERVER_FLAGS") ?? "").split(/\s+/).filter(Boolean);
-  const args = runtime === "deno" ? ["run", "-A", ...flags, child] : [...flags, child];
-  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  proc.stderr!.on("data", (d: Uint8Array) => (err += new TextDecoder().decode(d)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error(`our server did not start: ${err}`));
-    }, 30000);
-    proc.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`our server exited (${code}) before READY: ${err}`));
-    });
-    proc.stdout!.on("data", (d: Uint8Array) => {
-      out += new TextDecoder().decode(d);
-      const m = /READY port=(\d+) pid=(\d+)\n/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      proc.removeAllListeners("exit");
-      proc.stdout!.removeAllListeners("data");
-      proc.stdout!.resume();
-      resolve({
-        side: "ours",
-        label: `ours (IkcServer on ${runtime})`,
-        port: Number(m[1]),
-        pid: Number(m[2]),
-        stderr: () => err,
-        stop: () => stopChild(proc),
-      });
-    });
-  });
-}
-
-/** The genuine POE::Component::IKC::Server with check/genuine-server.pl's `test` session. */
-async function startGenuine(lib: string): Promise<ServerProc<"genuine">> {
-  const s = await startPerlServer(["--port", "0"], "check/genuine-server.pl", ["-I", lib]);
-  return {
-    side: "genuine",
-    // Read when printed: the version line follows READY, and may not have arrived yet.
-    get label() {
-      return `the genuine POE::Component::IKC::Server ${/GENUINE (\S+)/.exec(s.stdout())?.[1] ?? "?"}`;
-    },
-    port: s.port,
-    pid: s.proc.pid!,
-    stderr: s.stderr,
-    stop: s.stop,
-  };
-}
-
-async function startPerl(): Promise<ServerProc> {
-  const s = await startPerlServer();
-  return {
-    side: "perl",
-    label: "Perl (tests/perl/ikc-server.pl)",
-    port: s.port,
-    pid: s.proc.pid!,
-    stderr: s.stderr,
-    stop: s.stop,
-  };
-}
 
 /** One bounded run: `calls` echo calls over `clients`, `inFlight` outstanding on each. */
 interface Run {

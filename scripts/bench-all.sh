@@ -3,7 +3,7 @@
 # prints every table, then a summary against the targets of issue 4 (codec, frame reader, client)
 # and issue 7 (server).
 #
-#   bash scripts/bench-all.sh [--quick] [--write] [serialization] [frame] [e2e] [server] [client]
+#   bash scripts/bench-all.sh [--quick] [--write] [serialization] [frame] [e2e] [server] [client] [fairness]
 #   RUNTIMES="node bun" bash scripts/bench-all.sh frame
 #
 # --quick (or BENCH_QUICK=1) shortens every budget for a smoke run (minutes, not for the record).
@@ -17,6 +17,8 @@
 # client: our IkcClient beside Perl's ClientLite against one server. BENCH_GENUINE=<path of a
 #   POE-Component-IKC checkout> (any layout scripts/check-genuine.sh takes) makes that the
 #   genuine server and ClientLite; without it, the bundled Perl peer and bench/lite-client.pl.
+# fairness: a legit client's latency (and our event loop's longest hold) while another client floods
+#   frames at the server's default limits, ours beside the genuine IKC::Server (BENCH_GENUINE).
 # The whole output is also saved to .tmp/bench/last-run.md.
 set -u
 cd "$(dirname "$0")/.."
@@ -30,11 +32,11 @@ for a in "$@"; do
   case $a in
     --quick) export BENCH_QUICK=1 ;;
     --write) write=1 ;;
-    serialization|frame|e2e|server|client) sections+=("$a") ;;
-    *) echo "unknown argument: $a (expected --quick, --write, serialization, frame, e2e, server, client)" >&2; exit 2 ;;
+    serialization|frame|e2e|server|client|fairness) sections+=("$a") ;;
+    *) echo "unknown argument: $a (expected --quick, --write, serialization, frame, e2e, server, client, fairness)" >&2; exit 2 ;;
   esac
 done
-[ ${#sections[@]} -gt 0 ] || sections=(serialization frame e2e server client)
+[ ${#sections[@]} -gt 0 ] || sections=(serialization frame e2e server client fairness)
 runtimes=${RUNTIMES:-deno bun node}
 if [ -n "$write" ] && [ -n "${BENCH_QUICK:-}" ]; then
   echo "--write records a full run: drop --quick (and BENCH_QUICK)" >&2
