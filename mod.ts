@@ -58,7 +58,7 @@ export type {
   StateContext,
   StateHandler,
   Target,
-} from "./src/kernel/kernel.ts";
+} from "./src/kernel/types.ts";
 export type { ErrorHandler } from "./src/kernel/report.ts";
 export type { Address } from "./src/core/message.ts";
 export type { Connection, ConnectOptions, Listener, ListenOptions, Transport } from "./src/transport/types.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import type { PerlValue } from "./core/perl.ts";
-import type { StateContext, StateHandler } from "./kernel/kernel.ts";
+import type { StateContext, StateHandler } from "./kernel/types.ts";
 import { isAsciiString } from "./core/text.ts";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
