@@ -10,20 +10,20 @@
  *
  * @module
  */
-import { DisconnectedError, IkcError, ProtocolError } from "./core/errors.ts";
+import { DisconnectedError, ProtocolError } from "./core/errors.ts";
 import type { PerlInput, PerlValue } from "./core/perl.ts";
 import type { Channel } from "./kernel/channel.ts";
 import { checkKnownKeys, checkSeconds } from "./kernel/checks.ts";
 import { Kernel } from "./kernel/kernel.ts";
-import type { ErrorHandler } from "./kernel/report.ts";
-import { RSVP_SESSION } from "./kernel/rsvp.ts";
-import type { MonitorHandler, StateHandler, Target } from "./kernel/types.ts";
+import { KernelHost } from "./kernel/kernel-host.ts";
+import type { RequestKind } from "./kernel/outgoing-request.ts";
+import type { MonitorHandler, Target } from "./kernel/types.ts";
 import { dialChannel } from "./client/dial.ts";
 import { Dialer } from "./client/dialer.ts";
 import { Mailbox } from "./client/mailbox.ts";
 import { type ClientSettings, DISCONNECT_WAIT, resolveClientOptions } from "./client/options.ts";
 import { ResendOnce } from "./client/resend.ts";
-import { parseSubscription, remoteSession } from "./client/subscription.ts";
+import { subscribe } from "./client/subscription.ts";
 import type {
   CallOptions,
   ClientStatus,
@@ -50,7 +50,7 @@ const WAIT_KEYS: ReadonlySet<string> = new Set(["timeout", "signal"]);
  * await ikc.disconnect();
  * ```
  */
-export class IkcClient {
+export class IkcClient extends KernelHost {
   /** Our kernel name. */
   readonly name: string;
   /** The last error message, as Perl's `$ikc->error`. */
@@ -61,7 +61,6 @@ export class IkcClient {
   readonly #mailbox: Mailbox;
   readonly #dialer: Dialer;
   readonly #line: ResendOnce;
-  readonly #statusHandlers = new Set<(s: ClientStatus) => void>();
 
   /**
    * Creates a client without connecting; the first request (or {@link IkcClient.open}) connects.
@@ -74,27 +73,26 @@ export class IkcClient {
    * ```
    */
   constructor(options: IkcClientOptions = {}) {
-    const o = this.#opts = resolveClientOptions(options);
-    this.name = o.name;
-    this.#kernel = new Kernel({
+    const o = resolveClientOptions(options);
+    const kernel = new Kernel({
       id: o.name,
       names: [o.name, ...o.aliases],
       timeout: o.timeout,
-      unsolicited: (m) => {
-        if (m.rsvp && m.target.session !== RSVP_SESSION) return false; // a call to something we lack: remote_error
-        this.#mailbox.deliver({ state: m.target.state, session: m.target.session, params: m.params, raw: m.raw });
-        return true;
-      },
+      unsolicited: (m) => this.#mailbox.accept(m),
       onReport: (e) => this.#note(e),
       // An open connection keeps the process alive anyway: only then may an idle timer stay armed.
       holdTimer: () => this.#dialer.channel !== undefined,
     });
+    super(kernel);
+    this.#opts = o;
+    this.#kernel = kernel;
+    this.name = o.name;
     const report = (e: Error, kind?: string) => this.#kernel.reporter.report(e, kind);
     this.#mailbox = new Mailbox(o.inboxLimit, this.#kernel.deadlines, report);
     this.#dialer = new Dialer({
       dial: () => dialChannel(o, this.#kernel, { ended: (ch, reason, failed) => this.#ended(ch, reason, failed) }),
       keepAlive: () => o.keepAlive ?? this.#kernel.states.hasPublished(),
-      status: (s) => this.#statusChanged(s),
+      report,
       redialFailed: (e) => this.#note(e),
     });
     this.#line = new ResendOnce(this.#dialer, o.reconnect);
@@ -276,52 +274,6 @@ export class IkcClient {
   }
 
   /**
-   * Publishes states of `session`: the remote kernel may then post to and call them over this
-   * connection (`poe://<our name>/<session>/<state>`), as it would a Perl IKC::Client's. A client
-   * that has published keeps its connection up on its own (see `keepAlive`).
-   *
-   * @example
-   * ```ts
-   * import { IkcClient } from "@poe-ikc/ikc";
-   * const worker = await IkcClient.connect({ port: 6030, name: "Worker1" });
-   * worker.publish("work", { square: (n) => (n as number) ** 2 });
-   * ```
-   */
-  publish(session: string, states: Record<string, StateHandler>): void {
-    this.#kernel.states.publish(session, states);
-  }
-
-  /**
-   * Retracts states published with {@link IkcClient.publish} (all of the session's when `states` is omitted).
-   *
-   * @example
-   * ```ts
-   * import { IkcClient } from "@poe-ikc/ikc";
-   * const worker = new IkcClient({ port: 6030 });
-   * worker.publish("work", { square: (n) => (n as number) ** 2 });
-   * worker.retract("work", ["square"]);
-   * ```
-   */
-  retract(session: string, states?: string[]): boolean {
-    return this.#kernel.states.retract(session, states);
-  }
-
-  /**
-   * What we publish: session → state names (IKC's own `IKC` session included, as Perl lists it).
-   *
-   * @example
-   * ```ts
-   * import { IkcClient } from "@poe-ikc/ikc";
-   * const c = new IkcClient({ port: 6030 });
-   * c.publish("work", { square: (n) => (n as number) ** 2 });
-   * console.log(c.published().work); // ["square"]
-   * ```
-   */
-  published(): Record<string, string[]> {
-    return this.#kernel.states.published();
-  }
-
-  /**
    * Subscribes to a session the remote kernel published (`IKC/do_you_have`): resolves to a handle
    * for posting to and calling it, or rejects with a SubscriptionError when it is not published.
    * `spec` is `poe://Kernel/session` (or a bare `session`, on the connected kernel).
@@ -335,15 +287,7 @@ export class IkcClient {
    * ```
    */
   subscribe(spec: string, options?: RequestOptions): Promise<RemoteSession> {
-    return this.#noted((async () => {
-      const want = parseSubscription(spec);
-      const kernel = want.kernel ?? (await this.#dialer.open()).remoteKernel;
-      const target = { kernel, session: "IKC", state: "do_you_have" };
-      const params = [{ kernel, session: want.session }, this.name];
-      const from = { kernel: this.name, session: "IKC" };
-      const answer = await this.#kernel.request("subscribe", this.#line, target, params, options, from);
-      return remoteSession(answer, kernel, want.session, this);
-    })());
+    return this.#noted(subscribe(spec, options, this.#kernel, this.#line, this));
   }
 
   /**
@@ -360,23 +304,6 @@ export class IkcClient {
    */
   on(state: string, handler: MessageHandler): () => void {
     return this.#mailbox.on(state, handler);
-  }
-
-  /**
-   * Registers a handler for errors that belong to no request: a remote_error for a post, a
-   * connection lost with nothing pending, a message that could not be delivered. Repeats of one
-   * kind in a burst arrive as one report and one summary with a count. Returns a function that
-   * removes it. Without any handler such errors go to `console.warn`.
-   *
-   * @example
-   * ```ts
-   * import { IkcClient } from "@poe-ikc/ikc";
-   * const ikc = await IkcClient.connect({ port: 6030 });
-   * ikc.onError((e) => console.error("ikc:", e.message));
-   * ```
-   */
-  onError(handler: ErrorHandler): () => void {
-    return this.#kernel.reporter.add(handler);
   }
 
   /**
@@ -406,8 +333,7 @@ export class IkcClient {
    * ```
    */
   onStatus(handler: (status: ClientStatus) => void): () => void {
-    this.#statusHandlers.add(handler);
-    return () => this.#statusHandlers.delete(handler);
+    return this.#dialer.onStatus(handler);
   }
 
   /**
@@ -437,17 +363,8 @@ export class IkcClient {
   // ---------------------------------------------------------------- internals
 
   /** Every request of ours: built, bounded and sent by the kernel, over the resending line. */
-  #request(
-    kind: "call" | "post" | "postRespond" | "ping",
-    spec: Target,
-    params: PerlInput,
-    options: CallOptions | undefined,
-  ): Promise<PerlValue> {
-    const from = { kernel: this.name, session: RSVP_SESSION };
-    const p = this.#kernel.request(kind, this.#line, spec, (params ?? null) as PerlValue, options, from);
-    return p.catch((e) => {
-      throw this.#note(e);
-    });
+  #request(kind: RequestKind, spec: Target, params: PerlInput, options: CallOptions | undefined): Promise<PerlValue> {
+    return this.#noted(this.#kernel.request(kind, this.#line, spec, (params ?? null) as PerlValue, options));
   }
 
   /** The one place Perl's `error` string is set: from every error a caller or reporter sees. */
@@ -464,25 +381,11 @@ export class IkcClient {
 
   /** Our channel ended (the kernel has failed the requests on it). */
   #ended(ch: Channel, reason: Error, failed: number): void {
-    this.#dialer.lost(ch);
     // No connection left to hold the process: an idle deadline timer must not either.
     this.#kernel.deadlines.release();
-    if (this.#dialer.status === "closed") return; // disconnect() is closing it gracefully
-    ch.abort(reason); // let go of the socket at once
+    if (!this.#dialer.lost(ch, reason)) return; // disconnect() is closing it gracefully
     this.#note(reason);
     if (failed === 0 && !(reason instanceof DisconnectedError)) this.#kernel.reporter.report(reason);
     // Waiters for server-initiated messages are kept: the next connection may deliver them.
-  }
-
-  #statusChanged(s: ClientStatus): void {
-    for (const h of [...this.#statusHandlers]) {
-      try {
-        h(s);
-      } catch (e) {
-        this.#kernel.reporter.report(
-          new IkcError(`status handler threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
-        );
-      }
-    }
   }
 }

@@ -13,8 +13,9 @@ import type { Channel } from "./kernel/channel.ts";
 import { Kernel } from "./kernel/kernel.ts";
 import { negotiate } from "./kernel/negotiate.ts";
 import type { ErrorHandler } from "./kernel/report.ts";
+import { KernelHost } from "./kernel/kernel-host.ts";
 import { ChannelLine } from "./kernel/send.ts";
-import type { MonitorEvent, MonitorHandler, PeerInfo, SendOptions, StateHandler, Target } from "./kernel/types.ts";
+import type { MonitorEvent, MonitorHandler, PeerInfo, SendOptions, Target } from "./kernel/types.ts";
 import { peerInfo } from "./kernel/peers.ts";
 import { type IkcServerOptions, resolveServerOptions, type ServerSettings } from "./server/options.ts";
 import { within } from "./time/within.ts";
@@ -37,7 +38,7 @@ let serverSeq = 0;
  * await server.close();
  * ```
  */
-export class IkcServer {
+export class IkcServer extends KernelHost {
   /** Our kernel name. */
   readonly name: string;
   /** Our kernel id: the first name announced to clients, unique per server. */
@@ -46,23 +47,27 @@ export class IkcServer {
   readonly #listener: Listener;
   readonly #opts: ServerSettings;
   #negotiating = new Set<Connection>();
-  #closing = new AbortController();
+  readonly #closing: AbortController;
   #closed: Promise<void> | undefined;
   #accepting: Promise<void>;
 
   private constructor(listener: Listener, id: string, opts: ServerSettings) {
-    this.#listener = listener;
-    this.name = opts.name;
-    this.id = id;
-    this.#opts = opts;
-    this.#kernel = new Kernel({
+    const closing = new AbortController();
+    const kernel = new Kernel({
       id,
       names: [id, opts.name, ...opts.aliases],
       timeout: opts.timeout,
       malformed: (e, ch) => ch.abort(e),
       // The listener keeps the process alive until close(): only then may an idle timer stay armed.
-      holdTimer: () => !this.#closing.signal.aborted,
+      holdTimer: () => !closing.signal.aborted,
     });
+    super(kernel);
+    this.#kernel = kernel;
+    this.#closing = closing;
+    this.#listener = listener;
+    this.name = opts.name;
+    this.id = id;
+    this.#opts = opts;
     this.#accepting = this.#acceptLoop();
   }
 
@@ -118,59 +123,6 @@ export class IkcServer {
   }
 
   /**
-   * Publishes states of `session`. Each state gets the request's params (ARG0) and a
-   * {@link StateContext}; what it returns (or resolves to) is the answer to a call. Returning
-   * `undefined` sends no answer, as a Perl state returning undef does; throwing answers with a
-   * remote_error carrying the message (the server carries on).
-   *
-   * @example
-   * ```ts
-   * import { IkcServer } from "@poe-ikc/ikc";
-   * const server = await IkcServer.listen({ port: 0 });
-   * server.publish("calc", {
-   *   add: (p) => (p as number[]).reduce((a, b) => a + b, 0),
-   *   later: async (p, ctx) => { await ctx.post(ctx.rsvp ?? "IKCLite/done", p); },
-   * });
-   * await server.close();
-   * ```
-   */
-  publish(session: string, states: Record<string, StateHandler>): void {
-    this.#kernel.states.publish(session, states);
-  }
-
-  /**
-   * Retracts states of `session` (all of them when `states` is omitted); false when it published nothing.
-   *
-   * @example
-   * ```ts
-   * import { IkcServer } from "@poe-ikc/ikc";
-   * const server = await IkcServer.listen({ port: 0 });
-   * server.publish("calc", { add: () => 0, sub: () => 0 });
-   * server.retract("calc", ["sub"]);
-   * await server.close();
-   * ```
-   */
-  retract(session: string, states?: string[]): boolean {
-    return this.#kernel.states.retract(session, states);
-  }
-
-  /**
-   * What is published: session → state names (IKC's own `IKC` session included, as Perl lists it).
-   *
-   * @example
-   * ```ts
-   * import { IkcServer } from "@poe-ikc/ikc";
-   * const server = await IkcServer.listen({ port: 0 });
-   * server.publish("calc", { add: () => 0 });
-   * console.log(server.published()); // { IKC: ["ping", "do_you_have", "remote_error"], calc: ["add"] }
-   * await server.close();
-   * ```
-   */
-  published(): Record<string, string[]> {
-    return this.#kernel.states.published();
-  }
-
-  /**
    * Posts to a state of a connected kernel: `poe://<kernel or alias>/session/state` (a target
    * without a kernel goes to the only client, when there is exactly one). Resolves once written;
    * rejects with a RoutingError when no such kernel is connected.
@@ -220,20 +172,6 @@ export class IkcServer {
   on(event: MonitorEvent | "error", handler: MonitorHandler | ErrorHandler): () => void {
     if (event === "error") return this.#kernel.reporter.add(handler as ErrorHandler);
     return this.#kernel.peers.monitor(event, handler as MonitorHandler);
-  }
-
-  /**
-   * Errors that belong to no request (the same as `on("error", ...)`).
-   *
-   * @example
-   * ```ts
-   * import { IkcServer } from "@poe-ikc/ikc";
-   * const server = await IkcServer.listen({ port: 0 });
-   * server.onError((e) => console.error("ikc:", e.message));
-   * ```
-   */
-  onError(handler: ErrorHandler): () => void {
-    return this.#kernel.reporter.add(handler);
   }
 
   /**

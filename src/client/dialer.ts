@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DisconnectedError } from "../core/errors.ts";
+import { DisconnectedError, IkcError } from "../core/errors.ts";
 import type { NegotiationResult } from "../core/negotiation.ts";
 import type { Channel } from "../kernel/channel.ts";
 import { sleepUnlessAborted } from "../time/sleep-unless-aborted.ts";
@@ -35,8 +35,8 @@ export interface DialerOptions {
   dial(): Promise<Channel>;
   /** Asked when the connection drops: redial on our own (with backoff) until `close()`? */
   keepAlive(): boolean;
-  /** Told each status change. */
-  status(status: ClientStatus): void;
+  /** Takes what a status handler threw. */
+  report(error: Error): void;
   /** Told why a redial attempt failed. */
   redialFailed(error: unknown): void;
   /** Waits between redials (default: a fresh {@link Backoff}). */
@@ -52,7 +52,7 @@ export interface DialerOptions {
  * const d = new Dialer({
  *   dial: () => Promise.reject(new Error("nowhere to dial")),
  *   keepAlive: () => false,
- *   status: (s) => console.log(s),
+ *   report: (e) => console.error(e.message),
  *   redialFailed: () => {},
  * });
  * console.log(d.status); // "idle"
@@ -66,6 +66,7 @@ export class Dialer {
   #dialling: Promise<Channel> | undefined;
   #keeper: AbortController | undefined;
   #info: NegotiationResult | undefined;
+  readonly #handlers = new Set<(status: ClientStatus) => void>();
 
   /** A dialer, idle until asked for a channel. */
   constructor(options: DialerOptions) {
@@ -76,6 +77,12 @@ export class Dialer {
   /** Where the connection stands. */
   get status(): ClientStatus {
     return this.#status;
+  }
+
+  /** Calls `handler` on each status change; returns its remover. */
+  onStatus(handler: (status: ClientStatus) => void): () => void {
+    this.#handlers.add(handler);
+    return () => this.#handlers.delete(handler);
   }
 
   /** The open channel, if any. */
@@ -110,12 +117,19 @@ export class Dialer {
     );
   }
 
-  /** `channel` ended. When it was ours: idle, or reconnecting when the connection is kept up. */
-  lost(channel: Channel): void {
-    if (this.#channel !== channel) return;
+  /**
+   * `channel` ended with `reason`. When it was ours: idle, or reconnecting when the connection is
+   * kept up. Unless the client is closing it gracefully, the socket is let go of at once. False
+   * when the client closed it.
+   */
+  lost(channel: Channel, reason: Error): boolean {
+    if (this.#status === "closed") return false;
+    channel.abort(reason);
+    if (this.#channel !== channel) return true;
     this.#channel = undefined;
     if (this.#o.keepAlive()) this.#keepUp();
     else this.#move(["connected"], "idle");
+    return true;
   }
 
   /** Closed by the client: no more redials; the channel closes gracefully within `waitMs`. */
@@ -176,7 +190,15 @@ export class Dialer {
     const now = this.#status;
     if (now === to || !from.includes(now) || !NEXT[now].includes(to)) return false;
     this.#status = to;
-    this.#o.status(to);
+    for (const h of [...this.#handlers]) {
+      try {
+        h(to);
+      } catch (e) {
+        this.#o.report(
+          new IkcError(`status handler threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
+        );
+      }
+    }
     return true;
   }
 }

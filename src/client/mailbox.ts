@@ -6,6 +6,8 @@
  * @module
  */
 import { AbortError, IkcError, TimeoutError } from "../core/errors.ts";
+import type { Message } from "../core/message.ts";
+import { RSVP_SESSION } from "../kernel/rsvp.ts";
 import type { Deadlines } from "../time/deadlines.ts";
 import { TimedPromise } from "../time/timed-promise.ts";
 import type { IkcMessage, MessageHandler } from "./types.ts";
@@ -106,6 +108,16 @@ export class Mailbox {
     list.push(wait);
     wait.start(this.#deadlines, seconds * 1000, signal);
     return wait.promise;
+  }
+
+  /**
+   * Takes a message the kernel found no state for: true when it is ours to keep (sent to a state
+   * of ours); false for a call to something we lack, which the sender hears of as a remote_error.
+   */
+  accept(m: Message): boolean {
+    if (m.rsvp && m.target.session !== RSVP_SESSION) return false;
+    this.deliver({ state: m.target.state, session: m.target.session, params: m.params, raw: m.raw });
+    return true;
   }
 
   /** Hands `message` to the oldest waiter on its state and to every handler; else keeps it. */

@@ -6,7 +6,9 @@
  */
 import { SubscriptionError } from "../core/errors.ts";
 import type { PerlInput, PerlValue } from "../core/perl.ts";
-import type { CallOptions, RemoteSession } from "./types.ts";
+import type { Kernel } from "../kernel/kernel.ts";
+import type { Line } from "../kernel/send.ts";
+import type { CallOptions, RemoteSession, RequestOptions } from "./types.ts";
 
 /**
  * The session a subscription names: `poe://Kernel/session`, or a bare `session` (kernel undefined:
@@ -65,4 +67,33 @@ export function remoteSession(answer: PerlValue, kernel: string, session: string
     call: <T>(state: string, params?: PerlInput, o?: CallOptions) =>
       via.call<T>(`poe://${remote}/${session}/${state}`, params, o),
   };
+}
+
+/**
+ * Asks the kernel at the far end of `line` for `spec`'s session (`IKC/do_you_have`) and resolves
+ * to its handle; sends through `via` afterwards.
+ *
+ * @example
+ * ```ts
+ * import { IkcClient } from "@poe-ikc/ikc";
+ * const ikc = await IkcClient.connect({ port: 6030 });
+ * const calc = await ikc.subscribe("poe://Hub/calc"); // comes here
+ * ```
+ */
+export async function subscribe(
+  spec: string,
+  options: RequestOptions | undefined,
+  kernel: Kernel,
+  line: Line,
+  via: SessionSender,
+): Promise<RemoteSession> {
+  const want = parseSubscription(spec);
+  const remote = want.kernel ?? (await line.open()).remoteKernel;
+  const target = { kernel: remote, session: "IKC", state: "do_you_have" };
+  const params = [{ kernel: remote, session: want.session }, kernel.id];
+  const answer = await kernel.request("subscribe", line, target, params, options, {
+    kernel: kernel.id,
+    session: "IKC",
+  });
+  return remoteSession(answer, remote, want.session, via);
 }
