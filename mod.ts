@@ -51,6 +51,7 @@ export {
 export * from "./src/client.ts";
 export * from "./src/server.ts";
 export type {
+  CommonOptions,
   MonitorEvent,
   MonitorHandler,
   PeerInfo,

@@ -35,6 +35,8 @@ import type {
 } from "./client/types.ts";
 
 export type * from "./client/types.ts";
+export type { KernelHost } from "./kernel/kernel-host.ts";
+export type { CommonOptions } from "./kernel/types.ts";
 
 const WAIT_KEYS: ReadonlySet<string> = new Set(["timeout", "signal"]);
 

@@ -23,6 +23,8 @@ import type { Connection, Listener } from "./transport/types.ts";
 import { processId } from "./runtime.ts";
 
 export type { IkcServerOptions } from "./server/options.ts";
+export type { KernelHost } from "./kernel/kernel-host.ts";
+export type { CommonOptions } from "./kernel/types.ts";
 
 let serverSeq = 0;
 

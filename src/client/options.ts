@@ -4,22 +4,7 @@
  *
  * @module
  */
-import type { Freezer } from "../core/freezer.ts";
-import { resolveFreezers } from "../core/freezers.ts";
-import { checkKnownKeys, checkSeconds } from "../kernel/checks.ts";
-import {
-  checkKernelNames,
-  checkProtocol,
-  DEFAULT_MAX_FRAME_SIZE,
-  DEFAULT_MAX_LINE_LENGTH,
-  DEFAULT_MAX_WRITE_BUFFER,
-  DEFAULT_PORT,
-  DEFAULT_TIMEOUT,
-  resolveTransport,
-} from "../kernel/settings.ts";
-import type { Transport } from "../transport/types.ts";
-import { DEFAULT_BLOCK_SIZE } from "../transport/types.ts";
-import { processId } from "../runtime.ts";
+import { type CommonSettings, resolveCommon } from "../kernel/settings.ts";
 import type { IkcClientOptions } from "./types.ts";
 
 /** Host a client dials by default. */
@@ -31,26 +16,6 @@ export const DEFAULT_INBOX_LIMIT = 1000;
 /** Longest a graceful disconnect waits for the server, in seconds (less when `connectTimeout` is). */
 export const DISCONNECT_WAIT = 1;
 
-const CLIENT_KEYS: ReadonlySet<string> = new Set([
-  "host",
-  "port",
-  "path",
-  "name",
-  "aliases",
-  "timeout",
-  "connectTimeout",
-  "serializer",
-  "blockSize",
-  "protocol",
-  "transport",
-  "maxFrameSize",
-  "maxLineLength",
-  "maxWriteBuffer",
-  "reconnect",
-  "keepAlive",
-  "inboxLimit",
-]);
-
 /**
  * Client options with every default filled in and checked.
  *
@@ -60,21 +25,7 @@ const CLIENT_KEYS: ReadonlySet<string> = new Set([
  * const where = (s: ClientSettings) => s.path ?? `${s.host}:${s.port}`;
  * ```
  */
-export interface ClientSettings {
-  host: string;
-  port: number;
-  path: string | undefined;
-  name: string;
-  aliases: string[];
-  timeout: number;
-  connectTimeout: number;
-  freezers: Freezer[];
-  blockSize: number;
-  protocol: "IKC0" | "IKC";
-  transport: Transport;
-  maxFrameSize: number;
-  maxLineLength: number;
-  maxWriteBuffer: number;
+export interface ClientSettings extends CommonSettings {
   reconnect: boolean;
   /** Undefined: keep the connection up once something is published. */
   keepAlive: boolean | undefined;
@@ -91,34 +42,17 @@ export interface ClientSettings {
  * ```
  */
 export function resolveClientOptions(options: IkcClientOptions): ClientSettings {
-  checkKnownKeys(options, CLIENT_KEYS, "client");
-  const timeout = options.timeout ?? DEFAULT_TIMEOUT;
-  const s: ClientSettings = {
-    host: options.host ?? DEFAULT_CLIENT_HOST,
-    port: options.port ?? DEFAULT_PORT,
-    path: options.path,
-    name: options.name ?? `Client${processId()}`,
-    aliases: options.aliases ?? [],
-    timeout,
-    connectTimeout: options.connectTimeout ?? timeout,
-    freezers: [],
-    blockSize: options.blockSize ?? DEFAULT_BLOCK_SIZE,
-    protocol: options.protocol ?? "IKC0",
-    transport: undefined as unknown as Transport,
-    maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-    maxLineLength: options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH,
-    maxWriteBuffer: options.maxWriteBuffer ?? DEFAULT_MAX_WRITE_BUFFER,
+  return {
+    ...resolveCommon(options, {
+      what: "client",
+      host: DEFAULT_CLIENT_HOST,
+      namePrefix: "Client",
+      connectTimeout: undefined,
+      serializer: DEFAULT_CLIENT_FREEZER,
+      keys: ["reconnect", "keepAlive", "inboxLimit"],
+    }),
     reconnect: options.reconnect ?? true,
     keepAlive: options.keepAlive,
     inboxLimit: options.inboxLimit ?? DEFAULT_INBOX_LIMIT,
   };
-  checkSeconds(s.timeout);
-  checkSeconds(s.connectTimeout, "connectTimeout");
-  if (!(s.blockSize >= 1)) throw new TypeError("blockSize must be at least 1");
-  if (!(s.maxWriteBuffer >= 1)) throw new TypeError("maxWriteBuffer must be at least 1");
-  checkProtocol(s.protocol);
-  checkKernelNames([s.name, ...s.aliases]);
-  s.freezers = resolveFreezers(options.serializer ?? DEFAULT_CLIENT_FREEZER);
-  s.transport = resolveTransport(options.transport);
-  return s;
 }

@@ -4,12 +4,11 @@
  *
  * @module
  */
-import type { Freezer } from "../core/freezer.ts";
 import type { PerlInput, PerlValue } from "../core/perl.ts";
-import type { Transport } from "../transport/types.ts";
+import type { CommonOptions } from "../kernel/types.ts";
 
 /**
- * Options for {@link IkcClient}. Times are in seconds, as in Perl's ClientLite.
+ * Options for {@link IkcClient}: {@link CommonOptions} and the client's own. Times are in seconds, as in Perl's ClientLite.
  *
  * @example
  * ```ts
@@ -17,38 +16,7 @@ import type { Transport } from "../transport/types.ts";
  * const o: IkcClientOptions = { host: "127.0.0.1", port: 6030, name: "TsClient", timeout: 5 };
  * ```
  */
-export interface IkcClientOptions {
-  /** Server host (default `localhost`). Ignored when `path` is set. */
-  host?: string;
-  /** Server TCP port (default 603). */
-  port?: number;
-  /** Unix-domain socket path; when set, used instead of host/port. */
-  path?: string;
-  /** Our kernel name (default `Client<pid>`). */
-  name?: string;
-  /** Further names for our kernel (announced during negotiation). */
-  aliases?: string[];
-  /** Default answer timeout in seconds for call, postRespond, responded and ping (default 30). */
-  timeout?: number;
-  /** Seconds the TCP connect may take, and then the whole negotiation (default: `timeout`). */
-  connectTimeout?: number;
-  /** Freezer package name(s) or Freezer objects to offer, preferred first (default `Storable`). */
-  serializer?: string | Freezer | ReadonlyArray<string | Freezer>;
-  /** Largest read from the socket in bytes (default 65535). */
-  blockSize?: number;
-  /** `IKC0` (default; falls back to `IKC` when refused) or `IKC`. */
-  protocol?: "IKC0" | "IKC";
-  /** Transport to use: a Transport object or a runtime name (default: detected). */
-  transport?: Transport | "deno" | "bun" | "node";
-  /** Largest frame accepted from the server in bytes (default 64 MiB). */
-  maxFrameSize?: number;
-  /** Longest negotiation line accepted from the server in bytes (default 4096). */
-  maxLineLength?: number;
-  /**
-   * Bytes queued for a server that does not read before new requests wait for room (default 16 MiB);
-   * a request still waiting when its timeout ends rejects.
-   */
-  maxWriteBuffer?: number;
+export interface IkcClientOptions extends CommonOptions {
   /** Reconnect and resend once when a send fails, as ClientLite does (default true). */
   reconnect?: boolean;
   /**

@@ -4,8 +4,10 @@
  *
  * @module
  */
+import type { Freezer } from "../core/freezer.ts";
 import type { Address } from "../core/message.ts";
 import type { PerlInput, PerlValue } from "../core/perl.ts";
+import type { Transport } from "../transport/types.ts";
 
 /**
  * Where a message goes: a specifier string (`poe://kernel/session/state`, `session/state`) or an
@@ -128,3 +130,60 @@ export type MonitorEvent = "connect" | "disconnect";
  * ```
  */
 export type MonitorHandler = (peer: PeerInfo, reason?: Error) => void;
+
+/**
+ * The options both {@link IkcClient} and {@link IkcServer} take; each adds its own. Times are in
+ * seconds.
+ *
+ * @example
+ * ```ts
+ * import type { CommonOptions } from "@poe-ikc/ikc";
+ * const o: CommonOptions = { port: 6030, name: "Hub", timeout: 5 };
+ * ```
+ */
+export interface CommonOptions {
+  /**
+   * The server's host (client; default `localhost`), or the address to bind (server; default
+   * `127.0.0.1`, `0.0.0.0` for every interface). Ignored when `path` is set.
+   */
+  host?: string;
+  /** TCP port (default 603); a server given 0 picks a free one, then `server.port` says which. */
+  port?: number;
+  /** Unix-domain socket path; when set, used instead of host/port. */
+  path?: string;
+  /** Our kernel name (default `Client<pid>` or `Server<pid>`). */
+  name?: string;
+  /** Further names for our kernel (announced during negotiation). */
+  aliases?: string[];
+  /** Default answer timeout of our requests: call, postRespond, ping, responded (default 30). */
+  timeout?: number;
+  /**
+   * Client: seconds the TCP connect may take, and then the whole negotiation (default: `timeout`).
+   * Server: seconds a client has to finish negotiating before it is dropped (default 10).
+   */
+  connectTimeout?: number;
+  /**
+   * Freezer package name(s) or Freezer objects, preferred first: offered by a client (default
+   * `Storable`), accepted by a server (default all three: `Storable`, `FreezeThaw`,
+   * `POE::Component::IKC::Freezer`).
+   */
+  serializer?: string | Freezer | ReadonlyArray<string | Freezer>;
+  /** Largest read from a socket in bytes (default 65535). */
+  blockSize?: number;
+  /**
+   * `IKC0` (default: a client falls back to `IKC` when refused; a server answers both) or `IKC`
+   * (a server then answers `SETUP` with `NOT`, as a Perl server spawned with protocol IKC).
+   */
+  protocol?: "IKC0" | "IKC";
+  /** Transport to use: a Transport object or a runtime name (default: detected). */
+  transport?: Transport | "deno" | "bun" | "node";
+  /** Largest frame accepted from the peer in bytes (default 64 MiB); a server drops a client that sends one. */
+  maxFrameSize?: number;
+  /** Longest negotiation line accepted in bytes (default 4096). */
+  maxLineLength?: number;
+  /**
+   * Bytes queued for a peer that does not read (default 16 MiB). Client: new requests wait for
+   * room, and reject when their timeout ends first. Server: the client is dropped.
+   */
+  maxWriteBuffer?: number;
+}
