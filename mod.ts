@@ -51,6 +51,7 @@ export {
 export * from "./src/client.ts";
 export * from "./src/server.ts";
 export type {
+  CommonOptions,
   MonitorEvent,
   MonitorHandler,
   PeerInfo,
@@ -58,7 +59,7 @@ export type {
   StateContext,
   StateHandler,
   Target,
-} from "./src/kernel/kernel.ts";
+} from "./src/kernel/types.ts";
 export type { ErrorHandler } from "./src/kernel/report.ts";
 export type { Address } from "./src/core/message.ts";
 export type { Connection, ConnectOptions, Listener, ListenOptions, Transport } from "./src/transport/types.ts";

@@ -5,10 +5,9 @@
  * @module
  */
 import type { PerlValue } from "./core/perl.ts";
-import type { StateContext, StateHandler } from "./kernel/kernel.ts";
+import type { StateContext, StateHandler } from "./kernel/types.ts";
 import { isAsciiString } from "./core/text.ts";
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { sleepUnlessAborted as sleep } from "./time/sleep-unless-aborted.ts";
 
 function numbers(p: PerlValue): number[] {
   return Array.isArray(p) ? p.map((x) => Number(x)) : [];
@@ -63,21 +62,21 @@ export function demoStates(): Record<string, StateHandler> {
       const [ms, value, noise] = Array.isArray(inner) ? inner : [10, inner];
       const target = rsvp as { kernel?: string; session: string; state: string } | undefined;
       if (!target || typeof target !== "object") throw new Error("test/respond wants post_respond params [P, rsvp]");
-      setTimeout(async () => {
+      void sleep(Number(ms) || 0).then(async () => {
         try {
           if (typeof noise === "string" && noise !== "") await push(ctx, noise, 1, value ?? null);
           await ctx.post(target, value ?? null);
         } catch {
           // the client went away; nothing is waiting on this side
         }
-      }, Number(ms) || 0);
+      });
       return undefined;
     },
     push: async (p, ctx) => {
       const o = (p !== null && typeof p === "object" && !Array.isArray(p) ? p : {}) as Record<string, PerlValue>;
       const state = String(o.state ?? "tick");
       const count = Number(o.count) || 0;
-      if (o.after) setTimeout(() => void push(ctx, state, count, o.value ?? null).catch(() => {}), 0);
+      if (o.after) void sleep(0).then(() => push(ctx, state, count, o.value ?? null)).catch(() => {});
       else await push(ctx, state, count, o.value ?? null);
       return "pushed";
     },

@@ -15,7 +15,7 @@ import {
   TimeoutError,
 } from "../mod.ts";
 import { memoryTransport } from "../src/transport/memory.ts";
-import { Deadlines } from "../src/kernel/deadline.ts";
+import { Deadlines } from "../src/time/deadlines.ts";
 import { Reporter } from "../src/kernel/report.ts";
 
 type Transport = ReturnType<typeof memoryTransport>;
@@ -460,9 +460,8 @@ describe("deadlines and reports", () => {
     const free = new Deadlines();
     free.add(10_000, () => assert.fail("fired")).cancel();
     assert.equal(free.armed, false, "not held (the default): an idle timer stops at once");
-    const d = new Deadlines();
     let held = true;
-    d.holdWhile(() => held);
+    const d = new Deadlines({ hold: () => held });
     const fired: string[] = [];
     d.add(20, () => fired.push("a")).cancel();
     assert.equal(d.armed, true, "kept armed: back-to-back requests do not set a timer each");
@@ -487,7 +486,7 @@ describe("deadlines and reports", () => {
   });
 
   test("Reporter folds a flood into one report and one summary", async () => {
-    const r = new Reporter("t", 30);
+    const r = new Reporter("t", { windowMs: 30 });
     const got: string[] = [];
     r.add((e) => got.push(e.message));
     for (let i = 0; i < 100_000; i++) r.report(new Error(`stray ${i}`), "stray");

@@ -67,15 +67,28 @@ export class LimitError extends CodecError {}
 export class ProtocolError extends IkcError {}
 
 /**
- * Connecting or negotiating failed (refused, unreachable, timed out, rejected freezer).
+ * Connecting or negotiating failed (refused, unreachable, timed out, rejected freezer). `code`
+ * says which, when known: the OS's (`ECONNREFUSED`, `ENOENT`, ...; taken from `cause.code`),
+ * `ETIMEDOUT` when the connect took longer than `connectTimeout`, `ENEGOTIATION` when the
+ * server answered but negotiation failed.
  *
  * @example
  * ```ts
  * import { ConnectError } from "@poe-ikc/ikc";
- * throw new ConnectError("connect to localhost:603 refused");
+ * const e = new ConnectError("connect to localhost:603 refused", { code: "ECONNREFUSED" });
+ * console.log(e.code); // "ECONNREFUSED"
  * ```
  */
-export class ConnectError extends IkcError {}
+export class ConnectError extends IkcError {
+  /** What failed, as a short code (see the class comment); undefined when unknown. */
+  code: string | undefined;
+  /** A connect error; `code` defaults to the `cause`'s `code`, when it has a string one. */
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(message, options);
+    const fromCause = (options?.cause as { code?: unknown } | null | undefined)?.code;
+    this.code = options?.code ?? (typeof fromCause === "string" ? fromCause : undefined);
+  }
+}
 
 /**
  * An operation did not finish within its timeout.

@@ -12,7 +12,8 @@ import { FrameBatch } from "../core/frame-batch.ts";
 import type { NegotiationResult } from "../core/negotiation.ts";
 import type { PerlValue } from "../core/perl.ts";
 import type { Connection } from "../transport/types.ts";
-import { now, within } from "./deadline.ts";
+import { now } from "../time/clock.ts";
+import { within } from "../time/within.ts";
 
 /**
  * Options of a {@link Channel}.
@@ -84,8 +85,6 @@ export class Channel {
   reason: Error | undefined;
   /** True when the peer closed at a frame boundary (an ordinary goodbye, not a failure). */
   cleanEnd = false;
-  /** Requests from the peer being run by our states right now (for a graceful close). */
-  busy = 0;
   readonly #reader: FrameReader;
   readonly #maxWriteBuffer: number;
   #events: ChannelEvents | undefined;

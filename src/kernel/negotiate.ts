@@ -9,7 +9,8 @@ import { ConnectError } from "../core/errors.ts";
 import { LineReader } from "../core/frame.ts";
 import type { NegotiationResult } from "../core/negotiation.ts";
 import type { Connection } from "../transport/types.ts";
-import { abortable, deadline } from "./deadline.ts";
+import { withAbort as abortable } from "../time/with-abort.ts";
+import { withTimeout as deadline } from "../time/with-timeout.ts";
 
 /**
  * What {@link negotiate} needs of a state machine: {@link ClientNegotiation} and

@@ -6,6 +6,7 @@
  * @module
  */
 import { IkcError } from "../core/errors.ts";
+import { backgroundTimer } from "../time/background-timer.ts";
 
 /**
  * A handler for errors that belong to no request.
@@ -18,9 +19,25 @@ import { IkcError } from "../core/errors.ts";
  */
 export type ErrorHandler = (error: Error) => void;
 
+/**
+ * Options of a {@link Reporter}.
+ *
+ * @example
+ * ```ts
+ * import type { ReporterOptions } from "./report.ts";
+ * const o: ReporterOptions = { windowMs: 500, tap: (e) => console.log(e.message) };
+ * ```
+ */
+export interface ReporterOptions {
+  /** Repeats of one kind within this many milliseconds are folded into one summary (default 1000). */
+  windowMs?: number;
+  /** Sees every error before it is folded (the client keeps Perl's `error` string with it). */
+  tap?: ErrorHandler;
+}
+
 interface Burst {
   count: number;
-  timer: ReturnType<typeof setTimeout>;
+  cancel: () => void;
   last: Error;
 }
 
@@ -32,7 +49,7 @@ interface Burst {
  * @example
  * ```ts
  * import { Reporter } from "./report.ts";
- * const r = new Reporter("ikc Hub");
+ * const r = new Reporter("ikc Hub", { windowMs: 1000 });
  * const off = r.add((e) => console.error(e.message));
  * r.report(new Error("a stray answer"), "stray");
  * off();
@@ -41,15 +58,15 @@ interface Burst {
 export class Reporter {
   readonly #label: string;
   readonly #windowMs: number;
-  /** Sees every error before it is coalesced (the client keeps Perl's `error` string with it). */
-  tap: ErrorHandler | undefined;
+  readonly #tap: ErrorHandler | undefined;
   #handlers = new Set<ErrorHandler>();
   #bursts = new Map<string, Burst>();
 
-  /** `label` prefixes console output; repeats of one kind within `windowMs` (default 1000) are coalesced. */
-  constructor(label: string, windowMs = 1000) {
+  /** `label` prefixes console output. */
+  constructor(label: string, options: ReporterOptions = {}) {
     this.#label = label;
-    this.#windowMs = windowMs;
+    this.#windowMs = options.windowMs ?? 1000;
+    this.#tap = options.tap;
   }
 
   /** Adds a handler; returns a function that removes it. */
@@ -60,7 +77,7 @@ export class Reporter {
 
   /** Reports `error`; with a `kind`, repeats within the window are folded into one summary. */
   report(error: Error, kind?: string): void {
-    this.tap?.(error);
+    this.#tap?.(error);
     if (kind === undefined) return this.#emit(error);
     const burst = this.#bursts.get(kind);
     if (burst) {
@@ -68,10 +85,9 @@ export class Reporter {
       burst.last = error;
       return;
     }
-    const timer = setTimeout(() => this.#flush(kind), this.#windowMs);
     // A pending summary must not keep a process alive that has nothing else to do.
-    (timer as { unref?: () => void }).unref?.();
-    this.#bursts.set(kind, { count: 0, timer, last: error });
+    const cancel = backgroundTimer(this.#windowMs, () => this.#flush(kind));
+    this.#bursts.set(kind, { count: 0, cancel, last: error });
     this.#emit(error);
   }
 
@@ -84,7 +100,7 @@ export class Reporter {
     const burst = this.#bursts.get(kind);
     if (!burst) return;
     this.#bursts.delete(kind);
-    clearTimeout(burst.timer);
+    burst.cancel();
     if (burst.count > 0) {
       this.#emit(
         new IkcError(`${burst.count} more like this in the last burst; the last: ${burst.last.message}`, {

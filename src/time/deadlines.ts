@@ -1,17 +1,16 @@
 /**
- * Time limits, in one vocabulary: {@link Deadlines} puts any number of deadlines under a single
- * timer (requests, waits), {@link deadline} and {@link abortable} bound one promise (connect and
- * negotiation phases, graceful close). Times are milliseconds here; the public options speak seconds.
+ * Many deadlines under one timer: what every request, post and wait is bounded by.
  *
  * @module
  */
+import { now } from "./clock.ts";
 
 /**
  * A registered deadline; `cancel()` is idempotent.
  *
  * @example
  * ```ts
- * import { Deadlines } from "./deadline.ts";
+ * import { Deadlines } from "./deadlines.ts";
  * const d = new Deadlines().add(1000, () => console.log("late"));
  * d.cancel();
  * ```
@@ -31,8 +30,23 @@ interface Entry extends Deadline {
 /** Cancelled entries tolerated in the heap before it may be rebuilt. */
 const COMPACT_MIN = 1024;
 
-/** The monotonic clock deadlines are measured on, in milliseconds. */
-export const now: () => number = typeof performance !== "undefined" ? () => performance.now() : () => Date.now();
+/**
+ * Options of {@link Deadlines}.
+ *
+ * @example
+ * ```ts
+ * import type { DeadlinesOptions } from "./deadlines.ts";
+ * let open = true;
+ * const o: DeadlinesOptions = { hold: () => open };
+ * ```
+ */
+export interface DeadlinesOptions {
+  /**
+   * While it returns true the timer may stay armed with no deadline live (the owner has something
+   * that keeps the process alive anyway, such as an open connection). Default: never.
+   */
+  hold?: () => boolean;
+}
 
 /**
  * Many deadlines, one timer: a min-heap ordered by expiry. The timer is re-armed only when a new
@@ -42,13 +56,13 @@ export const now: () => number = typeof performance !== "undefined" ? () => perf
  * steady stream of requests answered in time holds memory for the live ones only). When the last
  * deadline is cancelled the timer stays armed (it finds nothing due and stops), so sequential
  * requests do not set and clear a timer each. That only happens while the owner's
- * {@link Deadlines.holdWhile} condition says something else keeps the process alive anyway (a
+ * `hold` option says something else keeps the process alive anyway (a
  * connection); otherwise, and on {@link Deadlines.release}, the idle timer stops at once, so a
  * timer never keeps a process alive that would have ended without it.
  *
  * @example
  * ```ts
- * import { Deadlines } from "./deadline.ts";
+ * import { Deadlines } from "./deadlines.ts";
  * const deadlines = new Deadlines();
  * const d = deadlines.add(50, () => console.log("expired"));
  * // ... the answer came first:
@@ -60,9 +74,14 @@ export class Deadlines {
   #live = 0;
   /** Cancelled entries still in the heap. */
   #dead = 0;
-  #hold: () => boolean = () => false;
+  readonly #hold: () => boolean;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
+
+  /** `hold`: see {@link DeadlinesOptions.hold}. */
+  constructor(options: DeadlinesOptions = {}) {
+    this.#hold = options.hold ?? (() => false);
+  }
 
   /** Deadlines registered and neither fired nor cancelled. */
   get size(): number {
@@ -109,14 +128,6 @@ export class Deadlines {
     for (const e of this.#heap) e.dead = true;
     this.#live = 0;
     this.#reset();
-  }
-
-  /**
-   * While `hold()` is true the timer may stay armed with no deadline live (the owner has something
-   * that keeps the process alive anyway, such as an open connection). Default: never.
-   */
-  holdWhile(hold: () => boolean): void {
-    this.#hold = hold;
   }
 
   /** Stops the timer when no deadline is live (else nothing changes). */
@@ -207,91 +218,4 @@ export class Deadlines {
     }
     h[i] = last;
   }
-}
-
-/**
- * Settles like `promise`, or rejects with `error()` after `ms` milliseconds, whichever is first.
- *
- * @example
- * ```ts
- * import { deadline } from "./deadline.ts";
- * import { TimeoutError } from "@poe-ikc/ikc";
- * const v = await deadline(Promise.resolve(1), 1000, () => new TimeoutError("too slow"));
- * ```
- */
-export function deadline<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(error()), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/**
- * Settles like `promise`, or rejects with `error()` when `signal` aborts first (at once when it
- * already has). Without a signal it is `promise` itself.
- *
- * @example
- * ```ts
- * import { abortable } from "./deadline.ts";
- * import { AbortError } from "@poe-ikc/ikc";
- * const ac = new AbortController();
- * const p = abortable(new Promise(() => {}), ac.signal, () => new AbortError("stopped"));
- * ac.abort();
- * ```
- */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, error: () => Error): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(error());
-  let onAbort!: () => void;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      onAbort = () => reject(error());
-      signal.addEventListener("abort", onAbort, { once: true });
-    }),
-  ]).finally(() => signal.removeEventListener("abort", onAbort));
-}
-
-/**
- * Waits for `promise` at most `ms` milliseconds; resolves true when it settled in time (either
- * way), false when the time ran out first. For "wait a little, then go on anyway".
- *
- * @example
- * ```ts
- * import { within } from "./deadline.ts";
- * const inTime = await within(new Promise((r) => setTimeout(r, 10)), 1000); // true
- * ```
- */
-export async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
-  try {
-    return await Promise.race([promise.then(() => true, () => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Resolves after `ms` milliseconds (for backoff between reconnects).
- *
- * @example
- * ```ts
- * import { delay } from "./deadline.ts";
- * await delay(10);
- * ```
- */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

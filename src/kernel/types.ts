@@ -1,0 +1,189 @@
+/**
+ * The kernel's public types: targets, published states and their context, peers and monitors.
+ * `mod.ts` re-exports them.
+ *
+ * @module
+ */
+import type { Freezer } from "../core/freezer.ts";
+import type { Address } from "../core/message.ts";
+import type { PerlInput, PerlValue } from "../core/perl.ts";
+import type { Transport } from "../transport/types.ts";
+
+/**
+ * Where a message goes: a specifier string (`poe://kernel/session/state`, `session/state`) or an
+ * address hash such as an rsvp.
+ *
+ * @example
+ * ```ts
+ * import type { Target } from "@poe-ikc/ikc";
+ * const a: Target = "poe://Hub/jobs/run";
+ * const b: Target = { kernel: "Client1", session: "IKCLite", state: "response7" };
+ * ```
+ */
+export type Target = string | { kernel?: string; session: string; state: string };
+
+/**
+ * Options for a request sent by a kernel (call, postRespond, ...).
+ *
+ * @example
+ * ```ts
+ * import type { SendOptions } from "@poe-ikc/ikc";
+ * const o: SendOptions = { timeout: 5, context: "list" };
+ * ```
+ */
+export interface SendOptions {
+  /** Seconds to wait for the answer (default: the kernel's timeout). */
+  timeout?: number;
+  /** Cancels the wait; the request rejects with an AbortError. */
+  signal?: AbortSignal;
+  /** `scalar` (default) or `list`. */
+  context?: "scalar" | "list";
+}
+
+/**
+ * What a published state is told about the request it runs for.
+ *
+ * @example
+ * ```ts
+ * import type { StateContext } from "@poe-ikc/ikc";
+ * const whoAsked = (ctx: StateContext) => `${ctx.from?.kernel} in ${ctx.context} context`;
+ * ```
+ */
+export interface StateContext {
+  /** The sender, as its message said (`{kernel, session[, state]}`), when it said. */
+  readonly from: Address | undefined;
+  /** The remote kernel's id (the connection the request came on). */
+  readonly kernel: string;
+  /** Every name the remote kernel announced. */
+  readonly kernelAliases: readonly string[];
+  /** Our session and state that runs. */
+  readonly session: string;
+  /** Our state that runs. */
+  readonly state: string;
+  /** `list` when the caller asked for every return value (Perl's wantarray). */
+  readonly context: "scalar" | "list";
+  /** True when an answer is wanted (the request had an rsvp). */
+  readonly wantsAnswer: boolean;
+  /** Where the answer goes, when one is wanted. */
+  readonly rsvp: (Address & { state: string }) | undefined;
+  /** Every argument (ARG0, ARG1, ...): more than one for `IKC:proxy` requests and `?arg` suffixes. */
+  readonly args: readonly PerlValue[];
+  /** Posts to the kernel that sent the request, over the same connection (a bare `session/state` goes there). */
+  post(target: Target, params?: PerlInput): Promise<void>;
+  /** Calls a state of the kernel that sent the request, over the same connection. */
+  call<T = PerlValue>(target: Target, params?: PerlInput, options?: SendOptions): Promise<T>;
+}
+
+/**
+ * A published state: gets ARG0 and the context; what it returns (or resolves to) is the answer.
+ * `undefined` sends no answer at all, as a Perl state returning undef does; throwing (or
+ * rejecting) answers with a remote_error carrying the message.
+ *
+ * @example
+ * ```ts
+ * import type { StateHandler } from "@poe-ikc/ikc";
+ * const add: StateHandler = (params) => (params as number[]).reduce((a, b) => a + b, 0);
+ * ```
+ */
+export type StateHandler = (params: PerlValue, ctx: StateContext) => unknown;
+
+/**
+ * A connected remote kernel, as monitors see it.
+ *
+ * @example
+ * ```ts
+ * import type { PeerInfo } from "@poe-ikc/ikc";
+ * const show = (p: PeerInfo) => `${p.kernel} (${p.aliases.join(", ")}) via ${p.protocol}`;
+ * ```
+ */
+export interface PeerInfo {
+  /** Its id: the first name it announced. */
+  readonly kernel: string;
+  /** Every name it announced, id first. */
+  readonly aliases: readonly string[];
+  /** `IKC0` or classic `IKC`, as negotiated. */
+  readonly protocol: "IKC0" | "IKC";
+  /** The freezer both ends agreed on. */
+  readonly freezer: string;
+  /** The socket's far end (`host:port` or the Unix path). */
+  readonly address: string;
+}
+
+/**
+ * Monitor events: a remote kernel registered (negotiation done) or unregistered (gone).
+ *
+ * @example
+ * ```ts
+ * import type { MonitorEvent } from "@poe-ikc/ikc";
+ * const e: MonitorEvent = "connect";
+ * ```
+ */
+export type MonitorEvent = "connect" | "disconnect";
+
+/**
+ * A monitor: told about a remote kernel; on disconnect `reason` says why.
+ *
+ * @example
+ * ```ts
+ * import type { MonitorHandler } from "@poe-ikc/ikc";
+ * const m: MonitorHandler = (peer, reason) => console.log(peer.kernel, reason?.message);
+ * ```
+ */
+export type MonitorHandler = (peer: PeerInfo, reason?: Error) => void;
+
+/**
+ * The options both {@link IkcClient} and {@link IkcServer} take; each adds its own. Times are in
+ * seconds.
+ *
+ * @example
+ * ```ts
+ * import type { CommonOptions } from "@poe-ikc/ikc";
+ * const o: CommonOptions = { port: 6030, name: "Hub", timeout: 5 };
+ * ```
+ */
+export interface CommonOptions {
+  /**
+   * The server's host (client; default `localhost`), or the address to bind (server; default
+   * `127.0.0.1`, `0.0.0.0` for every interface). Ignored when `path` is set.
+   */
+  host?: string;
+  /** TCP port (default 603); a server given 0 picks a free one, then `server.port` says which. */
+  port?: number;
+  /** Unix-domain socket path; when set, used instead of host/port. */
+  path?: string;
+  /** Our kernel name (default `Client<pid>` or `Server<pid>`). */
+  name?: string;
+  /** Further names for our kernel (announced during negotiation). */
+  aliases?: string[];
+  /** Default answer timeout of our requests: call, postRespond, ping, responded (default 30). */
+  timeout?: number;
+  /**
+   * Client: seconds the TCP connect may take, and then the whole negotiation (default: `timeout`).
+   * Server: seconds a client has to finish negotiating before it is dropped (default 10).
+   */
+  connectTimeout?: number;
+  /**
+   * Freezer package name(s) or Freezer objects, preferred first: offered by a client (default
+   * `Storable`), accepted by a server (default all three: `Storable`, `FreezeThaw`,
+   * `POE::Component::IKC::Freezer`).
+   */
+  serializer?: string | Freezer | ReadonlyArray<string | Freezer>;
+  /** Largest read from a socket in bytes (default 65535). */
+  blockSize?: number;
+  /**
+   * `IKC0` (default: a client falls back to `IKC` when refused; a server answers both) or `IKC`
+   * (a server then answers `SETUP` with `NOT`, as a Perl server spawned with protocol IKC).
+   */
+  protocol?: "IKC0" | "IKC";
+  /** Transport to use: a Transport object or a runtime name (default: detected). */
+  transport?: Transport | "deno" | "bun" | "node";
+  /** Largest frame accepted from the peer in bytes (default 64 MiB); a server drops a client that sends one. */
+  maxFrameSize?: number;
+  /** Longest negotiation line accepted in bytes (default 4096). */
+  maxLineLength?: number;
+  /**
+   * Bytes queued for a peer that does not read (default 16 MiB). Client: new requests wait for
+   * room, and reject when their timeout ends first. Server: the client is dropped.
+   */
+  maxWriteBuffer?: number;
+}
