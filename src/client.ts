@@ -80,6 +80,7 @@ export class IkcClient extends KernelHost {
       id: o.name,
       names: [o.name, ...o.aliases],
       timeout: o.timeout,
+      maxInFlight: o.maxInFlight,
       unsolicited: (m) => this.#mailbox.accept(m),
       onReport: (e) => this.#note(e),
       // An open connection keeps the process alive anyway: only then may an idle timer stay armed.

@@ -19,10 +19,25 @@ import type { MonitorEvent, MonitorHandler, PeerInfo, SendOptions, Target } from
 import { peerInfo } from "./kernel/peers.ts";
 import { type IkcServerOptions, resolveServerOptions, type ServerSettings } from "./server/options.ts";
 import { within } from "./time/within.ts";
+import { Admission, type Ticket } from "./server/admission.ts";
 import type { Connection, Listener } from "./transport/types.ts";
 import { processId } from "./runtime.ts";
 
 export type { IkcServerOptions } from "./server/options.ts";
+
+/**
+ * A client of the server, as {@link IkcServer.clients} lists it.
+ *
+ * @example
+ * ```ts
+ * import type { ClientInfo } from "@poe-ikc/ikc";
+ * const kick = (c: ClientInfo) => c.close("maintenance");
+ * ```
+ */
+export interface ClientInfo extends PeerInfo {
+  /** Drops this client now (nothing queued for it is sent); resolves once its socket is let go. */
+  close(reason?: string): Promise<void>;
+}
 export type { KernelHost } from "./kernel/kernel-host.ts";
 export type { CommonOptions } from "./kernel/types.ts";
 
@@ -48,7 +63,9 @@ export class IkcServer extends KernelHost {
   readonly #kernel: Kernel;
   readonly #listener: Listener;
   readonly #opts: ServerSettings;
-  #negotiating = new Set<Connection>();
+  /** Sockets accepted and not yet served: waiting for a slot, or negotiating. */
+  #unserved = new Set<Connection>();
+  readonly #admission: Admission;
   readonly #closing: AbortController;
   #closed: Promise<void> | undefined;
   #accepting: Promise<void>;
@@ -59,6 +76,7 @@ export class IkcServer extends KernelHost {
       id,
       names: [id, opts.name, ...opts.aliases],
       timeout: opts.timeout,
+      maxInFlight: opts.maxInFlight,
       malformed: (e, ch) => ch.abort(e),
       // The listener keeps the process alive until close(): only then may an idle timer stay armed.
       holdTimer: () => !closing.signal.aborted,
@@ -70,6 +88,7 @@ export class IkcServer extends KernelHost {
     this.name = opts.name;
     this.id = id;
     this.#opts = opts;
+    this.#admission = new Admission(opts);
     this.#accepting = this.#acceptLoop();
   }
 
@@ -119,9 +138,25 @@ export class IkcServer extends KernelHost {
     return this.#kernel.names;
   }
 
-  /** The kernels connected now (negotiation done). */
-  get clients(): PeerInfo[] {
-    return this.#kernel.peers.channels().map(peerInfo);
+  /**
+   * The kernels connected now (negotiation done), each with `close(reason)` to drop it.
+   *
+   * @example
+   * ```ts
+   * import { IkcServer } from "@poe-ikc/ikc";
+   * const server = await IkcServer.listen({ port: 0 });
+   * for (const c of server.clients) if (c.kernel.startsWith("Old")) await c.close("retired");
+   * await server.close();
+   * ```
+   */
+  get clients(): ClientInfo[] {
+    return this.#kernel.peers.channels().map((ch) => ({
+      ...peerInfo(ch),
+      close: (reason?: string) => {
+        ch.abort(new DisconnectedError(`dropped by the server${reason === undefined ? "" : `: ${reason}`}`));
+        return ch.readDone;
+      },
+    }));
   }
 
   /**
@@ -201,7 +236,7 @@ export class IkcServer extends KernelHost {
     this.#closing.abort(new DisconnectedError("the server is closing"));
     await this.#listener.close();
     await this.#accepting;
-    for (const conn of this.#negotiating) void conn.close().catch(() => {});
+    for (const conn of this.#unserved) drop(conn);
     await within(this.#kernel.responder.idle(), seconds * 1000);
     const reason = new DisconnectedError(`the server ${this.name} closed`);
     await Promise.all(this.#kernel.peers.channels().map((ch) => ch.close(reason, 1000)));
@@ -251,25 +286,32 @@ export class IkcServer extends KernelHost {
       }
       if (conn === null) return;
       if (this.#closing.signal.aborted) {
-        void conn.close().catch(() => {});
+        drop(conn);
         continue;
       }
-      if (this.#kernel.peers.channels().length + this.#negotiating.size >= this.#opts.maxClients) {
+      let ticket: Ticket;
+      try {
+        ticket = this.#admission.arrive(conn.remote);
+      } catch (e) {
         this.#kernel.reporter.report(
-          new LimitError(`refused a connection from ${conn.remote}: maxClients (${this.#opts.maxClients}) reached`),
-          "max-clients",
+          e instanceof LimitError
+            ? new LimitError(`refused a connection from ${conn.remote}: ${e.message}`)
+            : asError(e),
+          "admission",
         );
-        void conn.close().catch(() => {});
+        drop(conn);
         continue;
       }
-      void this.#serve(conn);
+      void this.#serve(conn, ticket);
     }
   }
 
-  async #serve(conn: Connection): Promise<void> {
-    this.#negotiating.add(conn);
+  /** Waits for a slot, negotiates, then hands the connection to the kernel as a channel. */
+  async #serve(conn: Connection, ticket: Ticket): Promise<void> {
+    this.#unserved.add(conn);
     let negotiated: Negotiated;
     try {
+      await this.#admitted(ticket);
       const machine = new ServerNegotiation({
         id: this.id,
         names: [this.name, ...this.#opts.aliases],
@@ -285,42 +327,95 @@ export class IkcServer extends KernelHost {
         signal: this.#closing.signal,
       });
       negotiated = { conn, ...done };
+      if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
+      ticket.served();
     } catch (e) {
-      this.#negotiating.delete(conn);
+      this.#unserved.delete(conn);
+      ticket.leave();
       if (!this.#closing.signal.aborted) {
-        this.#kernel.reporter.report(new ConnectError(`dropped client ${conn.remote}: ${errText(e)}`, { cause: e }));
+        this.#kernel.reporter.report(
+          e instanceof LimitError
+            ? new LimitError(`dropped client ${conn.remote}: ${e.message}`)
+            : new ConnectError(`dropped client ${conn.remote}: ${errText(e)}`, { cause: e }),
+        );
       }
-      await conn.close().catch(() => {});
+      drop(conn, e);
       return;
     }
-    this.#negotiating.delete(conn);
-    if (this.#closing.signal.aborted) {
-      await conn.close().catch(() => {});
-      return;
-    }
-    const limits = { maxFrameSize: this.#opts.maxFrameSize, maxWriteBuffer: this.#opts.maxWriteBuffer };
-    attachChannel(this.#kernel, negotiated, this.#opts.freezers, limits, "server", {
-      ended: (c, reason) => this.#gone(c, reason),
-      overflow: (c) =>
-        c.abort(
-          new LimitError(
-            `client ${c.remoteKernel} (${c.conn.remote}) reads too slowly: ${c.bufferedBytes} bytes wait for it, more than maxWriteBuffer ${this.#opts.maxWriteBuffer}`,
+    this.#unserved.delete(conn);
+    const o = this.#opts;
+    const channel = attachChannel(
+      this.#kernel,
+      negotiated,
+      o.freezers,
+      {
+        maxFrameSize: o.maxFrameSize,
+        maxWriteBuffer: o.maxWriteBuffer,
+        frameTimeout: o.frameTimeout * 1000,
+        deadlines: this.#kernel.deadlines,
+      },
+      "server",
+      {
+        ended: (c, reason) => {
+          ticket.leave();
+          this.#gone(c, reason);
+        },
+        overflow: (c) =>
+          c.abort(
+            new LimitError(
+              `client ${c.remoteKernel} (${c.conn.remote}) reads too slowly: ${c.bufferedBytes} bytes wait for it, more than maxWriteBuffer ${o.maxWriteBuffer}`,
+            ),
           ),
-        ),
+      },
+    );
+    if (!channel.alive) ticket.leave(); // ended before attach returned (its first frames were bad)
+  }
+
+  /** Resolves once `ticket` may negotiate; rejects when it waited `connectTimeout`, or the server closes. */
+  #admitted(ticket: Ticket): Promise<void> {
+    const seconds = this.#opts.connectTimeout;
+    return new Promise<void>((resolve, reject) => {
+      const closing = this.#closing.signal;
+      const stop = () => reject(closing.reason);
+      const deadline = this.#kernel.deadlines.add(
+        seconds * 1000,
+        () => reject(new LimitError(`no concurrency slot (${this.#opts.concurrency}) freed within ${seconds} s`)),
+      );
+      closing.addEventListener("abort", stop, { once: true });
+      ticket.admitted.then(() => {
+        deadline.cancel();
+        closing.removeEventListener("abort", stop);
+        resolve();
+      });
     });
   }
 
   #gone(ch: Channel, reason: Error): void {
     // An ordinary goodbye is only a monitor event; anything else is why we dropped the client.
-    if (!ch.cleanEnd && !this.#closing.signal.aborted) {
+    if (ch.cleanEnd) {
+      void ch.conn.close().catch(() => {});
+      return;
+    }
+    if (!this.#closing.signal.aborted) {
       this.#kernel.reporter.report(
         reason instanceof IkcError && reason.message.startsWith("dropped")
           ? reason
           : new IkcError(`dropped client ${ch.remoteKernel} (${ch.conn.remote}): ${reason.message}`, { cause: reason }),
       );
     }
-    void ch.conn.close().catch(() => {});
+    // A client that is dropped is gone at once: nothing more is flushed to it.
+    if (!this.#closing.signal.aborted) drop(ch.conn, reason);
   }
+}
+
+/** Destroys a connection now (its fd is released; nothing queued is flushed). */
+function drop(conn: Connection, reason?: unknown): void {
+  if (conn.destroy) conn.destroy(reason);
+  else void conn.close().catch(() => {});
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new IkcError(String(e));
 }
 
 /** How Perl announces a listener: `ip:port`, or `unix:<path with odd characters as _>`. */

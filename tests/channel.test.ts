@@ -3,7 +3,7 @@
 // it (router, responder, pending requests) with no client or server façade.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { DisconnectedError, RemoteError, storableFreezer } from "../mod.ts";
+import { DisconnectedError, LimitError, RemoteError, storableFreezer } from "../mod.ts";
 import { MemoryConnection } from "../src/transport/memory.ts";
 import { Channel } from "../src/kernel/channel.ts";
 import { Kernel } from "../src/kernel/kernel.ts";
@@ -65,7 +65,7 @@ describe("Channel", () => {
     const ends: Error[] = [];
     chA.start(new Uint8Array(0), { message: () => {}, end: (e) => ends.push(e) });
     const failures: Error[] = [];
-    chA.send({ big: "x".repeat(4000) }, (err) => err && failures.push(err));
+    for (let i = 0; i < 5; i++) chA.send({ big: "x".repeat(400) }, (err) => err && failures.push(err));
     assert.equal(chA.full, true, "queued past maxWriteBuffer");
     await new Promise((r) => setTimeout(r, 10));
     assert.equal(chA.full, true, "still: the write is under way and the peer takes nothing");
@@ -87,6 +87,20 @@ describe("Channel", () => {
     chA.send({ n: 1 }, (err) => late.push(err));
     assert.equal(late[0], why, "a send on an ended channel fails with its reason");
     assert.ok(failures.length >= 1, "the write that waited failed with the socket");
+  });
+});
+
+describe("Channel limits", () => {
+  test("one frame bigger than maxWriteBuffer is never queued: send throws a LimitError, the channel lives on", () => {
+    const { chA } = channels(1000);
+    chA.start(new Uint8Array(0), { message: () => {}, end: () => {} });
+    assert.throws(
+      () => chA.send({ big: "x".repeat(4000) }),
+      (e: Error) => e instanceof LimitError && /maxWriteBuffer 1000/.test(e.message),
+    );
+    assert.equal(chA.bufferedBytes, 0);
+    assert.equal(chA.alive, true);
+    chA.abort(new DisconnectedError("done"));
   });
 });
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DisconnectedError } from "../core/errors.ts";
+import { DisconnectedError, LimitError } from "../core/errors.ts";
 import type { Freezer } from "../core/freezer.ts";
 import { FrameReader } from "../core/frame.ts";
 import { FrameBatch } from "../core/frame-batch.ts";
@@ -13,6 +13,7 @@ import type { NegotiationResult } from "../core/negotiation.ts";
 import type { PerlValue } from "../core/perl.ts";
 import type { Connection } from "../transport/types.ts";
 import { now } from "../time/clock.ts";
+import type { Deadline, Deadlines } from "../time/deadlines.ts";
 import { within } from "../time/within.ts";
 
 /**
@@ -32,6 +33,13 @@ export interface ChannelOptions {
    * {@link Channel.room} waits (default Infinity).
    */
   maxWriteBuffer?: number;
+  /**
+   * Milliseconds a frame may take to arrive once its first byte has (default: no limit); a peer
+   * that starts a frame and stalls is dropped. Needs `deadlines`.
+   */
+  frameTimeout?: number;
+  /** The timer heap the frame deadline lives in. */
+  deadlines?: Deadlines;
 }
 
 /**
@@ -85,8 +93,14 @@ export class Channel {
   reason: Error | undefined;
   /** True when the peer closed at a frame boundary (an ordinary goodbye, not a failure). */
   cleanEnd = false;
+  /** Requests from the peer that our states are running now (the responder's per-peer cap). */
+  running = 0;
   readonly #reader: FrameReader;
   readonly #maxWriteBuffer: number;
+  readonly #frameTimeout: number;
+  readonly #deadlines: Deadlines | undefined;
+  #frameDeadline: Deadline | undefined;
+  #drained: Array<() => void> = [];
   #events: ChannelEvents | undefined;
   readonly #batch = new FrameBatch();
   #callbacks: Array<((err?: Error) => void) | undefined> = [];
@@ -109,6 +123,8 @@ export class Channel {
     this.side = side;
     this.#reader = new FrameReader({ maxFrameSize: options.maxFrameSize });
     this.#maxWriteBuffer = options.maxWriteBuffer ?? Infinity;
+    this.#frameTimeout = options.frameTimeout ?? Infinity;
+    this.#deadlines = options.deadlines;
   }
 
   /** The remote kernel's id (its first announced name). */
@@ -135,10 +151,16 @@ export class Channel {
   /**
    * Freezes, frames and queues a message; frames queued while a write is under way go out
    * together. `done` is called once the bytes are handed to the OS, or with the error.
-   * Throws (synchronously) when the message cannot be frozen.
+   * Throws (synchronously) when the message cannot be frozen, or is bigger on its own than
+   * `maxWriteBuffer` (a LimitError: it could never be queued without dropping the peer).
    */
   send(message: Record<string, PerlValue>, done?: (err?: Error) => void): void {
     const payload = this.freezer.freeze(message);
+    if (payload.byteLength > this.#maxWriteBuffer) {
+      throw new LimitError(
+        `a frame of ${payload.byteLength} bytes for ${this.remoteKernel} is more than maxWriteBuffer ${this.#maxWriteBuffer}`,
+      );
+    }
     if (!this.alive) {
       done?.(this.reason ?? new DisconnectedError(`connection to ${this.conn.remote} is closed`));
       return;
@@ -204,6 +226,13 @@ export class Channel {
     }
     this.#batch.idle();
     this.#flushing = false;
+    for (const f of this.#drained.splice(0)) f();
+  }
+
+  /** Resolves once nothing queued waits to be handed to the transport. */
+  #flushed(): Promise<void> {
+    if (!this.#flushing) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
   }
 
   async #readLoop(first: Uint8Array): Promise<void> {
@@ -225,8 +254,8 @@ export class Channel {
         ),
       );
     } catch (e) {
-      this.#end(e instanceof Error ? e : new DisconnectedError(String(e)));
-      await this.conn.close().catch(() => {});
+      // A bad frame (or a failed read): the peer is dropped, and what is queued for it is not sent.
+      this.abort(e instanceof Error ? e : new DisconnectedError(String(e)));
     }
   }
 
@@ -236,6 +265,26 @@ export class Channel {
       const value = this.freezer.thaw(frames[i]);
       this.#events!.message(value, this);
     }
+    if (this.#frameTimeout !== Infinity) this.#watchFrame();
+  }
+
+  /** A frame under way must be whole within `frameTimeout` of the read that started it. */
+  #watchFrame(): void {
+    const partial = this.#reader.buffered > 0;
+    if (!partial) {
+      this.#frameDeadline?.cancel();
+      this.#frameDeadline = undefined;
+    } else if (this.#frameDeadline === undefined && this.alive && this.#deadlines) {
+      this.#frameDeadline = this.#deadlines.add(this.#frameTimeout, () => {
+        this.abort(
+          new LimitError(
+            `a frame from ${this.remoteKernel} (${this.conn.remote}) did not arrive within frameTimeout ${
+              this.#frameTimeout / 1000
+            } s (${this.#reader.buffered} bytes of it received)`,
+          ),
+        );
+      });
+    }
   }
 
   /** Ends the channel with `reason` (once): no more reads are delivered and no writes accepted. */
@@ -244,6 +293,8 @@ export class Channel {
     this.#ended = true;
     this.alive = false;
     this.reason ??= reason;
+    this.#frameDeadline?.cancel();
+    this.#frameDeadline = undefined;
     for (const f of this.#roomWaiters.splice(0)) f();
     this.#events?.end(this.reason, this);
   }
@@ -266,6 +317,8 @@ export class Channel {
     this.#end(reason ?? new DisconnectedError(`connection to ${this.conn.remote} closed`));
     const until = now() + waitMs;
     const left = () => Math.max(0, until - now());
+    // Everything queued is handed to the transport before the write side closes behind it.
+    await within(this.#flushed(), left());
     if (this.conn.closeWrite) {
       const flushed = await within(this.conn.closeWrite().catch(() => {}), left());
       if (flushed) await within(this.#readDone, left());

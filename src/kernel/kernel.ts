@@ -51,6 +51,8 @@ export interface KernelOptions {
   onReport?: ErrorHandler;
   /** While true, the deadline timer may idle armed (something else keeps the process alive). */
   holdTimer?: () => boolean;
+  /** Requests of one peer our states may run at once (default: no limit). */
+  maxInFlight?: number;
 }
 
 const REQUEST_KEYS: ReadonlySet<string> = new Set(["timeout", "signal"]);
@@ -93,12 +95,18 @@ export class Kernel {
     this.rsvps = new Rsvps(this.id);
     this.states = new StateRegistry(this.id);
     this.peers = new Peers(report);
-    this.responder = new Responder(this.id, this.states, {
-      post: (ch, target, params, from) =>
-        this.request("post", new ChannelLine(ch), target, params, undefined, from) as Promise<never>,
-      call: <T>(ch: Channel, target: Target, params: PerlValue, o: SendOptions | undefined, from: Address) =>
-        this.request("call", new ChannelLine(ch), target, params, o, from) as Promise<T>,
-    }, report);
+    this.responder = new Responder(
+      this.id,
+      this.states,
+      {
+        post: (ch, target, params, from) =>
+          this.request("post", new ChannelLine(ch), target, params, undefined, from) as Promise<never>,
+        call: <T>(ch: Channel, target: Target, params: PerlValue, o: SendOptions | undefined, from: Address) =>
+          this.request("call", new ChannelLine(ch), target, params, o, from) as Promise<T>,
+      },
+      report,
+      options.maxInFlight,
+    );
     this.#router = new Router({
       pending: this.pending,
       rsvps: this.rsvps,

@@ -56,11 +56,22 @@ export class Responder {
   readonly #states: StateRegistry;
   readonly #replies: Replies;
   readonly #report: (e: Error, kind?: string) => void;
+  readonly #maxInFlight: number;
   #busy = 0;
   #idle: Array<() => void> = [];
 
-  /** Runs the states in `states` for kernel `id`; `report` takes what it refuses. */
-  constructor(id: string, states: StateRegistry, replies: Replies, report: (e: Error, kind?: string) => void) {
+  /**
+   * Runs the states in `states` for kernel `id`; `report` takes what it refuses. At most
+   * `maxInFlight` requests of one peer run at once; more are refused with a remote_error.
+   */
+  constructor(
+    id: string,
+    states: StateRegistry,
+    replies: Replies,
+    report: (e: Error, kind?: string) => void,
+    maxInFlight = Infinity,
+  ) {
+    this.#maxInFlight = maxInFlight;
     this.#id = id;
     this.#states = states;
     this.#replies = replies;
@@ -92,17 +103,35 @@ export class Responder {
     if (m.target.args !== undefined) args.push(m.target.args);
     const handler = this.#states.session(session)?.get(state);
     if (!handler) return this.refuse(m, channel, `Session '${session}' has not published state '${state}'`, "check");
-    this.#busy++;
-    let result: unknown;
-    try {
-      result = handler(args.length > 0 ? args[0] : null, this.#context(m, channel, session, state, args));
-    } catch (e) {
-      return this.#failed(m, channel, e);
+    if (channel.running >= this.#maxInFlight) {
+      return this.refuse(
+        m,
+        channel,
+        `Kernel '${channel.remoteKernel}' has ${channel.running} requests in flight, the most maxInFlight allows`,
+        "check",
+      );
     }
-    if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
-      (result as PromiseLike<unknown>).then((r) => this.#answer(m, channel, r), (e) => this.#failed(m, channel, e));
-    } else {
-      this.#answer(m, channel, result);
+    this.#busy++;
+    channel.running++;
+    // Settles once, whatever the state returns: a thenable may call back twice, or throw.
+    let done = false;
+    const answer = (r: unknown) => {
+      if (done) return;
+      done = true;
+      this.#answer(m, channel, r);
+    };
+    const failed = (e: unknown) => {
+      if (done) return;
+      done = true;
+      this.#failed(m, channel, e);
+    };
+    try {
+      const result = handler(args.length > 0 ? args[0] : null, this.#context(m, channel, session, state, args));
+      const then = result !== null && typeof result === "object" ? (result as PromiseLike<unknown>).then : undefined;
+      if (typeof then === "function") then.call(result, answer, failed);
+      else answer(result);
+    } catch (e) {
+      failed(e);
     }
   }
 
@@ -140,7 +169,7 @@ export class Responder {
   }
 
   #answer(m: Message, channel: Channel, result: unknown): void {
-    this.#finished();
+    this.#finished(channel);
     const rsvp = m.rsvp;
     if (!rsvp || result === undefined || !channel.alive) return;
     const params = m.wantarray ? (Array.isArray(result) ? result : [result]) : result;
@@ -164,11 +193,12 @@ export class Responder {
   }
 
   #failed(m: Message, channel: Channel, e: unknown): void {
-    this.#finished();
+    this.#finished(channel);
     this.refuse(m, channel, `State '${stateName(m)}' failed: ${errText(e)}`, "invocation");
   }
 
-  #finished(): void {
+  #finished(channel: Channel): void {
+    channel.running--;
     // Checked first: a server whose states answer at once comes back to 0 after every request.
     if (--this.#busy === 0 && this.#idle.length > 0) { for (const f of this.#idle.splice(0)) f(); }
   }

@@ -71,7 +71,18 @@ export class Router {
     if (session === "IKC" && state === "remote_error") return this.#remoteError(m, channel);
     // Only with requests of ours waiting can this be an answer (a busy server often has none).
     const pending = p.pending.size > 0 ? p.pending.oldest(rsvpKey(session, state)) : undefined;
-    if (pending) return pending.answer(m);
+    if (pending) {
+      // Only the kernel a request went to answers it: rsvp states are sequential, so any other
+      // peer could guess one and settle (or fail) a request of ours it was never sent.
+      if (pending.channel === channel) return pending.answer(m);
+      p.report(
+        new ProtocolError(
+          `dropped an answer to ${session}/${state} from ${channel.remoteKernel}: that request went to another connection`,
+        ),
+        "forged-answer",
+      );
+      return;
+    }
     const stale = p.rsvps.staleness(session, state);
     if (stale) {
       p.report(

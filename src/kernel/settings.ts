@@ -23,6 +23,8 @@ export const DEFAULT_MAX_FRAME_SIZE: number = 64 * 1024 * 1024;
 export const DEFAULT_MAX_LINE_LENGTH = 4096;
 /** Bytes queued for a peer that does not read. */
 export const DEFAULT_MAX_WRITE_BUFFER: number = 16 * 1024 * 1024;
+/** Requests of one peer our states may run at once. */
+export const DEFAULT_MAX_IN_FLIGHT = 1000;
 
 /** The keys of {@link CommonOptions}. */
 const COMMON_KEYS: readonly string[] = [
@@ -40,6 +42,7 @@ const COMMON_KEYS: readonly string[] = [
   "maxFrameSize",
   "maxLineLength",
   "maxWriteBuffer",
+  "maxInFlight",
 ];
 
 /**
@@ -66,6 +69,7 @@ export interface CommonSettings {
   maxFrameSize: number;
   maxLineLength: number;
   maxWriteBuffer: number;
+  maxInFlight: number;
 }
 
 /**
@@ -119,10 +123,11 @@ export function resolveCommon(options: CommonOptions, d: EndDefaults): CommonSet
     maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
     maxLineLength: options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH,
     maxWriteBuffer: options.maxWriteBuffer ?? DEFAULT_MAX_WRITE_BUFFER,
+    maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
   };
   checkSeconds(s.timeout);
   checkSeconds(s.connectTimeout, "connectTimeout");
-  atLeastOne(s, ["blockSize", "maxFrameSize", "maxLineLength", "maxWriteBuffer"]);
+  atLeastOne(s, ["blockSize", "maxFrameSize", "maxLineLength", "maxWriteBuffer", "maxInFlight"]);
   if (s.protocol !== "IKC0" && s.protocol !== "IKC") {
     throw new TypeError(`protocol must be IKC0 or IKC, not ${s.protocol}`);
   }

@@ -183,7 +183,14 @@ export interface CommonOptions {
   maxLineLength?: number;
   /**
    * Bytes queued for a peer that does not read (default 16 MiB). Client: new requests wait for
-   * room, and reject when their timeout ends first. Server: the client is dropped.
+   * room, and reject when their timeout ends first. Server: the client is dropped. One frame
+   * bigger than this is never queued: an answer that big goes back to its caller as a
+   * remote_error, a request of ours that big rejects with a LimitError.
    */
   maxWriteBuffer?: number;
+  /**
+   * Requests of one peer our states may be running at once (default 1000); more are refused
+   * with a remote_error saying so, and run nothing.
+   */
+  maxInFlight?: number;
 }

@@ -18,8 +18,29 @@ import type { CommonOptions } from "../kernel/types.ts";
  * ```
  */
 export interface IkcServerOptions extends CommonOptions {
-  /** Clients connected at once (default 1000); more are closed at once, with a report. */
+  /**
+   * Clients served at once, negotiation done (default 1000); a socket that arrives beyond it is
+   * closed at once, with a report. Sockets still negotiating do not count.
+   */
   maxClients?: number;
+  /**
+   * Clients negotiating or served at once, as Perl's IKC::Server has it (default: no limit but
+   * `maxClients`). Further sockets wait, unread, for a slot (at most `connectTimeout`, then they
+   * are dropped) rather than being refused: Perl's ClientLite dies when refused.
+   */
+  concurrency?: number;
+  /**
+   * Sockets waiting for a `concurrency` slot or negotiating at once (default 128); more are
+   * closed at once, with a report. Each has `connectTimeout` to negotiate.
+   */
+  maxNegotiating?: number;
+  /**
+   * Sockets one remote address may hold at once, waiting, negotiating or served (default 64);
+   * more are closed at once, with a report. Unix-socket clients have no address and no such cap.
+   */
+  maxClientsPerAddress?: number;
+  /** Seconds a frame may take to arrive once its first byte has (default 30); a client that stalls mid-frame is dropped. */
+  frameTimeout?: number;
   /** Seconds {@link IkcServer.close} lets calls in flight finish (default 5). */
   closeTimeout?: number;
 }
@@ -28,8 +49,14 @@ export interface IkcServerOptions extends CommonOptions {
 export const DEFAULT_SERVER_HOST = "127.0.0.1";
 /** Seconds a client has to negotiate. */
 export const DEFAULT_SERVER_CONNECT_TIMEOUT = 10;
-/** Clients connected at once. */
+/** Clients served at once. */
 export const DEFAULT_MAX_CLIENTS = 1000;
+/** Sockets waiting or negotiating at once. */
+export const DEFAULT_MAX_NEGOTIATING = 128;
+/** Sockets one address may hold. */
+export const DEFAULT_MAX_CLIENTS_PER_ADDRESS = 64;
+/** Seconds a frame may take once started. */
+export const DEFAULT_FRAME_TIMEOUT = 30;
 /** Seconds close() lets calls in flight finish. */
 export const DEFAULT_CLOSE_TIMEOUT = 5;
 /** Freezers a server accepts, preferred first. */
@@ -46,6 +73,10 @@ export const DEFAULT_SERVER_FREEZERS: readonly string[] = ["Storable", "FreezeTh
  */
 export interface ServerSettings extends CommonSettings {
   maxClients: number;
+  concurrency: number;
+  maxNegotiating: number;
+  maxClientsPerAddress: number;
+  frameTimeout: number;
   closeTimeout: number;
 }
 
@@ -67,12 +98,17 @@ export function resolveServerOptions(options: IkcServerOptions): ServerSettings 
       namePrefix: "Server",
       connectTimeout: DEFAULT_SERVER_CONNECT_TIMEOUT,
       serializer: DEFAULT_SERVER_FREEZERS,
-      keys: ["maxClients", "closeTimeout"],
+      keys: ["maxClients", "concurrency", "maxNegotiating", "maxClientsPerAddress", "frameTimeout", "closeTimeout"],
     }),
     maxClients: options.maxClients ?? DEFAULT_MAX_CLIENTS,
+    concurrency: options.concurrency ?? Infinity,
+    maxNegotiating: options.maxNegotiating ?? DEFAULT_MAX_NEGOTIATING,
+    maxClientsPerAddress: options.maxClientsPerAddress ?? DEFAULT_MAX_CLIENTS_PER_ADDRESS,
+    frameTimeout: options.frameTimeout ?? DEFAULT_FRAME_TIMEOUT,
     closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
   };
   checkSeconds(s.closeTimeout, "closeTimeout");
-  atLeastOne(s, ["maxClients"]);
+  checkSeconds(s.frameTimeout, "frameTimeout");
+  atLeastOne(s, ["maxClients", "concurrency", "maxNegotiating", "maxClientsPerAddress"]);
   return s;
 }
