@@ -8,6 +8,7 @@
  * @module
  */
 import { LimitError, ProtocolError } from "./errors.ts";
+import { latin1Decode } from "./text.ts";
 
 const NUL = 0x00;
 const LF = 0x0a;
@@ -368,7 +369,7 @@ export class LineReader {
       } else if (buf[next] === CR) {
         next++;
       }
-      const line = latin1(buf, start, i);
+      const line = latin1Decode(buf, start, i);
       this.#start = next;
       this.#scan = next;
       return line;
@@ -405,13 +406,4 @@ export class LineReader {
     this.#error = new ProtocolError(`negotiation line longer than ${this.#maxLineLength} bytes`);
     throw this.#error;
   }
-}
-
-function latin1(buf: Uint8Array, start: number, end: number): string {
-  // TextDecoder("latin1") is windows-1252 per WHATWG; fromCharCode is true ISO-8859-1.
-  let s = "";
-  for (let i = start; i < end; i += 4096) {
-    s += String.fromCharCode.apply(null, buf.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
-  }
-  return s;
 }

@@ -7,6 +7,7 @@
  */
 import { ConnectError } from "../core/errors.ts";
 import { LineReader } from "../core/frame.ts";
+import { latin1Encode } from "../core/text.ts";
 import type { NegotiationResult } from "../core/negotiation.ts";
 import type { Connection } from "../transport/types.ts";
 import { abortable, deadline } from "./deadline.ts";
@@ -73,7 +74,8 @@ export async function negotiate(
 ): Promise<{ result: NegotiationResult; rest: Uint8Array }> {
   const { seconds, peer } = options;
   const lines = new LineReader({ maxLineLength: options.maxLineLength });
-  const send = (ls: string[]) => ls.length > 0 ? conn.write(latin1(ls.map((l) => `${l}\r\n`).join(""))) : undefined;
+  const send = (ls: string[]) =>
+    ls.length > 0 ? conn.write(latin1Encode(ls.map((l) => `${l}\r\n`).join(""))) : undefined;
   const exchange = async () => {
     if (machine.start) await send(machine.start());
     while (!machine.done) {
@@ -108,10 +110,4 @@ export async function negotiate(
     const text = e instanceof Error ? e.message : String(e);
     throw new ConnectError(`negotiation with ${peer} failed: ${text}`, { cause: e });
   }
-}
-
-function latin1(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
-  return out;
 }
