@@ -10,7 +10,19 @@ import { LineReader } from "../core/frame.ts";
 import { latin1Encode } from "../core/text.ts";
 import type { NegotiationResult } from "../core/negotiation.ts";
 import type { Connection } from "../transport/types.ts";
-import { abortable, deadline } from "./deadline.ts";
+import { abortable, deadline, delay } from "./deadline.ts";
+
+/**
+ * Lines handled in one turn of the event loop. A peer that sends thousands of lines in one
+ * packet gets this many handled, then the loop serves everyone else before the next batch.
+ *
+ * @example
+ * ```ts
+ * import { LINES_PER_TURN } from "./negotiate.ts";
+ * console.log(LINES_PER_TURN); // 32
+ * ```
+ */
+export const LINES_PER_TURN = 32;
 
 /**
  * What {@link negotiate} needs of a state machine: {@link ClientNegotiation} and
@@ -78,7 +90,12 @@ export async function negotiate(
     ls.length > 0 ? conn.write(latin1Encode(ls.map((l) => `${l}\r\n`).join(""))) : undefined;
   const exchange = async () => {
     if (machine.start) await send(machine.start());
+    let turn = 0;
     while (!machine.done) {
+      if (++turn > LINES_PER_TURN) {
+        turn = 0;
+        await delay(0);
+      }
       let line = lines.nextLine();
       while (line === undefined) {
         const chunk = await conn.read();

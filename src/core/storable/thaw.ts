@@ -1018,13 +1018,8 @@ function asciiDecode(b: Uint8Array, s: number, n: number): string | undefined {
     return shortAscii(b, s, n);
   }
   const e = s + n;
-  if (nativeUtf8 !== undefined) {
-    // One native pass instead of a JS ASCII check and then a decode. A valid multi-byte sequence
-    // shortens the result and anything else non-ASCII becomes U+FFFD (the probe proved it for
-    // every lone byte), so the same length without U+FFFD means every byte was ASCII.
-    const out = nativeUtf8.call(b, s, e);
-    return out.length === n && out.indexOf("\ufffd") === -1 ? out : undefined;
-  }
+  // The ASCII check first, in JS: a native UTF-8 decode of bytes that are not UTF-8 costs 30-100
+  // ns a byte (each becomes U+FFFD), so 16 MB of 0xFF took seconds that way.
   if (!isAscii(b, s, e)) return undefined;
   if (!HAS_NATIVE_LATIN1 && n > 32) {
     return utf8DecodeLax(b.subarray(s, e));
