@@ -122,9 +122,11 @@ describe("specifiers", () => {
     assert.throws(() => parseSpecifier("s/"), ProtocolError);
   });
 
-  test("ClientLite qualification of bare specifiers", () => {
+  test("qualification of specifiers that name no kernel", () => {
     assert.equal(qualifySpecifier("test/echo", "R"), "poe://R/test/echo");
-    assert.equal(qualifySpecifier("poe:/test/echo", "R"), "poe:/test/echo");
+    assert.equal(qualifySpecifier("poe:/test/echo", "R"), "poe://R/test/echo");
+    assert.equal(qualifySpecifier("poe://K/test/echo?a", "R"), "poe://K/test/echo?a");
+    assert.equal(qualifySpecifier("test/echo?a", "R", parseSpecifier("test/echo?a")), "poe://R/test/echo?a");
     assert.equal(formatSpecifier({ session: "s", state: "e", args: "a" }), "poe:/s/e?a");
   });
 });

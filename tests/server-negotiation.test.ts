@@ -124,3 +124,97 @@ describe("server negotiation", () => {
     assert.ok(c.result!.remoteAliases.includes("Hub"));
   });
 });
+
+describe("server negotiation: what a hostile client can make it do (issue 17, item 8)", () => {
+  /** Feeds lines until the machine throws; returns how many it took and the error. */
+  const feedUntilFailure = (s: ServerNegotiation, lines: Iterable<string>) => {
+    let taken = 0;
+    for (const l of lines) {
+      try {
+        s.receive(l);
+      } catch (e) {
+        return { taken, error: e };
+      }
+      taken++;
+    }
+    return { taken, error: undefined };
+  };
+  function* repeat(line: string, n: number) {
+    for (let i = 0; i < n; i++) yield line;
+  }
+  const toNames = (s: ServerNegotiation) => {
+    s.receive("HELLO");
+    for (let i = 0; i < 4; i++) s.receive("OK"); // our three names and address, then DONE
+  };
+
+  test("20,000 IAM names: refused after maxNames, none registered beyond it", () => {
+    const s = server();
+    toNames(s);
+    function* names() {
+      for (let i = 0; i < 20_000; i++) yield `IAM client${i}`;
+    }
+    const { taken, error } = feedUntilFailure(s, names());
+    assert.ok(error instanceof ProtocolError, String(error));
+    assert.match((error as Error).message, /maxNames 32/);
+    assert.equal(taken, 32);
+    assert.equal(s.result, undefined);
+    assert.equal(s.phase, "failed");
+  });
+
+  test("maxNames and maxNameLength are options; a long name is refused", () => {
+    const s = server({ maxNames: 2 });
+    toNames(s);
+    assert.throws(() => ["IAM a", "IAM b", "IAM c"].forEach((l) => s.receive(l)), /maxNames 2/);
+    const t = server({ maxNameLength: 10 });
+    toNames(t);
+    assert.throws(() => t.receive(`IAM ${"x".repeat(11)}`), /maxNameLength 10/);
+    const u = server();
+    assert.throws(() => u.receive(`SETUP KERNEL=${"k".repeat(300)};FREEZER=Storable;PID=1`), /maxNameLength 256/);
+    const names = Array.from({ length: 40 }, (_, i) => `n${i}`).join(",");
+    assert.throws(() => server().receive(`SETUP KERNEL=${names};FREEZER=Storable;PID=1`), /maxNames 32/);
+  });
+
+  const badLines: Array<[string, string]> = [
+    ["HELLO IKC1", "HELLO IKC<n>"],
+    ["SETUP", "a SETUP without parts"],
+    ["SETUP KERNEL=a;COLOR=blue", "a SETUP with an unknown part"],
+    ["SETUP KERNEL=;FREEZER=Storable", "a SETUP naming no kernel"],
+    ["SETUP KERNEL=a;FREEZER=Nope", "a SETUP offering no freezer we speak"],
+  ];
+  for (const [line, what] of badLines) {
+    test(`every bad line counts: ${what}, repeated, ends the negotiation`, () => {
+      const s = server();
+      const { taken, error } = feedUntilFailure(s, repeat(line, 10_000));
+      assert.ok(error instanceof ProtocolError, `${what}: ${String(error)}`);
+      assert.equal(taken, 8, what); // maxBadLines answered NOT, the 9th fails
+    });
+  }
+
+  test("SETUP refused with ikc0: false counts, and a client may still fall back to HELLO", () => {
+    const s = server({ ikc0: false });
+    assert.deepEqual(s.receive("SETUP KERNEL=c;FREEZER=Storable;PID=1"), ["NOT"]);
+    assert.deepEqual(s.receive("HELLO"), ["IAM Hub-1-1"]);
+    const t = server({ ikc0: false });
+    assert.ok(feedUntilFailure(t, repeat("SETUP KERNEL=c;FREEZER=Storable;PID=1", 100)).error instanceof ProtocolError);
+  });
+
+  test("an accepted line repeated forever (FREEZER Storable) still ends: no line goes uncounted", () => {
+    const s = server();
+    toNames(s);
+    s.receive("IAM c");
+    s.receive("DONE");
+    const { taken, error } = feedUntilFailure(s, repeat("FREEZER Storable", 100_000));
+    assert.ok(error instanceof ProtocolError, String(error));
+    assert.ok(taken < 100, `${taken} lines taken`);
+  });
+
+  test("the failure text escapes what the client sent", () => {
+    const s = server({ maxBadLines: 0 });
+    assert.throws(
+      () => s.receive("Eve\u0000\u001b[31m"),
+      (e: unknown) =>
+        e instanceof ProtocolError && !e.message.includes("\u0000") && !e.message.includes("\u001b") &&
+        /\\x00\\x1b/.test(e.message),
+    );
+  });
+});

@@ -32,19 +32,18 @@
  */
 import { CodecError, LimitError } from "./errors.ts";
 import type { Freezer } from "./freezer.ts";
-import {
-  BYTE_STRING_WEIGHT,
-  checkInput,
-  checkInputSize,
-  type DecodeLimits,
-  DEFAULT_LIMITS,
-  type DeprecatedLimitNames,
-  resolveLimits,
-} from "./limits.ts";
-import { blessedClass, PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook } from "./perl.ts";
+import type { DecodeLimits, DeprecatedLimitNames } from "./limits.ts";
+import { blessedClass, PerlRef, PerlRegexp, PerlVString, StorableHook } from "./perl.ts";
 import type { PerlInput, PerlValue } from "./perl.ts";
 import { MapHashes } from "./map-hash.ts";
-import { isAsciiString, utf8Text } from "./text.ts";
+import { isAsciiString, latin1Decode, latin1Encode } from "./text.ts";
+import { ByteWriter } from "./text-codec/byte-writer.ts";
+import { numericValue } from "./text-codec/numeric-value.ts";
+import { perlNumber } from "./text-codec/perl-number.ts";
+import { blessInto, isPlainHash, isPlainObject, isRefValue, setKey } from "./text-codec/perl-values.ts";
+import { encodeDepth, inputBytes, stackLimit, textCodec, textDecodeOptions } from "./text-codec/text-format.ts";
+import { TextParser } from "./text-codec/text-parser.ts";
+import { nameString } from "./text-codec/units-text.ts";
 
 /**
  * The `Varname` IKC's freezer gives Data::Dumper; frames assign `$POE::Component::IKC::Freezer::VAR1`.
@@ -106,74 +105,8 @@ export interface DumperEncodeOptions {
   maxDepth?: number;
 }
 
-const DEFAULT_MAX_DEPTH = DEFAULT_LIMITS.maxDepth;
 const VARNAME_RE = /^[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*$/;
 const REGEXP_FLAGS_RE = /^[msixpnadlu]*$/;
-
-const utf8Encoder = new TextEncoder();
-
-function latin1(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < b.length; i += 8192) {
-    s += String.fromCharCode.apply(null, b.subarray(i, i + 8192) as unknown as number[]);
-  }
-  return s;
-}
-
-function isAscii(b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) return false;
-  return true;
-}
-
-function asciiString(b: Uint8Array): string {
-  if (b.length < 24) {
-    let s = "";
-    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-    return s;
-  }
-  return latin1(b);
-}
-
-function nameString(b: Uint8Array): string {
-  if (isAscii(b)) return asciiString(b);
-  return utf8Text(b) ?? latin1(b);
-}
-
-const NUMERIC_INT = /^(?:0|-?[1-9][0-9]*)$/;
-const NUMERIC_FLOAT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
-
-function numericValue(s: string): number | bigint | undefined {
-  if (s.length === 0 || s.length > 400) return undefined;
-  if (NUMERIC_INT.test(s)) {
-    const n = Number(s);
-    return Number.isSafeInteger(n) ? n : BigInt(s);
-  }
-  if (s !== "-0" && NUMERIC_FLOAT.test(s)) return Number(s);
-  return undefined;
-}
-
-function setKey(obj: Record<string, PerlValue>, key: string, value: PerlValue): void {
-  if (key === "__proto__") {
-    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-  } else {
-    obj[key] = value;
-  }
-}
-
-function blessInto(v: object, cls: string): void {
-  // Plain assignment makes the same own data property as perl.ts's bless() (the key is a symbol,
-  // nothing on a prototype intercepts it) and is several times faster: images can hold millions.
-  (v as { [PERL_CLASS]?: string })[PERL_CLASS] = cls;
-}
-
-function isRefValue(v: PerlValue): v is PerlValue[] | PerlRef | PerlRegexp | Record<string, PerlValue> {
-  return v !== null && typeof v === "object" && !(v instanceof Uint8Array) && !(v instanceof PerlVString) &&
-    !(v instanceof StorableHook);
-}
-
-function isHash(v: PerlValue): v is Record<string, PerlValue> {
-  return isRefValue(v) && !Array.isArray(v) && !(v instanceof PerlRef) && !(v instanceof PerlRegexp);
-}
 
 const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
 
@@ -201,6 +134,8 @@ const STAR = 0x2a;
 const isDigit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
 const isWordChar = (c: number | undefined) =>
   c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f);
+/** The value of an ASCII hex digit (checked with isHex). */
+const hexValue = (c: number) => (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
 const isHex = (c: number | undefined) =>
   c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
 
@@ -210,55 +145,13 @@ interface Place {
   set(v: PerlValue): void;
 }
 
-class Parser {
-  pos = 0;
-  items = 0;
+class Parser extends TextParser<Uint8Array> {
   root: PerlValue = null;
-  private readonly b: Uint8Array;
   private readonly rootName: Uint8Array;
-  private readonly byteStrings: "auto" | "utf8" | "latin1";
-  private readonly numbers: boolean;
-  private readonly maxDepth: number;
-  private readonly maxElements: number;
-  private readonly maxStringLength: number;
 
   constructor(b: Uint8Array, o: Required<DumperDecodeOptions>) {
-    this.b = b;
-    this.rootName = utf8Encoder.encode(`$${o.varname}1`);
-    this.byteStrings = o.byteStrings;
-    this.numbers = o.numericStrings === "number";
-    this.maxDepth = o.maxDepth;
-    this.maxElements = o.maxElements;
-    this.maxStringLength = o.maxStringLength;
-  }
-
-  fail(message: string, at = this.pos): never {
-    throw new CodecError(`Data::Dumper: ${message}`, at);
-  }
-
-  count(): void {
-    if (++this.items > this.maxElements) this.tooMany();
-  }
-
-  countN(n: number): void {
-    this.items += n;
-    if (this.items > this.maxElements) this.tooMany();
-  }
-
-  tooMany(): never {
-    throw new LimitError(`Data::Dumper: more than maxElements ${this.maxElements} values in one image`, this.pos);
-  }
-
-  checkLength(n: number, what: string, at: number): void {
-    if (n > this.maxStringLength) {
-      throw new LimitError(`Data::Dumper: ${what} of ${n} bytes exceeds maxStringLength ${this.maxStringLength}`, at);
-    }
-  }
-
-  depth(d: number): void {
-    if (d > this.maxDepth) {
-      throw new LimitError(`Data::Dumper: nesting deeper than maxDepth ${this.maxDepth}`, this.pos);
-    }
+    super("Data::Dumper", b, o);
+    this.rootName = latin1Encode(`$${o.varname}1`); // ASCII: VARNAME_RE
   }
 
   ws(): void {
@@ -326,7 +219,7 @@ class Parser {
   document(): PerlValue {
     this.ws();
     if (!this.eatRootName()) {
-      this.fail(this.pos >= this.b.length ? "truncated input" : `expected ${asciiString(this.rootName)}`);
+      this.fail(this.pos >= this.b.length ? "truncated input" : `expected ${latin1Decode(this.rootName)}`);
     }
     this.ws();
     this.expectAssign();
@@ -358,7 +251,7 @@ class Parser {
       case SQ: {
         const bytes = this.singleQuoted();
         this.count();
-        return this.byteText(bytes);
+        return this.scalarText(bytes);
       }
       case DQ: {
         const s = this.doubleQuoted();
@@ -395,30 +288,6 @@ class Parser {
     if (this.eat("qr/")) return this.regexp();
     if (this.eatWord("sub")) this.fail("code references cannot be thawed", start);
     return this.fail("unexpected input");
-  }
-
-  byteText(bytes: Uint8Array): PerlValue {
-    if (isAscii(bytes)) {
-      const s = asciiString(bytes);
-      if (this.numbers) {
-        const n = numericValue(s);
-        if (n !== undefined) return n;
-      }
-      return s;
-    }
-    switch (this.byteStrings) {
-      case "latin1":
-        return latin1(bytes);
-      case "utf8":
-        return utf8Text(bytes) ?? this.byteString(bytes);
-      default:
-        return this.byteString(bytes);
-    }
-  }
-
-  byteString(bytes: Uint8Array): Uint8Array {
-    this.countN(BYTE_STRING_WEIGHT - 1); // the value itself was counted already
-    return bytes.slice();
   }
 
   /** `'...'`: only `\\` and `\'` are escapes, as in Perl. */
@@ -462,14 +331,27 @@ class Parser {
     this.pos++;
     let s = "";
     let run = this.pos;
+    // Escaped characters gather here and join the string a chunk at a time: one string
+    // concatenation per escape made 8 million \x{e9} take seconds and a rope of 8 million nodes.
+    const units: number[] = [];
+    const flushUnits = () => {
+      if (units.length > 0) {
+        s += String.fromCharCode.apply(null, units);
+        units.length = 0;
+      }
+    };
     const flush = () => {
-      if (run < this.pos) s += asciiString(b.subarray(run, this.pos));
+      if (run < this.pos) {
+        flushUnits();
+        s += latin1Decode(b.subarray(run, this.pos));
+      }
     };
     for (;;) {
       if (this.pos >= b.length) this.fail("truncated input, unterminated string", start);
       const c = b[this.pos]!;
       if (c === DQ) {
         flush();
+        flushUnits();
         this.pos++;
         this.checkLength(s.length, "string", start);
         return s;
@@ -516,7 +398,7 @@ class Parser {
           } else {
             cp = 0;
             for (let k = 0; k < 2 && isHex(b[this.pos]); k++) {
-              cp = cp * 16 + parseInt(String.fromCharCode(b[this.pos++]!), 16);
+              cp = cp * 16 + hexValue(b[this.pos++]!);
             }
           }
           break;
@@ -540,7 +422,9 @@ class Parser {
           }
       }
       if (cp > 0x10ffff) this.fail("code point beyond U+10FFFF", at);
-      s += cp <= 0xffff ? String.fromCharCode(cp) : String.fromCodePoint(cp);
+      if (cp <= 0xffff) units.push(cp);
+      else units.push(0xd7c0 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+      if (units.length >= 4096) flushUnits();
       run = this.pos;
     }
   }
@@ -551,7 +435,7 @@ class Parser {
     let k = 0;
     while (isHex(b[this.pos])) {
       if (++k > max) this.fail("code point too large", at);
-      n = n * 16 + parseInt(String.fromCharCode(b[this.pos++]!), 16);
+      n = n * 16 + hexValue(b[this.pos++]!);
     }
     if (k === 0) this.fail(this.pos >= b.length ? "truncated input, expected hex digits" : "expected hex digits");
     return n;
@@ -581,7 +465,7 @@ class Parser {
     if (c === DOT || c === 0x65 || c === 0x45 || c === 0x5f || isWordChar(c)) {
       this.fail("unquoted numbers other than integers are not written by Data::Dumper", start);
     }
-    const text = asciiString(b.subarray(start, this.pos));
+    const text = latin1Decode(b.subarray(start, this.pos));
     this.count();
     const v = Number(text);
     return Number.isSafeInteger(v) ? (v === 0 ? 0 : v) : BigInt(text);
@@ -609,7 +493,7 @@ class Parser {
     this.count();
     let value = "";
     for (const p of parts) value += String.fromCodePoint(p);
-    return new PerlVString(asciiString(b.subarray(start, this.pos)), value);
+    return new PerlVString(latin1Decode(b.subarray(start, this.pos)), value);
   }
 
   array(d: number): PerlValue[] {
@@ -736,7 +620,7 @@ class Parser {
         this.pos++;
         continue;
       }
-      if (run < this.pos) p += latin1(b.subarray(run, this.pos));
+      if (run < this.pos) p += latin1Decode(b.subarray(run, this.pos));
       if (c === SLASH) break;
       if (c === BS) {
         const n = b[this.pos + 1];
@@ -760,7 +644,7 @@ class Parser {
     this.pos++;
     const from = this.pos;
     while (this.pos < b.length && b[this.pos]! >= 0x61 && b[this.pos]! <= 0x7a) this.pos++;
-    const flags = asciiString(b.subarray(from, this.pos));
+    const flags = latin1Decode(b.subarray(from, this.pos));
     if (!REGEXP_FLAGS_RE.test(flags)) this.fail(`unknown regexp flags '${flags}'`, from);
     if (isWordChar(b[this.pos])) this.fail("malformed regexp flags", from);
     this.count();
@@ -810,7 +694,7 @@ class Parser {
       };
       if (assign && b[this.pos] !== MINUS) this.fail("assignment to the root variable", start);
     } else {
-      return this.fail(`expected a path starting with ${asciiString(this.rootName)}`);
+      return this.fail(`expected a path starting with ${latin1Decode(this.rootName)}`);
     }
     let first = true;
     for (;;) {
@@ -837,7 +721,7 @@ class Parser {
           this.fail(this.pos >= b.length ? "truncated input, expected an index" : "expected an index");
         }
         if (this.pos - from > 15) this.fail("index too large", from);
-        const idx = Number(asciiString(b.subarray(from, this.pos)));
+        const idx = Number(latin1Decode(b.subarray(from, this.pos)));
         this.ws();
         this.expect(RBRACK, "']'");
         if (!Array.isArray(container)) this.fail("indexing a value that is not an array", at);
@@ -849,7 +733,7 @@ class Parser {
         const k = this.key();
         this.ws();
         this.expect(RBRACE, "'}'");
-        if (!isHash(container)) this.fail("key lookup in a value that is not a hash", at);
+        if (!isPlainHash(container)) this.fail("key lookup in a value that is not a hash", at);
         if (!hasOwn(container, k)) this.fail(`no key '${k}' in the hash`, at);
         place = { get: () => container[k]!, set: (v) => setKey(container, k, v) };
       }
@@ -859,23 +743,8 @@ class Parser {
 }
 
 function decodeOptions(o: DumperDecodeOptions): Required<DumperDecodeOptions> {
-  const limits = resolveLimits(o);
-  const r: Required<DumperDecodeOptions> = {
-    varname: o.varname ?? IKC_FREEZER_VARNAME,
-    byteStrings: o.byteStrings ?? "auto",
-    numericStrings: o.numericStrings ?? "string",
-    ...limits,
-    // The old names keep reading the values in effect.
-    maxItems: limits.maxElements,
-    maxInputBytes: limits.maxInputSize,
-  };
+  const r = { varname: o.varname ?? IKC_FREEZER_VARNAME, ...textDecodeOptions(o, ["auto", "utf8", "latin1"], "auto") };
   if (!VARNAME_RE.test(r.varname)) throw new TypeError(`bad varname option ${r.varname}`);
-  if (!["auto", "utf8", "latin1"].includes(r.byteStrings)) {
-    throw new TypeError(`bad byteStrings option ${r.byteStrings}`);
-  }
-  if (!["string", "number"].includes(r.numericStrings)) {
-    throw new TypeError(`bad numericStrings option ${r.numericStrings}`);
-  }
   return r;
 }
 
@@ -905,78 +774,17 @@ export class DumperDecoder {
 
   /** Parses one frame. A string input is taken as the UTF-8 decoding of the bytes. */
   decode(input: Uint8Array | string): PerlValue {
-    checkInput(input, "Data::Dumper thaw", true);
-    // A string has at least as many UTF-8 bytes as UTF-16 units: too long before encoding it.
-    checkInputSize(input.length, this.options.maxInputSize, "Data::Dumper");
-    const b = typeof input === "string" ? utf8Encoder.encode(input) : input;
-    checkInputSize(b.length, this.options.maxInputSize, "Data::Dumper");
-    const p: Parser = new Parser(b, this.options);
+    const p: Parser = new Parser(inputBytes(input, "Data::Dumper", this.options.maxInputSize), this.options);
     try {
       return p.document();
     } catch (e) {
-      if (e instanceof RangeError) {
-        throw new LimitError("Data::Dumper: nesting too deep for the call stack", p.pos, { cause: e });
-      }
-      throw e;
+      throw stackLimit(e, "Data::Dumper", p.pos);
     }
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
-
-class ByteWriter {
-  buf = new Uint8Array(256);
-  len = 0;
-
-  reserve(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
-  }
-
-  /** Text that is ASCII by construction. */
-  ascii(s: string): void {
-    this.reserve(s.length);
-    const buf = this.buf;
-    let len = this.len;
-    for (let i = 0; i < s.length; i++) buf[len++] = s.charCodeAt(i);
-    this.len = len;
-  }
-
-  byte(c: number): void {
-    this.reserve(1);
-    this.buf[this.len++] = c;
-  }
-
-  result(): Uint8Array {
-    return this.buf.slice(0, this.len);
-  }
-}
-
-function perlNumber(n: number): string {
-  if (Number.isNaN(n)) return "NaN";
-  if (n === Infinity) return "Inf";
-  if (n === -Infinity) return "-Inf";
-  if (Number.isSafeInteger(n)) return n === 0 ? "0" : String(n);
-  const s = formatG(n, 15);
-  return Number(s) === n ? s : formatG(n, 17);
-}
-
-function formatG(n: number, precision: number): string {
-  const [mant, expText] = n.toExponential(precision - 1).split("e") as [string, string];
-  const exp = Number(expText);
-  if (exp < -4 || exp >= precision) {
-    const m = mant.includes(".") ? mant.replace(/0+$/, "").replace(/\.$/, "") : mant;
-    const a = Math.abs(exp);
-    return `${m}e${exp < 0 ? "-" : "+"}${a < 10 ? "0" : ""}${a}`;
-  }
-  const f = n.toFixed(Math.max(0, precision - 1 - exp));
-  return f.includes(".") ? f.replace(/0+$/, "").replace(/\.$/, "") : f;
-}
 
 const ESCAPES: Record<number, string> = {
   0x0a: "\\n",
@@ -1054,11 +862,6 @@ function regexpLiteral(re: PerlRegexp, fail: (m: string) => never): string {
     }
   }
   return `qr/${out}/${re.flags}`;
-}
-
-function isPlainObject(v: object): boolean {
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
 }
 
 const VSTRING_RE = /^(?:v[0-9]+(?:\.[0-9]+)*|[0-9]+\.[0-9]+(?:\.[0-9]+)+)$/;
@@ -1213,9 +1016,8 @@ export class DumperEncoder {
 
   constructor(options: DumperEncodeOptions = {}) {
     const varname = options.varname ?? IKC_FREEZER_VARNAME;
-    const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    const maxDepth = encodeDepth(options.maxDepth);
     if (!VARNAME_RE.test(varname)) throw new TypeError(`bad varname option ${varname}`);
-    if (!(maxDepth >= 0)) throw new TypeError(`bad maxDepth option ${maxDepth}`);
     this.options = { varname, maxDepth };
   }
 
@@ -1224,16 +1026,17 @@ export class DumperEncoder {
     try {
       return new Emitter(this.options.maxDepth).run(value as PerlValue, this.options.varname);
     } catch (e) {
-      if (e instanceof RangeError) {
-        throw new LimitError("Data::Dumper: nesting too deep for the call stack", -1, { cause: e });
-      }
-      throw e;
+      throw stackLimit(e, "Data::Dumper", -1);
     }
   }
 }
 
-const defaultEncoder = new DumperEncoder();
-const defaultDecoder = new DumperDecoder();
+const codec = textCodec<DumperDecodeOptions, DumperEncodeOptions>(
+  "POE::Component::IKC::Freezer",
+  "Data::Dumper",
+  DumperDecoder,
+  DumperEncoder,
+);
 
 /**
  * Writes one value as IKC's `POE::Component::IKC::Freezer::freeze` does.
@@ -1246,7 +1049,7 @@ const defaultDecoder = new DumperDecoder();
  * ```
  */
 export function dumperFreeze(value: PerlInput, options?: DumperEncodeOptions): Uint8Array {
-  return (options ? new DumperEncoder(options) : defaultEncoder).encode(value);
+  return codec.freeze(value, options);
 }
 
 /**
@@ -1261,7 +1064,7 @@ export function dumperFreeze(value: PerlInput, options?: DumperEncodeOptions): U
  * ```
  */
 export function dumperThaw(input: Uint8Array | string, options?: DumperDecodeOptions): PerlValue {
-  return (options ? new DumperDecoder(options) : defaultDecoder).decode(input);
+  return codec.thaw(input, options);
 }
 
 /**
@@ -1274,7 +1077,7 @@ export function dumperThaw(input: Uint8Array | string, options?: DumperDecodeOpt
  * const msg = dumperFreezer.thaw(frame); // { event: "poe://K/s/e", params: "hi" }
  * ```
  */
-export const dumperFreezer: Freezer = createDumperFreezer();
+export const dumperFreezer: Freezer = codec.freezer;
 
 /**
  * A `POE::Component::IKC::Freezer` freezer with custom decode and encode options, for a
@@ -1288,15 +1091,5 @@ export const dumperFreezer: Freezer = createDumperFreezer();
  * ```
  */
 export function createDumperFreezer(decodeOptions?: DumperDecodeOptions, encodeOptions?: DumperEncodeOptions): Freezer {
-  const dec = decodeOptions ? new DumperDecoder(decodeOptions) : defaultDecoder;
-  const enc = encodeOptions ? new DumperEncoder(encodeOptions) : defaultEncoder;
-  return {
-    name: "POE::Component::IKC::Freezer",
-    freeze: (value) => enc.encode(value),
-    thaw: (bytes) => {
-      // Frames are bytes: the string form decode() also takes is no frame.
-      checkInput(bytes, "Data::Dumper thaw");
-      return dec.decode(bytes);
-    },
-  };
+  return codec.create(decodeOptions, encodeOptions);
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-const NUL = 0x00;
+import { encodeFrameInto, frameSize } from "./frame.ts";
 
 /**
  * Options of a {@link FrameBatch}.
@@ -63,18 +63,11 @@ export class FrameBatch {
 
   /** Queues one frame: its length header and a copy of `payload`. */
   push(payload: Uint8Array): void {
-    const n = payload.byteLength;
-    let digits = 1;
-    for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
-    const need = digits + 1 + n;
+    const need = frameSize(payload.byteLength);
     let buf = this.#fill;
-    let at = this.#length;
+    const at = this.#length;
     if (buf === undefined || at + need > buf.length) buf = this.#grow(at + need);
-    for (let i = digits - 1, v = n; i >= 0; i--, v = Math.floor(v / 10)) buf[at + i] = 48 + (v % 10);
-    at += digits;
-    buf[at++] = NUL;
-    buf.set(payload, at);
-    this.#length = at + n;
+    this.#length = encodeFrameInto(payload, buf, at);
   }
 
   /**

@@ -8,6 +8,7 @@
  * @module
  */
 import { LimitError, ProtocolError } from "./errors.ts";
+import { latin1Decode } from "./text.ts";
 
 const NUL = 0x00;
 const LF = 0x0a;
@@ -17,6 +18,12 @@ const DIGIT_9 = 0x39;
 
 /** Body pieces up to this many bytes are copied byte by byte instead of through `subarray` + `set`. */
 const SMALL_COPY = 16;
+
+/**
+ * First buffer for a frame split across chunks, when the frame is larger: the buffer then doubles
+ * as bytes arrive, up to the frame's length, so announcing 64 MiB reserves nothing until it is sent.
+ */
+const FIRST_BODY_BUFFER = 64 * 1024;
 
 /** Longest decimal length header accepted; 20 digits hold any 64-bit length (leading zeros included). */
 const MAX_HEADER_DIGITS = 20;
@@ -91,14 +98,17 @@ const BODY = 1;
  * - a frame lying wholly inside one chunk is returned as a zero-copy `subarray` view of that chunk
  *   (so it shares the chunk's memory: if you overwrite or reuse chunk buffers, consume the frame
  *   before the next `push`, or pass `{ copy: true }`);
- * - a frame split across chunks is assembled into one buffer of exactly its declared length,
- *   allocated when its header completes; each byte is copied once;
+ * - a frame split across chunks is assembled into one buffer that grows as its bytes arrive
+ *   (64 KiB or twice what came with the header, then doubling, capped at the declared length), so
+ *   memory follows the bytes received, not the length announced;
  * - a partial header is kept as a running number, never as buffered bytes.
  *
  * A bad header throws a {@link ProtocolError}; a declared length above `maxFrameSize` throws a
  * {@link LimitError} as soon as the digits exceed it, before any body byte is buffered. After
  * either the reader is poisoned: every later `push` throws the same error until `reset()`.
- * Leading zeros in the length are accepted (Perl's `/^(\d+)\0/` does).
+ * Leading zeros in the length are accepted (Perl's `/^(\d+)\0/` does). One CR or LF as the very
+ * first byte of the stream is skipped: it is the second half of the negotiation's last line end
+ * (LF CR or CR LF) arriving in the packet after the first half.
  *
  * @example
  * ```ts
@@ -136,6 +146,14 @@ export class FrameReader {
     return this.#state === BODY ? this.#digits + 1 + this.#bodyPos : this.#digits;
   }
 
+  /**
+   * Bytes of buffer held for the incomplete frame: a small multiple of what has arrived of it
+   * (at most four times, or 64 KiB), never its announced length up front.
+   */
+  get reserved(): number {
+    return this.#body?.length ?? 0;
+  }
+
   /** Total bytes pushed since construction or the last `reset()`. */
   get offset(): number {
     return this.#offset;
@@ -156,9 +174,10 @@ export class FrameReader {
     try {
       while (i < end) {
         if (this.#state === BODY) {
-          const body = this.#body!;
+          let body = this.#body!;
           const n = Math.min(this.#length - this.#bodyPos, end - i);
           const at = this.#bodyPos;
+          if (at + n > body.length) body = this.#grow(at + n);
           if (n <= SMALL_COPY) {
             // A subarray view costs more than copying a few bytes one by one (tiny socket reads).
             for (let k = 0; k < n; k++) body[at + k] = data[i + k];
@@ -192,6 +211,10 @@ export class FrameReader {
           continue;
         }
         if (b !== NUL) {
+          if ((b === CR || b === LF) && base + i === 0) {
+            i++;
+            continue;
+          }
           throw new ProtocolError(
             `bad frame header at stream offset ${base + i}: byte ${describeByte(b)} where a digit or NUL was expected`,
           );
@@ -207,7 +230,7 @@ export class FrameReader {
           i += len;
           this.#startHeader(base + i);
         } else {
-          const body = new Uint8Array(len);
+          const body = new Uint8Array(Math.min(len, Math.max(FIRST_BODY_BUFFER, 2 * (end - i))));
           body.set(data.subarray(i, end));
           this.#bodyPos = end - i;
           this.#body = body;
@@ -231,6 +254,19 @@ export class FrameReader {
     this.#error = undefined;
   }
 
+  /** The body buffer grown (doubling, up to the frame's length) to hold `need` bytes. */
+  #grow(need: number): Uint8Array {
+    let size = this.#body!.length * 2;
+    while (size < need) size *= 2;
+    // Straight to the full length once doubling again would pass it: every copy is then of at
+    // most half the frame, and the copies add up to less than the frame.
+    if (size * 2 > this.#length) size = this.#length;
+    const grown = new Uint8Array(size);
+    grown.set(this.#body!.subarray(0, this.#bodyPos));
+    this.#body = grown;
+    return grown;
+  }
+
   #startHeader(at: number): void {
     this.#state = HEADER;
     this.#digits = 0;
@@ -239,6 +275,46 @@ export class FrameReader {
     this.#bodyPos = 0;
     this.#headerOffset = at;
   }
+}
+
+/**
+ * Bytes one frame of a `payloadLength`-byte payload takes on the wire (header, NUL, payload).
+ *
+ * @example
+ * ```ts
+ * import { frameSize } from "./frame.ts";
+ * frameSize(3); // 5: "3", NUL and 3 bytes
+ * frameSize(1000); // 1005
+ * ```
+ */
+export function frameSize(payloadLength: number): number {
+  let digits = 1;
+  for (let v = payloadLength; v >= 10; v = Math.floor(v / 10)) digits++;
+  return digits + 1 + payloadLength;
+}
+
+/**
+ * Writes one frame (`<payload length in ASCII decimal>\0<payload>`) into `out` at `at`, which
+ * must have {@link frameSize} bytes of room; returns where the frame ends. The one framing
+ * writer: {@link encodeFrame} and the connection's write batch both use it.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrameInto, frameSize } from "./frame.ts";
+ * const payload = new Uint8Array([7, 8]);
+ * const out = new Uint8Array(1 + frameSize(2));
+ * encodeFrameInto(payload, out, 1); // 5; out is [0, 0x32, 0, 7, 8]
+ * ```
+ */
+export function encodeFrameInto(payload: Uint8Array, out: Uint8Array, at: number): number {
+  const n = payload.byteLength;
+  let digits = 1;
+  for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
+  for (let i = digits - 1, v = n; i >= 0; i--, v = Math.floor(v / 10)) out[at + i] = DIGIT_0 + (v % 10);
+  at += digits;
+  out[at++] = NUL;
+  out.set(payload, at);
+  return at + n;
 }
 
 /**
@@ -252,12 +328,8 @@ export class FrameReader {
  * ```
  */
 export function encodeFrame(payload: Uint8Array): Uint8Array {
-  const header = String(payload.byteLength);
-  const h = header.length;
-  const out = new Uint8Array(h + 1 + payload.byteLength);
-  for (let i = 0; i < h; i++) out[i] = header.charCodeAt(i);
-  out[h] = NUL;
-  out.set(payload, h + 1);
+  const out = new Uint8Array(frameSize(payload.byteLength));
+  encodeFrameInto(payload, out, 0);
   return out;
 }
 
@@ -280,10 +352,10 @@ export interface LineReaderOptions {
  * Splits the negotiation stage into text lines the way Perl's POE::Filter::Line reads them: a line
  * ends with CR, LF, CR LF or LF CR (`/\x0D\x0A?|\x0A\x0D?/`). Lines are decoded as Latin-1.
  *
- * A CR that is the last byte received is held until the next byte shows whether LF follows, so a
- * CR LF split across two packets never yields a spurious empty line or a stray LF in front of the
- * first frame. A final LF is taken at once (peers ending lines with LF alone must not stall); a CR
- * arriving right after it is dropped later, as the second half of an LF CR.
+ * A line end that is the last byte received is taken at once (a peer ending lines with CR or LF
+ * alone must not stall), and the other byte of a CR LF or LF CR arriving right after it in the next
+ * packet is dropped as its second half, so a split line end never yields a spurious empty line.
+ * When that second half comes only after the last line, {@link FrameReader} skips it.
  *
  * After negotiation, {@link LineReader.takeRest} hands over the bytes that followed the last line
  * (the first frame can arrive in the same packet as `UP`).
@@ -294,9 +366,8 @@ export interface LineReaderOptions {
  * const lines = new LineReader();
  * lines.push(new TextEncoder().encode("IAM Server\r\nDONE\r"));
  * lines.nextLine(); // "IAM Server"
- * lines.nextLine(); // undefined: "DONE\r" may still be followed by LF
+ * lines.nextLine(); // "DONE" (an LF may follow in the next packet: it will be dropped)
  * lines.push(new TextEncoder().encode("\n3\0abc"));
- * lines.nextLine(); // "DONE"
  * lines.takeRest(); // bytes of "3\0abc"
  * ```
  */
@@ -356,19 +427,11 @@ export class LineReader {
       const b = buf[i];
       if (b !== LF && b !== CR) continue;
       if (i - start > this.#maxLineLength) return this.#tooLong();
+      const other = b === CR ? LF : CR;
       let next = i + 1;
-      if (b === CR) {
-        if (next === end) {
-          this.#scan = i; // hold: LF may follow in the next chunk
-          return undefined;
-        }
-        if (buf[next] === LF) next++;
-      } else if (next === end) {
-        this.#skip = CR;
-      } else if (buf[next] === CR) {
-        next++;
-      }
-      const line = latin1(buf, start, i);
+      if (next === end) this.#skip = other; // its second half may come in the next chunk
+      else if (buf[next] === other) next++;
+      const line = latin1Decode(buf, start, i);
       this.#start = next;
       this.#scan = next;
       return line;
@@ -405,13 +468,4 @@ export class LineReader {
     this.#error = new ProtocolError(`negotiation line longer than ${this.#maxLineLength} bytes`);
     throw this.#error;
   }
-}
-
-function latin1(buf: Uint8Array, start: number, end: number): string {
-  // TextDecoder("latin1") is windows-1252 per WHATWG; fromCharCode is true ISO-8859-1.
-  let s = "";
-  for (let i = start; i < end; i += 4096) {
-    s += String.fromCharCode.apply(null, buf.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
-  }
-  return s;
 }

@@ -4,9 +4,10 @@
  * @module
  */
 import type { Freezer } from "./freezer.ts";
-import { storableFreezer } from "./storable/mod.ts";
-import { freezeThawFreezer } from "./freezethaw.ts";
-import { dumperFreezer } from "./dumper.ts";
+import type { DecodeLimits } from "./limits.ts";
+import { createStorableFreezer, storableFreezer } from "./storable/mod.ts";
+import { createFreezeThawFreezer, freezeThawFreezer } from "./freezethaw.ts";
+import { createDumperFreezer, dumperFreezer } from "./dumper.ts";
 
 /**
  * Built-in freezers: `Storable` (default), `FreezeThaw`, `POE::Component::IKC::Freezer`.
@@ -24,20 +25,46 @@ export const builtinFreezers: Readonly<Record<string, Freezer>> = Object.freeze(
 });
 
 /**
+ * The built-in freezers decoding under `limits` instead of the codecs' defaults.
+ *
+ * @example
+ * ```ts
+ * import { limitedFreezers } from "./freezers.ts";
+ * import { SERVER_DECODE_LIMITS } from "./limits.ts";
+ * const strict = limitedFreezers(SERVER_DECODE_LIMITS);
+ * ```
+ */
+export function limitedFreezers(limits: DecodeLimits): Readonly<Record<string, Freezer>> {
+  return Object.freeze({
+    Storable: createStorableFreezer({ ...limits }),
+    FreezeThaw: createFreezeThawFreezer({ ...limits }),
+    "POE::Component::IKC::Freezer": createDumperFreezer({ ...limits }),
+  });
+}
+
+/**
  * Resolves freezer names (or objects) to Freezer objects; throws a TypeError for unknown names.
+ * With `limits`, a built-in freezer named by a string decodes under them (a server passes
+ * `SERVER_DECODE_LIMITS` from limits.ts); a Freezer object is used as it is.
  *
  * @example
  * ```ts
  * import { resolveFreezers } from "./freezers.ts";
+ * import { SERVER_DECODE_LIMITS } from "./limits.ts";
  * const [storable] = resolveFreezers("Storable");
+ * const [bounded] = resolveFreezers("Storable", SERVER_DECODE_LIMITS);
  * ```
  */
-export function resolveFreezers(spec: string | Freezer | ReadonlyArray<string | Freezer>): Freezer[] {
+export function resolveFreezers(
+  spec: string | Freezer | ReadonlyArray<string | Freezer>,
+  limits?: DecodeLimits,
+): Freezer[] {
+  const known = limits ? limitedFreezers(limits) : builtinFreezers;
   const list = Array.isArray(spec) ? spec : [spec];
   if (list.length === 0) throw new TypeError("at least one freezer is needed");
   return list.map((f: string | Freezer) => {
     if (typeof f !== "string") return f;
-    const found = Object.hasOwn(builtinFreezers, f) ? builtinFreezers[f] : undefined;
+    const found = Object.hasOwn(known, f) ? known[f] : undefined;
     if (!found) {
       throw new TypeError(`unknown freezer ${JSON.stringify(f)}; known: ${Object.keys(builtinFreezers).join(", ")}`);
     }

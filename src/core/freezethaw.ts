@@ -43,19 +43,17 @@
  */
 import { CodecError, LimitError } from "./errors.ts";
 import type { Freezer } from "./freezer.ts";
-import {
-  BYTE_STRING_WEIGHT,
-  checkInput,
-  checkInputSize,
-  type DecodeLimits,
-  DEFAULT_LIMITS,
-  type DeprecatedLimitNames,
-  resolveLimits,
-} from "./limits.ts";
-import { blessedClass, PERL_CLASS, PerlRef, PerlRegexp, PerlVString, StorableHook } from "./perl.ts";
+import type { DecodeLimits, DeprecatedLimitNames } from "./limits.ts";
+import { blessedClass, PerlRef, PerlRegexp, PerlVString, StorableHook } from "./perl.ts";
 import type { PerlInput, PerlValue } from "./perl.ts";
 import { MapHashes } from "./map-hash.ts";
-import { isAsciiString, utf8Text } from "./text.ts";
+import { isAsciiString } from "./text.ts";
+import { ByteWriter } from "./text-codec/byte-writer.ts";
+import { perlNumber } from "./text-codec/perl-number.ts";
+import { blessInto, isPlainHash, isPlainObject, isRefValue, setKey } from "./text-codec/perl-values.ts";
+import { encodeDepth, inputBytes, stackLimit, textCodec, textDecodeOptions } from "./text-codec/text-format.ts";
+import { TextParser } from "./text-codec/text-parser.ts";
+import { isAsciiUnits, nameString, type Units } from "./text-codec/units-text.ts";
 
 /**
  * Options of {@link FreezeThawDecoder}: the {@link DecodeLimits} every decoder shares (`maxDepth`,
@@ -111,8 +109,6 @@ export interface FreezeThawEncodeOptions {
   strings?: "utf8" | "latin1";
 }
 
-const DEFAULT_MAX_DEPTH = DEFAULT_LIMITS.maxDepth;
-
 // Byte values of the markers.
 const C_DOLLAR = 0x24; // $
 const C_AT = 0x40; // @
@@ -134,23 +130,6 @@ const SIGNATURE = [0x46, 0x72, 0x54, 0x3b]; // "FrT;"
 
 const utf8Encoder = new TextEncoder();
 
-function latin1(b: Units): string {
-  let s = "";
-  for (let i = 0; i < b.length; i += 8192) {
-    s += String.fromCharCode.apply(null, b.subarray(i, i + 8192) as unknown as number[]);
-  }
-  return s;
-}
-
-/** Code points (surrogates included, as Perl allows them) as a JS string. */
-function codePointString(u: Uint32Array): string {
-  let s = "";
-  for (let i = 0; i < u.length; i += 4096) {
-    s += String.fromCodePoint.apply(null, u.subarray(i, i + 4096) as unknown as number[]);
-  }
-  return s;
-}
-
 /**
  * Perl's internal UTF-8 as code points, or undefined when it is not UTF-8. Lax like Perl: surrogate
  * code points are accepted; overlong forms and code points beyond U+10FFFF (which JS cannot hold) are not.
@@ -166,10 +145,15 @@ function utf8CodePoints(b: Uint8Array): Uint32Array | undefined {
       continue;
     }
     let need: number, cp: number, min: number;
-    if (c >= 0xc2 && c <= 0xdf) [need, cp, min] = [1, c & 0x1f, 0x80];
-    else if (c >= 0xe0 && c <= 0xef) [need, cp, min] = [2, c & 0x0f, 0x800];
-    else if (c >= 0xf0 && c <= 0xf4) [need, cp, min] = [3, c & 0x07, 0x10000];
-    else return undefined;
+    if (c >= 0xc2 && c <= 0xdf) {
+      need = 1, cp = c & 0x1f, min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      need = 2, cp = c & 0x0f, min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      return undefined;
+    }
     for (let k = 1; k <= need; k++) {
       const cc = b[i + k];
       if (cc === undefined || (cc & 0xc0) !== 0x80) return undefined;
@@ -180,44 +164,6 @@ function utf8CodePoints(b: Uint8Array): Uint32Array | undefined {
     i += need + 1;
   }
   return out.subarray(0, n);
-}
-
-/** The input as the parser sees it: octets, or code points for a character frame. */
-type Units = Uint8Array | Uint32Array;
-
-function isAscii(b: Units): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) return false;
-  return true;
-}
-
-function asciiString(b: Units): string {
-  if (b.length < 24) {
-    let s = "";
-    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-    return s;
-  }
-  return latin1(b);
-}
-
-/** Text for names and keys: UTF-8 when valid, else one character per byte. */
-function nameString(b: Units): string {
-  if (isAscii(b)) return asciiString(b);
-  if (b instanceof Uint32Array) return codePointString(b);
-  return utf8Text(b) ?? latin1(b);
-}
-
-const NUMERIC_INT = /^(?:0|-?[1-9][0-9]*)$/;
-const NUMERIC_FLOAT = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
-
-function numericValue(s: string): number | bigint | undefined {
-  if (s.length === 0 || s.length > 400) return undefined;
-  if (NUMERIC_INT.test(s)) {
-    const n = Number(s);
-    if (Number.isSafeInteger(n)) return n;
-    return BigInt(s);
-  }
-  if (s !== "-0" && NUMERIC_FLOAT.test(s)) return Number(s);
-  return undefined;
 }
 
 const WRAPPER_RE = /\(\?\^([a-z]*):/y;
@@ -297,68 +243,19 @@ function matchingParen(p: string): number {
   return -1;
 }
 
-function isShell(v: unknown): v is PerlValue[] | PerlRef | PerlRegexp | Record<string, PerlValue> {
-  return v !== null && typeof v === "object" && !(v instanceof Uint8Array) && !(v instanceof PerlVString) &&
-    !(v instanceof StorableHook);
-}
-
-function setKey(obj: Record<string, PerlValue>, key: string, value: PerlValue): void {
-  if (key === "__proto__") {
-    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-  } else {
-    obj[key] = value;
-  }
-}
-
-function toBytes(input: Uint8Array | string): Uint8Array {
-  return typeof input === "string" ? utf8Encoder.encode(input) : input;
-}
-
-class Parser {
-  pos = 0;
-  items = 0;
+class Parser extends TextParser<Units> {
   /** Shells of the repeated-data section, or null when the input has none. */
   shells: PerlValue[] | null = null;
   packages = new Map<number, string>();
-  private readonly b: Units;
-  private readonly byteStrings: "utf8" | "bytes" | "latin1" | "auto";
-  private readonly numbers: boolean;
-  private readonly maxDepth: number;
-  private readonly maxElements: number;
-  private readonly maxStringLength: number;
 
   /** `b` holds octets (a byte frame) or code points (a character frame: counts are in characters). */
   constructor(b: Units, o: Required<FreezeThawDecodeOptions>) {
-    this.b = b;
-    this.byteStrings = o.byteStrings;
-    this.numbers = o.numericStrings === "number";
-    this.maxDepth = o.maxDepth;
-    this.maxElements = o.maxElements;
-    this.maxStringLength = o.maxStringLength;
-  }
-
-  fail(message: string, at = this.pos): never {
-    throw new CodecError(`FreezeThaw: ${message}`, at);
-  }
-
-  count(): void {
-    if (++this.items > this.maxElements) this.tooMany();
-  }
-
-  countN(n: number): void {
-    this.items += n;
-    if (this.items > this.maxElements) this.tooMany();
-  }
-
-  tooMany(): never {
-    throw new LimitError(`FreezeThaw: more than maxElements ${this.maxElements} values in one image`, this.pos);
+    super("FreezeThaw", b, o);
   }
 
   /** A declared string length against the input and maxStringLength. */
-  checkLength(n: number, what: string, at: number): void {
-    if (n > this.maxStringLength) {
-      throw new LimitError(`FreezeThaw: ${what} of ${n} bytes exceeds maxStringLength ${this.maxStringLength}`, at);
-    }
+  override checkLength(n: number, what: string, at: number): void {
+    super.checkLength(n, what, at);
     if (n > this.b.length - this.pos) this.fail(`truncated input, ${what} of ${n} bytes`, at);
   }
 
@@ -389,31 +286,6 @@ class Parser {
     const s = this.b.subarray(this.pos, this.pos + n);
     this.pos += n;
     return s;
-  }
-
-  text(bytes: Units): PerlValue {
-    if (isAscii(bytes)) {
-      const s = asciiString(bytes);
-      if (this.numbers) {
-        const n = numericValue(s);
-        if (n !== undefined) return n;
-      }
-      return s;
-    }
-    if (bytes instanceof Uint32Array) return codePointString(bytes);
-    switch (this.byteStrings) {
-      case "latin1":
-        return latin1(bytes);
-      case "utf8":
-        return utf8Text(bytes) ?? this.byteString(bytes);
-      default:
-        return this.byteString(bytes as Uint8Array);
-    }
-  }
-
-  byteString(bytes: Uint8Array): Uint8Array {
-    this.countN(BYTE_STRING_WEIGHT - 1); // the value itself was counted already
-    return bytes.slice();
   }
 
   expect(byte: number, what: string): void {
@@ -451,15 +323,13 @@ class Parser {
   scalar(depth: number): PerlValue {
     const b = this.b;
     if (this.pos >= b.length) this.fail("truncated input, expected a value");
-    if (depth > this.maxDepth) {
-      throw new LimitError(`FreezeThaw: nesting deeper than maxDepth ${this.maxDepth}`, this.pos);
-    }
+    this.depth(depth);
     const start = this.pos;
     switch (b[this.pos]) {
       case C_DOLLAR: {
         const s = this.rawString();
         this.count();
-        return this.text(s);
+        return this.scalarText(s);
       }
       case C_UNDERSCORE:
         this.pos++;
@@ -516,7 +386,7 @@ class Parser {
         const cls = this.packageName();
         this.count(); // a blessing: chains of them create nothing else
         const v = this.scalar(depth + 1);
-        if (!isShell(v)) this.fail(`cannot bless a non-reference into ${cls}`, start);
+        if (!isRefValue(v)) this.fail(`cannot bless a non-reference into ${cls}`, start);
         blessInto(v, cls);
         return v;
       }
@@ -575,17 +445,11 @@ class Parser {
     }
     const v = this.scalar(1);
     const target = this.shells![i]!;
-    if (!isShell(v)) this.fail("shared item contents are not a reference", start);
+    if (!isRefValue(v)) this.fail("shared item contents are not a reference", start);
     copyContents(target, v, this, start);
     const c = cls ?? blessedClass(v);
     if (c !== undefined) blessInto(target as object, c);
   }
-}
-
-function blessInto(v: object, cls: string): void {
-  // Plain assignment makes the same own data property as perl.ts's bless() (the key is a symbol,
-  // nothing on a prototype intercepts it) and is several times faster: images can hold millions.
-  (v as { [PERL_CLASS]?: string })[PERL_CLASS] = cls;
 }
 
 function copyContents(target: PerlValue, src: PerlValue, p: Parser, at: number): void {
@@ -608,28 +472,11 @@ function copyContents(target: PerlValue, src: PerlValue, p: Parser, at: number):
   }
 }
 
-function isPlainHash(v: PerlValue): v is Record<string, PerlValue> {
-  return isShell(v) && !Array.isArray(v) && !(v instanceof PerlRef) && !(v instanceof PerlRegexp);
-}
-
 function decodeOptions(o: FreezeThawDecodeOptions): Required<FreezeThawDecodeOptions> {
-  const limits = resolveLimits(o);
-  const r: Required<FreezeThawDecodeOptions> = {
-    byteStrings: o.byteStrings ?? "utf8",
-    numericStrings: o.numericStrings ?? "string",
+  return {
     requireSignature: o.requireSignature ?? true,
-    ...limits,
-    // The old names keep reading the values in effect.
-    maxItems: limits.maxElements,
-    maxInputBytes: limits.maxInputSize,
+    ...textDecodeOptions(o, ["utf8", "bytes", "latin1", "auto"], "utf8"),
   };
-  if (!["utf8", "bytes", "latin1", "auto"].includes(r.byteStrings)) {
-    throw new TypeError(`bad byteStrings option ${r.byteStrings}`);
-  }
-  if (!["string", "number"].includes(r.numericStrings)) {
-    throw new TypeError(`bad numericStrings option ${r.numericStrings}`);
-  }
-  return r;
 }
 
 /**
@@ -663,16 +510,12 @@ export class FreezeThawDecoder {
 
   /** Thaws `input` and returns every value of the frozen list, like Perl's `thaw` in list context. */
   decodeAll(input: Uint8Array | string): PerlValue[] {
-    checkInput(input, "FreezeThaw thaw", true);
-    // A string has at least as many UTF-8 bytes as UTF-16 units: too long before encoding it.
-    checkInputSize(input.length, this.options.maxInputSize, "FreezeThaw");
-    const b = toBytes(input);
-    checkInputSize(b.length, this.options.maxInputSize, "FreezeThaw");
+    const b = inputBytes(input, "FreezeThaw", this.options.maxInputSize);
     try {
       return this.parse(b);
     } catch (e) {
       // A character frame (a UTF-8 flagged string was in Perl's message): counts are code points.
-      if (!(e instanceof CodecError) || e instanceof LimitError || isAscii(b)) throw e;
+      if (!(e instanceof CodecError) || e instanceof LimitError || isAsciiUnits(b)) throw e;
       const units = utf8CodePoints(b);
       if (units === undefined) throw e;
       try {
@@ -718,75 +561,13 @@ export class FreezeThawDecoder {
       if (!Array.isArray(root) || blessedClass(root) !== undefined) p.fail("the frozen value is not a list", 4);
       return root;
     } catch (e) {
-      if (e instanceof RangeError) {
-        throw new LimitError("FreezeThaw: nesting too deep for the call stack", p.pos, { cause: e });
-      }
-      throw e;
+      throw stackLimit(e, "FreezeThaw", p.pos);
     }
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
-
-class ByteWriter {
-  buf = new Uint8Array(256);
-  len = 0;
-
-  reserve(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
-  }
-
-  ascii(s: string): void {
-    this.reserve(s.length);
-    const buf = this.buf;
-    let len = this.len;
-    for (let i = 0; i < s.length; i++) buf[len++] = s.charCodeAt(i);
-    this.len = len;
-  }
-
-  bytes(b: Uint8Array): void {
-    this.reserve(b.length);
-    this.buf.set(b, this.len);
-    this.len += b.length;
-  }
-
-  result(): Uint8Array {
-    return this.buf.slice(0, this.len);
-  }
-}
-
-/** Perl's stringification of a number (`%.15g` for doubles), exact enough to read back the same double. */
-function perlNumber(n: number): string {
-  if (Number.isNaN(n)) return "NaN";
-  if (n === Infinity) return "Inf";
-  if (n === -Infinity) return "-Inf";
-  if (Number.isSafeInteger(n)) return n === 0 ? "0" : String(n);
-  const s = formatG(n, 15);
-  return Number(s) === n ? s : formatG(n, 17);
-}
-
-function formatG(n: number, precision: number): string {
-  const [mant, expText] = n.toExponential(precision - 1).split("e") as [string, string];
-  const exp = Number(expText);
-  if (exp < -4 || exp >= precision) {
-    const m = mant.includes(".") ? mant.replace(/0+$/, "").replace(/\.$/, "") : mant;
-    const a = Math.abs(exp);
-    return `${m}e${exp < 0 ? "-" : "+"}${a < 10 ? "0" : ""}${a}`;
-  }
-  const f = n.toFixed(Math.max(0, precision - 1 - exp));
-  return f.includes(".") ? f.replace(/0+$/, "").replace(/\.$/, "") : f;
-}
-
-function isPlainObject(v: object): boolean {
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -1064,10 +845,9 @@ export class FreezeThawEncoder {
   readonly options: Readonly<Required<FreezeThawEncodeOptions>>;
 
   constructor(options: FreezeThawEncodeOptions = {}) {
-    const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    const maxDepth = encodeDepth(options.maxDepth);
     const strings = options.strings ?? "utf8";
     if (strings !== "utf8" && strings !== "latin1") throw new TypeError(`bad strings option ${strings}`);
-    if (!(maxDepth >= 0)) throw new TypeError(`bad maxDepth option ${maxDepth}`);
     this.options = { maxDepth, strings };
   }
 
@@ -1081,16 +861,17 @@ export class FreezeThawEncoder {
     try {
       return new Emitter(this.options.maxDepth, this.options.strings).run(values as readonly PerlValue[]);
     } catch (e) {
-      if (e instanceof RangeError) {
-        throw new LimitError("FreezeThaw: nesting too deep for the call stack", -1, { cause: e });
-      }
-      throw e;
+      throw stackLimit(e, "FreezeThaw", -1);
     }
   }
 }
 
-const defaultEncoder = new FreezeThawEncoder();
-const defaultDecoder = new FreezeThawDecoder();
+const codec = textCodec<FreezeThawDecodeOptions, FreezeThawEncodeOptions>(
+  "FreezeThaw",
+  "FreezeThaw",
+  FreezeThawDecoder,
+  FreezeThawEncoder,
+);
 
 /**
  * Freezes one value as Perl's `FreezeThaw::freeze($value)` does.
@@ -1103,7 +884,7 @@ const defaultDecoder = new FreezeThawDecoder();
  * ```
  */
 export function freezeThawFreeze(value: PerlInput, options?: FreezeThawEncodeOptions): Uint8Array {
-  return (options ? new FreezeThawEncoder(options) : defaultEncoder).encode(value);
+  return codec.freeze(value, options);
 }
 
 /**
@@ -1118,7 +899,7 @@ export function freezeThawFreeze(value: PerlInput, options?: FreezeThawEncodeOpt
  * ```
  */
 export function freezeThawThaw(input: Uint8Array | string, options?: FreezeThawDecodeOptions): PerlValue {
-  return (options ? new FreezeThawDecoder(options) : defaultDecoder).decode(input);
+  return codec.thaw(input, options);
 }
 
 /**
@@ -1131,7 +912,7 @@ export function freezeThawThaw(input: Uint8Array | string, options?: FreezeThawD
  * const msg = freezeThawFreezer.thaw(frame); // { event: "poe://K/s/e", params: "hi" }
  * ```
  */
-export const freezeThawFreezer: Freezer = createFreezeThawFreezer();
+export const freezeThawFreezer: Freezer = codec.freezer;
 
 /**
  * A `FreezeThaw` freezer with custom decode and encode options, for a connection's `serializer`.
@@ -1147,15 +928,5 @@ export function createFreezeThawFreezer(
   decodeOptions?: FreezeThawDecodeOptions,
   encodeOptions?: FreezeThawEncodeOptions,
 ): Freezer {
-  const dec = decodeOptions ? new FreezeThawDecoder(decodeOptions) : defaultDecoder;
-  const enc = encodeOptions ? new FreezeThawEncoder(encodeOptions) : defaultEncoder;
-  return {
-    name: "FreezeThaw",
-    freeze: (value) => enc.encode(value),
-    thaw: (bytes) => {
-      // Frames are bytes: the string form decode() also takes is no frame.
-      checkInput(bytes, "FreezeThaw thaw");
-      return dec.decode(bytes);
-    },
-  };
+  return codec.create(decodeOptions, encodeOptions);
 }

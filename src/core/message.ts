@@ -7,7 +7,11 @@
  */
 import { ProtocolError } from "./errors.ts";
 import type { PerlValue } from "./perl.ts";
-import { formatSpecifier, scalarText, type Specifier, toSpecifier } from "./specifier.ts";
+import { describeValue } from "./describe-value.ts";
+import { scalarText, type Specifier, toSpecifier } from "./specifier.ts";
+import { escapeText } from "./text.ts";
+
+export { describeValue };
 
 /**
  * A state on some kernel, in the hash form IKC puts in `from` and `rsvp`.
@@ -129,7 +133,8 @@ export function addressHash(a: Address): Record<string, PerlValue> {
 }
 
 /**
- * `poe://kernel/session/state` for an address (the form remote_error texts use).
+ * `poe://kernel/session/state` for an address (the form remote_error texts use), each part
+ * escaped and bounded by {@link escapeText}: a peer's name must not forge a line of a log.
  *
  * @example
  * ```ts
@@ -138,8 +143,8 @@ export function addressHash(a: Address): Record<string, PerlValue> {
  * ```
  */
 export function addressName(a: Address): string {
-  const head = a.kernel !== undefined ? `poe://${a.kernel}/` : "poe:/";
-  return `${head}${a.session}${a.state !== undefined ? `/${a.state}` : ""}`;
+  const head = a.kernel !== undefined ? `poe://${escapeText(a.kernel)}/` : "poe:/";
+  return `${head}${escapeText(a.session)}${a.state !== undefined ? `/${escapeText(a.state)}` : ""}`;
 }
 
 /**
@@ -217,7 +222,7 @@ export function remoteErrorMessage(
 }
 
 /**
- * The specifier of a message target, as remote_error texts name it.
+ * The specifier of a message target, as remote_error texts name it (escaped, as {@link addressName}).
  *
  * @example
  * ```ts
@@ -226,26 +231,5 @@ export function remoteErrorMessage(
  * ```
  */
 export function targetName(t: Specifier): string {
-  return formatSpecifier({ kernel: t.kernel, session: t.session, state: t.state });
-}
-
-/**
- * A short printable form of any value, for error messages (at most ~120 characters).
- *
- * @example
- * ```ts
- * import { describeValue } from "./message.ts";
- * describeValue({ a: [1, 2] }); // '{"a":[1,2]}'
- * ```
- */
-export function describeValue(v: unknown): string {
-  try {
-    const s = JSON.stringify(
-      v,
-      (_k, x) => typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? `<${x.length} bytes>` : x,
-    );
-    return s === undefined ? String(v) : s.length > 120 ? `${s.slice(0, 120)}...` : s;
-  } catch {
-    return Object.prototype.toString.call(v);
-  }
+  return addressName(t);
 }

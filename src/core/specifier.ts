@@ -5,6 +5,20 @@
  * @module
  */
 import { ProtocolError } from "./errors.ts";
+import { escapeText, latin1Decode } from "./text.ts";
+
+/**
+ * Longest kernel, session or state name read from a message's hash (characters, or bytes of a
+ * byte string). Real names are tens of characters; a longer one makes the address invalid
+ * instead of a string of megabytes that every later message about it would carry.
+ *
+ * @example
+ * ```ts
+ * import { MAX_NAME_LENGTH, scalarText } from "./specifier.ts";
+ * scalarText("x".repeat(MAX_NAME_LENGTH + 1)); // undefined
+ * ```
+ */
+export const MAX_NAME_LENGTH = 1024;
 
 /**
  * A parsed specifier. `kernel` is undefined when the specifier names no kernel.
@@ -72,11 +86,8 @@ export function parseSpecifier(spec: string): Specifier {
 }
 
 function notASpecifier(spec: unknown): never {
-  // Quote a bounded prefix: the string may be megabytes of hostile input.
-  const shown = typeof spec === "string"
-    ? JSON.stringify(spec.length > 100 ? spec.slice(0, 100) : spec) +
-      (spec.length > 100 ? `... (${spec.length} chars)` : "")
-    : typeof spec;
+  // A bounded, escaped prefix: the string may be megabytes of hostile input.
+  const shown = typeof spec === "string" ? `"${escapeText(spec, 100)}"` : typeof spec;
   throw new ProtocolError(`not an IKC specifier: ${shown} (want poe://kernel/session/state)`);
 }
 
@@ -115,7 +126,7 @@ export function toSpecifier(event: unknown): Specifier | undefined {
 
 /**
  * The text of a scalar as a specifier part: a string, a number, or a byte string (as Latin-1);
- * undefined for anything else.
+ * undefined for anything else, and for a name longer than {@link MAX_NAME_LENGTH}.
  *
  * @example
  * ```ts
@@ -124,13 +135,9 @@ export function toSpecifier(event: unknown): Specifier | undefined {
  * ```
  */
 export function scalarText(v: unknown): string | undefined {
-  if (typeof v === "string") return v;
+  if (typeof v === "string") return v.length <= MAX_NAME_LENGTH ? v : undefined;
   if (typeof v === "number" || typeof v === "bigint") return String(v);
-  if (v instanceof Uint8Array) {
-    let s = "";
-    for (let i = 0; i < v.length; i++) s += String.fromCharCode(v[i]);
-    return s;
-  }
+  if (v instanceof Uint8Array) return v.length <= MAX_NAME_LENGTH ? latin1Decode(v) : undefined;
   return undefined;
 }
 
@@ -149,17 +156,19 @@ export function formatSpecifier(spec: Specifier): string {
 }
 
 /**
- * Qualifies a user-given destination the way ClientLite does: a bare `session/state`
- * gets the remote kernel's name in front; `poe:` forms are kept.
+ * Qualifies a destination for the connection it is sent on: a specifier that names no kernel
+ * (`session/state`, `poe:/session/state`) gets the remote kernel's name, as ClientLite prefixes a
+ * bare `session/state`; one that names a kernel is returned as it is. (ClientLite leaves
+ * `poe:/session/state` alone; on the wire both mean the kernel at the other end.) Pass `parsed`
+ * when the caller has already parsed `spec`.
  *
  * @example
  * ```ts
  * import { qualifySpecifier } from "./specifier.ts";
  * qualifySpecifier("test/echo", "RefServer"); // "poe://RefServer/test/echo"
+ * qualifySpecifier("poe://Other/test/echo", "RefServer"); // "poe://Other/test/echo"
  * ```
  */
-export function qualifySpecifier(spec: string, remoteKernel: string): string {
-  const parsed = parseSpecifier(spec); // validates shape
-  if (spec.startsWith("poe:")) return spec;
-  return formatSpecifier({ ...parsed, kernel: remoteKernel });
+export function qualifySpecifier(spec: string, remoteKernel: string, parsed: Specifier = parseSpecifier(spec)): string {
+  return parsed.kernel !== undefined ? spec : formatSpecifier({ ...parsed, kernel: remoteKernel });
 }

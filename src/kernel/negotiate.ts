@@ -7,10 +7,24 @@
  */
 import { ConnectError } from "../core/errors.ts";
 import { LineReader } from "../core/frame.ts";
+import { latin1Encode } from "../core/text.ts";
 import type { NegotiationResult } from "../core/negotiation.ts";
 import type { Connection } from "../transport/types.ts";
 import { withAbort as abortable } from "../time/with-abort.ts";
 import { withTimeout as deadline } from "../time/with-timeout.ts";
+import { sleepUnlessAborted } from "../time/sleep-unless-aborted.ts";
+
+/**
+ * Lines handled in one turn of the event loop. A peer that sends thousands of lines in one
+ * packet gets this many handled, then the loop serves everyone else before the next batch.
+ *
+ * @example
+ * ```ts
+ * import { LINES_PER_TURN } from "./negotiate.ts";
+ * console.log(LINES_PER_TURN); // 32
+ * ```
+ */
+export const LINES_PER_TURN = 32;
 
 /**
  * What {@link negotiate} needs of a state machine: {@link ClientNegotiation} and
@@ -74,10 +88,16 @@ export async function negotiate(
 ): Promise<{ result: NegotiationResult; rest: Uint8Array }> {
   const { seconds, peer } = options;
   const lines = new LineReader({ maxLineLength: options.maxLineLength });
-  const send = (ls: string[]) => ls.length > 0 ? conn.write(latin1(ls.map((l) => `${l}\r\n`).join(""))) : undefined;
+  const send = (ls: string[]) =>
+    ls.length > 0 ? conn.write(latin1Encode(ls.map((l) => `${l}\r\n`).join(""))) : undefined;
   const exchange = async () => {
     if (machine.start) await send(machine.start());
+    let turn = 0;
     while (!machine.done) {
+      if (++turn > LINES_PER_TURN) {
+        turn = 0;
+        await sleepUnlessAborted(0);
+      }
       let line = lines.nextLine();
       while (line === undefined) {
         const chunk = await conn.read();
@@ -109,10 +129,4 @@ export async function negotiate(
     const text = e instanceof Error ? e.message : String(e);
     throw new ConnectError(`negotiation with ${peer} failed: ${text}`, { cause: e });
   }
-}
-
-function latin1(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
-  return out;
 }

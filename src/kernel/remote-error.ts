@@ -6,7 +6,7 @@
 import { RemoteError } from "../core/errors.ts";
 import { describeValue } from "../core/message.ts";
 import type { PerlValue } from "../core/perl.ts";
-import { utf8Lax } from "../core/text.ts";
+import { utf8DecodeLax } from "../core/text.ts";
 
 /**
  * A remote_error's params (`[text, kernel, phase, ...]`, or a bare text) as a RemoteError.
@@ -50,7 +50,7 @@ export function requestNamed(text: string): string | undefined {
 
 function textOf(v: PerlValue): string {
   if (typeof v === "string") return v;
-  if (v instanceof Uint8Array) return utf8Lax(v);
+  if (v instanceof Uint8Array) return utf8DecodeLax(v);
   if (v === null || v === undefined) return "";
   if (typeof v === "object") return describeValue(v);
   return String(v);

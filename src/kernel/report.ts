@@ -7,6 +7,10 @@
  */
 import { IkcError } from "../core/errors.ts";
 import { backgroundTimer } from "../time/background-timer.ts";
+import { escapeText } from "../core/text.ts";
+
+/** Characters of one console line: an error message is a sentence, not a payload. */
+const CONSOLE_MAX = 2000;
 
 /**
  * A handler for errors that belong to no request.
@@ -112,7 +116,8 @@ export class Reporter {
 
   #emit(e: Error): void {
     if (this.#handlers.size === 0) {
-      console.warn(`[${this.#label}] ${e.message}`);
+      // Escaped: a peer's name holding a newline must not print a line of its own choosing.
+      console.warn(`[${this.#label}] ${escapeText(e.message, CONSOLE_MAX)}`);
       return;
     }
     for (const h of [...this.#handlers]) {

@@ -20,7 +20,7 @@
 import { CodecError, LimitError } from "../errors.ts";
 import { PERL_CLASS, type PerlInput, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableHook } from "../perl.ts";
 import { hashKeyOf } from "../map-hash.ts";
-import { isAsciiString } from "../text.ts";
+import { isAsciiString, isLatin1String, latin1Encode } from "../text.ts";
 
 /**
  * Options for {@link nfreeze} and {@link StorableEncoder}.
@@ -706,7 +706,7 @@ export class StorableEncoder {
       throw new CodecError("PerlVString.value must be a string, number or Uint8Array");
     }
     if (typeof v.vstring !== "string") throw new CodecError("PerlVString.vstring must be a string");
-    const vs = isLatin1(v.vstring) ? latin1Bytes(v.vstring) : utf8Bytes(v.vstring);
+    const vs = isLatin1String(v.vstring) ? latin1Encode(v.vstring) : utf8Bytes(v.vstring);
     this.bytes(vs, 29, 30); // SX_VSTRING / SX_LVSTRING: magic first, then the scalar
     this.value(val);
   }
@@ -900,17 +900,6 @@ function isReferenceLike(v: unknown): boolean {
   if (typeof v !== "object" || v === null) return false;
   if (v instanceof Uint8Array || v instanceof PerlVString) return false;
   return true;
-}
-
-function isLatin1(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
-  return true;
-}
-
-function latin1Bytes(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
 }
 
 function utf8Bytes(s: string): Uint8Array {

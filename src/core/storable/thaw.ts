@@ -13,7 +13,7 @@
 import { CodecError, LimitError } from "../errors.ts";
 import { BYTE_STRING_WEIGHT, checkInput, checkInputSize, type DecodeLimits, resolveLimits } from "../limits.ts";
 import { PERL_CLASS, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableHook } from "../perl.ts";
-import { utf8Lax } from "../text.ts";
+import { HAS_NATIVE_LATIN1, latin1Decode, utf8DecodeLax } from "../text.ts";
 
 /**
  * Options for {@link thaw} and {@link StorableDecoder}: the {@link DecodeLimits} (`maxDepth`,
@@ -973,25 +973,6 @@ const JSC = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 const SHORT_MAX = JSC ? 12 : 16;
 
 /**
- * Node's, Bun's and Deno's Buffer#latin1Slice works on any Uint8Array and is a native Latin-1
- * decode; used only when present and proven right on all 256 byte values.
- */
-const nativeLatin1: ((this: Uint8Array, s: number, e: number) => string) | undefined = (() => {
-  try {
-    const f = (globalThis as { Buffer?: { prototype?: { latin1Slice?: unknown } } }).Buffer?.prototype?.latin1Slice;
-    if (typeof f !== "function") return undefined;
-    const probe = new Uint8Array(260);
-    for (let i = 0; i < 256; i++) probe[i + 3] = i;
-    const out = f.call(probe.subarray(3), 0, 256);
-    if (typeof out !== "string" || out.length !== 256) return undefined;
-    for (let i = 0; i < 256; i++) if (out.charCodeAt(i) !== i) return undefined;
-    return f as (this: Uint8Array, s: number, e: number) => string;
-  } catch {
-    return undefined;
-  }
-})();
-
-/**
  * Node's, Bun's and Deno's Buffer#utf8Slice: a native UTF-8 decode about twice as fast as
  * TextDecoder#decode on short and mid-sized strings. Its own policy for bad input does not
  * matter: it must only turn anything it cannot decode into U+FFFD (proven on every lone byte,
@@ -1037,16 +1018,11 @@ function asciiDecode(b: Uint8Array, s: number, n: number): string | undefined {
     return shortAscii(b, s, n);
   }
   const e = s + n;
-  if (nativeUtf8 !== undefined) {
-    // One native pass instead of a JS ASCII check and then a decode. A valid multi-byte sequence
-    // shortens the result and anything else non-ASCII becomes U+FFFD (the probe proved it for
-    // every lone byte), so the same length without U+FFFD means every byte was ASCII.
-    const out = nativeUtf8.call(b, s, e);
-    return out.length === n && out.indexOf("\ufffd") === -1 ? out : undefined;
-  }
+  // The ASCII check first, in JS: a native UTF-8 decode of bytes that are not UTF-8 costs 30-100
+  // ns a byte (each becomes U+FFFD), so 16 MB of 0xFF took seconds that way.
   if (!isAscii(b, s, e)) return undefined;
-  if (nativeLatin1 === undefined && n > 32) {
-    return utf8Lax(b.subarray(s, e));
+  if (!HAS_NATIVE_LATIN1 && n > 32) {
+    return utf8DecodeLax(b.subarray(s, e));
   }
   return latin1Decode(b, s, e);
 }
@@ -1212,21 +1188,6 @@ function shortAscii(b: Uint8Array, p: number, n: number): string | undefined {
   return undefined;
 }
 
-function latin1Decode(b: Uint8Array, s: number, e: number): string {
-  const n = e - s;
-  if (n <= 16) {
-    let out = "";
-    for (let i = s; i < e; i++) out += fromCharCode(b[i]);
-    return out;
-  }
-  if (nativeLatin1 !== undefined) return nativeLatin1.call(b, s, e);
-  let out = "";
-  for (let i = s; i < e; i += CHUNK) {
-    out += fromCharCode.apply(null, b.subarray(i, Math.min(i + CHUNK, e)) as unknown as number[]);
-  }
-  return out;
-}
-
 function isAscii(b: Uint8Array, s: number, e: number): boolean {
   let i = s;
   for (const e4 = e - 3; i < e4; i += 4) if ((b[i] | b[i + 1] | b[i + 2] | b[i + 3]) & 0x80) return false;
@@ -1257,7 +1218,7 @@ function utf8Decode(b: Uint8Array, s: number, e: number): string {
   }
   const view = b.subarray(s, e);
   if (view.indexOf(0xed) !== -1) return utf8DecodeJs(b, s, e);
-  return utf8Lax(view);
+  return utf8DecodeLax(view);
 }
 
 function utf8DecodeStrict(b: Uint8Array, s: number, e: number): string | undefined {
