@@ -20,7 +20,7 @@
  * @module
  */
 import type { PerlValue } from "../src/core/perl.ts";
-import { DEFAULT_LIMITS } from "../src/core/limits.ts";
+import { SERVER_DECODE_LIMITS } from "../src/core/limits.ts";
 import { BareIkc } from "./bare-ikc.ts";
 import { rowsPayload } from "./payloads.ts";
 import { env, fmtInt, fmtTime, mdTable, median, quick, record, runtime, runtimeLabel } from "./common.ts";
@@ -30,20 +30,24 @@ const ROUNDS = Number(env("BENCH_ROUNDS") ?? (quick ? 2 : 4));
 const MS = Number(env("BENCH_FAIR_MS") ?? (quick ? 1000 : 3000));
 const genuineLib = env("IKC_GENUINE_LIB") || undefined;
 
-/** The server's default frame size limit (IkcServerOptions.maxFrameSize). */
-const SERVER_MAX_FRAME = 64 * 1024 * 1024;
-
 /**
  * The most small integers one frame may carry under the server's default limits: each costs one
  * element of the decoder's budget and two bytes of Storable (SX_BYTE), and the message around
  * them a few dozen elements and bytes.
  */
 function serverFloodLimit(): { elements: number; why: string } {
-  const byElements = DEFAULT_LIMITS.maxElements - 64;
-  const byBytes = Math.floor((SERVER_MAX_FRAME - 512) / 2);
+  const { maxElements, maxInputSize } = SERVER_DECODE_LIMITS;
+  const byElements = maxElements - 64;
+  const byBytes = Math.floor((maxInputSize - 512) / 2);
   return byElements <= byBytes
-    ? { elements: byElements, why: `maxElements ${fmtInt(DEFAULT_LIMITS.maxElements)} less the message around it` }
-    : { elements: byBytes, why: `maxFrameSize ${fmtInt(SERVER_MAX_FRAME)} bytes at 2 bytes an integer` };
+    ? {
+      elements: byElements,
+      why: `the server's default maxElements ${fmtInt(maxElements)} less the message around it`,
+    }
+    : {
+      elements: byBytes,
+      why: `the server's default maxInputSize ${fmtInt(maxInputSize)} bytes at 2 bytes an integer`,
+    };
 }
 
 const payload = rowsPayload(1) as unknown as PerlValue;

@@ -5,7 +5,7 @@
 // for deadlines the server itself enforces, which are checked with wide margins.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { IkcClient, IkcServer, type IkcServerOptions, RemoteError } from "../mod.ts";
+import { IkcClient, IkcServer, type IkcServerOptions, LimitError, RemoteError } from "../mod.ts";
 import { detectTransport } from "../src/transport/detect.ts";
 import { type Msg, RawClient } from "./helpers/raw-client.ts";
 
@@ -264,6 +264,43 @@ describe("IkcServer against hostile clients", () => {
     assert.throws(
       () => new IkcClient({ port: 1, reconect: false } as unknown as ConstructorParameters<typeof IkcClient>[0]),
       (e: Error) => e instanceof TypeError && /reconect/.test(e.message),
+    );
+  });
+});
+
+describe("IkcServer decode limits", () => {
+  test("by default a frame of more than 50,000 values drops its client with a LimitError report; decodeLimits raises it", async () => {
+    const many = Array.from({ length: 60_000 }, (_, i) => i & 63);
+    await withServer({}, async (server, errors) => {
+      const bad = await RawClient.connect(server.port!, "Many");
+      await bad.call("test/echo", many, "r1");
+      assert.equal(await bad.next(), null, "the server ended the connection instead of answering");
+      await until(
+        "the report",
+        () =>
+          errors.some((e) =>
+            (e.cause ?? e) instanceof LimitError && /dropped client Many.*maxElements/.test(e.message)
+          ),
+      );
+      await bad.close();
+    });
+    await withServer({ decodeLimits: { maxElements: 100_000 } }, async (server) => {
+      const ok = await RawClient.connect(server.port!, "Many");
+      await ok.call("test/echo", many, "r1");
+      const answer = await ok.next();
+      assert.equal((answer?.params as number[]).length, 60_000);
+      await ok.close();
+    });
+  });
+
+  test("a bad or unknown decode limit is a TypeError", async () => {
+    await assert.rejects(
+      IkcServer.listen({ port: 0, decodeLimits: { maxElements: -1 } }),
+      (e: Error) => e instanceof TypeError && /maxElements/.test(e.message),
+    );
+    await assert.rejects(
+      IkcServer.listen({ port: 0, decodeLimits: { maxElemnts: 5 } as never }),
+      (e: Error) => e instanceof TypeError && /maxElemnts/.test(e.message),
     );
   });
 });

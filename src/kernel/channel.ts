@@ -15,6 +15,10 @@ import type { Connection } from "../transport/types.ts";
 import { now } from "../time/clock.ts";
 import type { Deadline, Deadlines } from "../time/deadlines.ts";
 import { within } from "../time/within.ts";
+import { nextTurn } from "../time/next-turn.ts";
+
+/** Milliseconds of reading and routing one channel does before it lets the event loop turn. */
+const TURN_MS = 4;
 
 /**
  * Options of a {@link Channel}.
@@ -238,11 +242,19 @@ export class Channel {
   async #readLoop(first: Uint8Array): Promise<void> {
     try {
       if (first.byteLength > 0) this.#consume(first);
+      let turn = now();
       for (;;) {
         const chunk = await this.conn.read();
         if (chunk === null) break;
         if (!this.alive) continue; // closing: drain until the peer's EOF
         this.#consume(chunk);
+        // A read of data already buffered resolves at once, without leaving this task: a peer
+        // that keeps its socket full would hold the event loop every client shares. Past a few
+        // milliseconds of work, the others get their turn.
+        if (now() - turn > TURN_MS) {
+          await nextTurn();
+          turn = now();
+        }
       }
       const partial = this.#reader.buffered > 0;
       if (!partial && this.alive) this.cleanEnd = true;

@@ -6,6 +6,7 @@
  */
 import type { Freezer } from "../core/freezer.ts";
 import { resolveFreezers } from "../core/freezers.ts";
+import type { DecodeLimits } from "../core/limits.ts";
 import { isValidKernelName } from "../core/negotiation.ts";
 import { detectTransport, transportFor } from "../transport/detect.ts";
 import { DEFAULT_BLOCK_SIZE, type Transport } from "../transport/types.ts";
@@ -90,6 +91,10 @@ export interface EndDefaults {
   /** Default `connectTimeout` (undefined: the `timeout`). */
   connectTimeout: number | undefined;
   serializer: string | readonly string[];
+  /** Limits the built-in freezers decode under (default: each codec's own). */
+  decodeLimits?: DecodeLimits;
+  /** Default `maxFrameSize` (default {@link DEFAULT_MAX_FRAME_SIZE}). */
+  maxFrameSize?: number;
   /** The keys only this end takes. */
   keys: readonly string[];
 }
@@ -120,7 +125,7 @@ export function resolveCommon(options: CommonOptions, d: EndDefaults): CommonSet
     blockSize: options.blockSize ?? DEFAULT_BLOCK_SIZE,
     protocol: options.protocol ?? "IKC0",
     transport: undefined as unknown as Transport,
-    maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+    maxFrameSize: options.maxFrameSize ?? d.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
     maxLineLength: options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH,
     maxWriteBuffer: options.maxWriteBuffer ?? DEFAULT_MAX_WRITE_BUFFER,
     maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
@@ -136,7 +141,7 @@ export function resolveCommon(options: CommonOptions, d: EndDefaults): CommonSet
       throw new TypeError(`kernel name ${JSON.stringify(n)} may only hold letters, digits, '_', '-' and '.'`);
     }
   }
-  s.freezers = resolveFreezers(options.serializer ?? d.serializer);
+  s.freezers = resolveFreezers(options.serializer ?? d.serializer, d.decodeLimits);
   const t = options.transport;
   s.transport = t === undefined ? detectTransport() : typeof t === "string" ? transportFor(t) : t;
   return s;

@@ -4,9 +4,12 @@
  *
  * @module
  */
-import { checkSeconds } from "../kernel/checks.ts";
+import { checkKnownKeys, checkSeconds } from "../kernel/checks.ts";
 import { atLeastOne, type CommonSettings, resolveCommon } from "../kernel/settings.ts";
 import type { CommonOptions } from "../kernel/types.ts";
+import { type DecodeLimits, resolveLimits, SERVER_DECODE_LIMITS } from "../core/limits.ts";
+
+export { SERVER_DECODE_LIMITS } from "../core/limits.ts";
 
 /**
  * Options of {@link IkcServer.listen}: {@link CommonOptions} and the server's own. Times are in seconds.
@@ -41,9 +44,18 @@ export interface IkcServerOptions extends CommonOptions {
   maxClientsPerAddress?: number;
   /** Seconds a frame may take to arrive once its first byte has (default 30); a client that stalls mid-frame is dropped. */
   frameTimeout?: number;
+  /**
+   * What one frame from a client may cost to decode, for the freezers named by string (default
+   * {@link SERVER_DECODE_LIMITS}: 50,000 values in at most 2 MiB, so that no frame holds the
+   * event loop every client shares for long). `maxFrameSize` defaults to its `maxInputSize`.
+   * Raise them where every peer is trusted: `{ maxElements: 1_000_000, maxInputSize: 64 << 20 }`.
+   */
+  decodeLimits?: DecodeLimits;
   /** Seconds {@link IkcServer.close} lets calls in flight finish (default 5). */
   closeTimeout?: number;
 }
+
+const DECODE_LIMIT_KEYS: ReadonlySet<string> = new Set(Object.keys(SERVER_DECODE_LIMITS));
 
 /** Address a server binds by default (this host only). */
 export const DEFAULT_SERVER_HOST = "127.0.0.1";
@@ -91,6 +103,8 @@ export interface ServerSettings extends CommonSettings {
  * ```
  */
 export function resolveServerOptions(options: IkcServerOptions): ServerSettings {
+  checkKnownKeys(options.decodeLimits, DECODE_LIMIT_KEYS, "decodeLimits");
+  const decodeLimits = resolveLimits({ ...SERVER_DECODE_LIMITS, ...options.decodeLimits });
   const s: ServerSettings = {
     ...resolveCommon(options, {
       what: "server",
@@ -98,7 +112,17 @@ export function resolveServerOptions(options: IkcServerOptions): ServerSettings 
       namePrefix: "Server",
       connectTimeout: DEFAULT_SERVER_CONNECT_TIMEOUT,
       serializer: DEFAULT_SERVER_FREEZERS,
-      keys: ["maxClients", "concurrency", "maxNegotiating", "maxClientsPerAddress", "frameTimeout", "closeTimeout"],
+      keys: [
+        "maxClients",
+        "concurrency",
+        "maxNegotiating",
+        "maxClientsPerAddress",
+        "frameTimeout",
+        "decodeLimits",
+        "closeTimeout",
+      ],
+      decodeLimits,
+      maxFrameSize: decodeLimits.maxInputSize === Infinity ? undefined : decodeLimits.maxInputSize,
     }),
     maxClients: options.maxClients ?? DEFAULT_MAX_CLIENTS,
     concurrency: options.concurrency ?? Infinity,
