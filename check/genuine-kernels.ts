@@ -378,7 +378,7 @@ for (const protocol of PROTOCOLS) {
         );
       });
 
-      test("our worker's post with { from: 'ts' }: the hub's reply to $_[SENDER] reaches ts/pair_back with both args", async () => {
+      test("our worker's post and call with { from: 'ts' }: the hub's reply to $_[SENDER] reaches ts/pair_back with its args", async () => {
         const n = seen.length;
         await tw.post("poe://Hub/hubsess/reply_sender", ["pair_back", "tw1", "tw2"], fromSession("ts"));
         const sent = await hub.event(
@@ -388,6 +388,13 @@ for (const protocol of PROTOCOLS) {
         assert.deepEqual(sent.from, { kernel: twId, session: "ts", state: "IKC:proxy" }, "the from our post carried");
         await waitFor("ts/pair_back", () => seen.slice(n).some((s) => s.state === "pair_back"), 3000, () => wires());
         assert.deepEqual(seen.slice(n).find((s) => s.state === "pair_back")!.args, ["tw1", "tw2"]);
+        const m = seen.length;
+        assert.equal(
+          await tw.call("poe://Hub/hubsess/reply_sender", ["pair_back", "tw3"], fromSession("ts")),
+          "replied",
+        );
+        await waitFor("ts/pair_back after a call", () => seen.slice(m).some((s) => s.state === "pair_back"), 3000);
+        assert.deepEqual(seen.slice(m).find((s) => s.state === "pair_back")!.args, ["tw3"]);
       });
 
       test("our worker's post without from: the reply to $_[SENDER] reaches responded('pair_inbox') as one arrayref (ClientLite's IKCLite)", async () => {
@@ -494,83 +501,93 @@ function hubAnnounced(w: Wire | undefined): string[] {
 // ================================================================== 2. two workers of one name on a genuine hub
 
 for (const protocol of PROTOCOLS) {
-  describe(`two workers of one name on a genuine hub (${protocol})`, () => {
-    test("reference: two genuine workers named Twin: both registered, the first stays up when the second leaves", async () => {
-      const hub = await Perl.start("hub", hubArgs());
-      const tap = await TcpTap.open(hub.ready.ports[0]);
-      const port = tap.port;
-      await hub.cmd({ op: "monitor", name: "Twin", tag: "Twin" });
-      try {
-        const t1 = await Perl.start("Twin1", workerArgs("Twin", port, protocol, "Storable", false));
-        await hub.event("Twin1", (l) => l.what === "register" && l.rid === t1.id);
-        const t2 = await Perl.start("Twin2", workerArgs("Twin", port, protocol, "Storable", false));
-        await hub.event("Twin2", (l) => l.what === "register" && l.rid === t2.id);
-        assert.notEqual(t1.id, t2.id);
-        await hub.cmd({ op: "post", spec: "poe://Twin/perlside/note", params: "to Twin" });
-        await t1.event("the note at the first", (l) => l.state === "note" && l.args[0] === "to Twin");
-        await t2.quit();
-        await hub.event("Twin2 gone", (l) => l.what === "unregister" && l.rid === t2.id);
-        await sleep(500);
-        assert.equal(hub.events((l) => l.what === "unregister" && l.rid === t1.id).length, 0);
-        assert.equal(t1.exit, undefined);
-        assert.equal(t1.events((l) => l.what === "unregister").length, 0, "the first kept its connection");
-        const r = await hub.cmd({ op: "call", spec: `poe://${t1.id}/perlside/echo`, params: "still there", wait: 5 });
-        assert.deepEqual(r.answer, ["still there"]);
-        // a monitor on the name: told of each register, and of the second leaving
-        assert.deepEqual(hub.monitors("register", "Twin").map(perlMonitor), [
-          { what: "register", name: "Twin", kernel: "Twin", real: 0 },
-          { what: "register", name: "Twin", kernel: "Twin", real: 0 },
-        ]);
-        assert.deepEqual(hub.monitors("unregister", "Twin").map(perlMonitor), [
-          { what: "unregister", name: "Twin", kernel: "Twin", real: 0 },
-        ]);
-        await t1.stop();
-      } finally {
-        await hub.stop();
-        await tap.close();
-      }
-    });
+  for (const freezer of FREEZERS) {
+    describe(`two workers of one name on a genuine hub (${protocol}, ${freezer})`, () => {
+      test("reference: two genuine workers named Twin: both registered, the first stays up when the second leaves", async () => {
+        const hub = await Perl.start("hub", hubArgs());
+        const tap = await TcpTap.open(hub.ready.ports[0]);
+        const port = tap.port;
+        await hub.cmd({ op: "monitor", name: "Twin", tag: "Twin" });
+        try {
+          const t1 = await Perl.start("Twin1", workerArgs("Twin", port, protocol, freezer, false));
+          await hub.event("Twin1", (l) => l.what === "register" && l.rid === t1.id);
+          const t2 = await Perl.start("Twin2", workerArgs("Twin", port, protocol, freezer, false));
+          await hub.event("Twin2", (l) => l.what === "register" && l.rid === t2.id);
+          assert.notEqual(t1.id, t2.id);
+          await hub.cmd({ op: "post", spec: "poe://Twin/perlside/note", params: "to Twin" });
+          await t1.event("the note at the first", (l) => l.state === "note" && l.args[0] === "to Twin");
+          await t2.quit();
+          await hub.event("Twin2 gone", (l) => l.what === "unregister" && l.rid === t2.id);
+          await sleep(500);
+          assert.equal(hub.events((l) => l.what === "unregister" && l.rid === t1.id).length, 0);
+          assert.equal(t1.exit, undefined);
+          assert.equal(t1.events((l) => l.what === "unregister").length, 0, "the first kept its connection");
+          const r = await hub.cmd({ op: "call", spec: `poe://${t1.id}/perlside/echo`, params: "still there", wait: 5 });
+          assert.deepEqual(r.answer, ["still there"]);
+          // a monitor on the name: told of each register, and of the second leaving
+          assert.deepEqual(hub.monitors("register", "Twin").map(perlMonitor), [
+            { what: "register", name: "Twin", kernel: "Twin", real: 0 },
+            { what: "register", name: "Twin", kernel: "Twin", real: 0 },
+          ]);
+          assert.deepEqual(hub.monitors("unregister", "Twin").map(perlMonitor), [
+            { what: "unregister", name: "Twin", kernel: "Twin", real: 0 },
+          ]);
+          await t1.stop();
+        } finally {
+          await hub.stop();
+          await tap.close();
+        }
+      });
 
-    test("two of our workers named Twin: both registered under distinct ids, the first stays up when the second leaves (issue 18 item 3)", async () => {
-      const hub = await Perl.start("hub", hubArgs());
-      const tap = await TcpTap.open(hub.ready.ports[0]);
-      const mk = () =>
-        new IkcClient({ port: tap.port, host: "127.0.0.1", name: "Twin", protocol, timeout: 5, keepAlive: false });
-      const t1 = mk();
-      const t2 = mk();
-      const seen1: Seen[] = [];
-      t1.publish("ts", kernelStates(seen1));
-      t2.publish("ts", kernelStates([]));
-      try {
-        await t1.open();
-        await hub.event("Twin1", (l) => l.what === "register" && l.rid === "Twin");
-        const id1 = announced(tap.wires[0])[0];
-        await t2.open();
-        const reals = () => hub.monitors("register").filter((l) => l.real === 1);
-        for (let t = 0; t < 3000 && reals().length < 2; t += 20) await sleep(20);
-        const id2 = announced(tap.wires[1])[0];
-        assert.notEqual(id1, id2, `both announced ${id1} first`);
-        assert.deepEqual(
-          reals().map((l) => l.rid),
-          [id1, id2],
-          `the hub registered: ${show(hub.events((l) => l.event === "warn"))}`,
-        );
-        await hub.cmd({ op: "post", spec: "poe://Twin/ts/note", params: "to Twin" });
-        await waitFor("the note at the first", () => seen1.some((s) => s.state === "note"));
-        await t2.disconnect();
-        await hub.event("Twin2 gone", (l) => l.what === "unregister" && l.rid === id2);
-        await sleep(500);
-        assert.equal(t1.connected, true, "the first worker's connection was closed when the second left");
-        const r = await hub.cmd({ op: "call", spec: `poe://${id1}/ts/echo`, params: "still there", wait: 5 });
-        assert.deepEqual(r.answer, ["still there"]);
-      } finally {
-        await t1.disconnect().catch(() => {});
-        await t2.disconnect().catch(() => {});
-        await hub.stop();
-        await tap.close();
-      }
+      test("two of our workers named Twin: both registered under distinct ids, the first stays up when the second leaves (issue 18 item 3)", async () => {
+        const hub = await Perl.start("hub", hubArgs());
+        const tap = await TcpTap.open(hub.ready.ports[0]);
+        const mk = () =>
+          new IkcClient({
+            port: tap.port,
+            host: "127.0.0.1",
+            name: "Twin",
+            protocol,
+            serializer: freezer,
+            timeout: 5,
+            keepAlive: false,
+          });
+        const t1 = mk();
+        const t2 = mk();
+        const seen1: Seen[] = [];
+        t1.publish("ts", kernelStates(seen1));
+        t2.publish("ts", kernelStates([]));
+        try {
+          await t1.open();
+          await hub.event("Twin1", (l) => l.what === "register" && l.rid === "Twin");
+          const id1 = announced(tap.wires[0])[0];
+          await t2.open();
+          const reals = () => hub.monitors("register").filter((l) => l.real === 1);
+          for (let t = 0; t < 3000 && reals().length < 2; t += 20) await sleep(20);
+          const id2 = announced(tap.wires[1])[0];
+          assert.notEqual(id1, id2, `both announced ${id1} first`);
+          assert.deepEqual(
+            reals().map((l) => l.rid),
+            [id1, id2],
+            `the hub registered: ${show(hub.events((l) => l.event === "warn"))}`,
+          );
+          await hub.cmd({ op: "post", spec: "poe://Twin/ts/note", params: "to Twin" });
+          await waitFor("the note at the first", () => seen1.some((s) => s.state === "note"));
+          await t2.disconnect();
+          await hub.event("Twin2 gone", (l) => l.what === "unregister" && l.rid === id2);
+          await sleep(500);
+          assert.equal(t1.connected, true, "the first worker's connection was closed when the second left");
+          const r = await hub.cmd({ op: "call", spec: `poe://${id1}/ts/echo`, params: "still there", wait: 5 });
+          assert.deepEqual(r.answer, ["still there"]);
+        } finally {
+          await t1.disconnect().catch(() => {});
+          await t2.disconnect().catch(() => {});
+          await hub.stop();
+          await tap.close();
+        }
+      });
     });
-  });
+  }
 }
 
 // ================================================================== 3. genuine IKC::Client workers on our server
@@ -722,6 +739,28 @@ for (const protocol of PROTOCOLS) {
         for (const n of ["Gw", "GwAlias"]) assert.ok(all.some((e) => e.kernel === n && e.real === 0), show(all));
       });
 
+      test("two genuine workers named Twin on our server: both registered, the first stays up when the second leaves", async () => {
+        const o = await ourHub();
+        try {
+          const t1 = await Perl.start("Twin1", workerArgs("Twin", o.server.port!, protocol, freezer, false));
+          await t1.event("Twin1 registered us", (l) => l.what === "register" && l.rid === o.server.id);
+          const t2 = await Perl.start("Twin2", workerArgs("Twin", o.server.port!, protocol, freezer, false));
+          await t2.event("Twin2 registered us", (l) => l.what === "register" && l.rid === o.server.id);
+          await waitFor("both clients", () => o.server.clients.length === 2);
+          assert.deepEqual(o.server.clients.map((c) => c.kernel).sort(), [t1.id, t2.id].sort());
+          await o.server.post("poe://Twin/perlside/note", "to Twin");
+          await t1.event("the note at the first", (l) => l.state === "note" && l.args[0] === "to Twin");
+          await t2.quit();
+          await waitFor("one client", () => o.server.clients.length === 1);
+          await sleep(300);
+          assert.equal(t1.events((l) => l.what === "unregister").length, 0, "the first kept its connection");
+          assert.equal(await o.server.call(`poe://${t1.id}/perlside/echo`, "still there"), "still there");
+          await t1.stop();
+        } finally {
+          await o.server.close();
+        }
+      });
+
       test("the worker leaves: our monitors see unregister for 'Gw' and '*' (its id first)", async () => {
         assert.equal(o.monitorError, "");
         await gw.quit();
@@ -733,29 +772,7 @@ for (const protocol of PROTOCOLS) {
     });
   }
 
-  describe(`our server with genuine workers: two of one name, calling itself, several listeners (${protocol})`, () => {
-    test("two genuine workers named Twin on our server: both registered, the first stays up when the second leaves", async () => {
-      const o = await ourHub();
-      try {
-        const t1 = await Perl.start("Twin1", workerArgs("Twin", o.server.port!, protocol, "Storable", false));
-        await t1.event("Twin1 registered us", (l) => l.what === "register" && l.rid === o.server.id);
-        const t2 = await Perl.start("Twin2", workerArgs("Twin", o.server.port!, protocol, "Storable", false));
-        await t2.event("Twin2 registered us", (l) => l.what === "register" && l.rid === o.server.id);
-        await waitFor("both clients", () => o.server.clients.length === 2);
-        assert.deepEqual(o.server.clients.map((c) => c.kernel).sort(), [t1.id, t2.id].sort());
-        await o.server.post("poe://Twin/perlside/note", "to Twin");
-        await t1.event("the note at the first", (l) => l.state === "note" && l.args[0] === "to Twin");
-        await t2.quit();
-        await waitFor("one client", () => o.server.clients.length === 1);
-        await sleep(300);
-        assert.equal(t1.events((l) => l.what === "unregister").length, 0, "the first kept its connection");
-        assert.equal(await o.server.call(`poe://${t1.id}/perlside/echo`, "still there"), "still there");
-        await t1.stop();
-      } finally {
-        await o.server.close();
-      }
-    });
-
+  describe(`our server with genuine workers: calling itself, several listeners (${protocol})`, () => {
     test("our server calls and posts to itself by name, alias and id; an unpublished state is refused (issue 18 item 5)", async () => {
       const o = await ourHub();
       try {

@@ -5,6 +5,7 @@
 # ours, genuine workers on our server), each checked against the same setup run on genuine kernels.
 #
 #   scripts/check-genuine-clients.sh <path of a POE-Component-IKC checkout or install> [deno|bun|node]...
+#   GENUINE_CHECKS=clients|kernels scripts/check-genuine-clients.sh ...   (one of the two files)
 #
 # The path is one you provide; nothing is fetched here. Accepted layouts: the CPAN/gitpan
 # distribution as unpacked (IKC.pm and IKC/ at the top), a built tree (blib/lib/POE/Component/IKC),
@@ -18,7 +19,7 @@ export NO_COLOR=1
 unset FORCE_COLOR
 
 if [ $# -lt 1 ]; then
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 src=$(cd "$1" && pwd)
