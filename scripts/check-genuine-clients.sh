@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Checks OUR server against the GENUINE Perl clients (ClientLite, the full IKC::Client with its
-# Responder, and the distribution's test-lite, test-client and test-thunk), on Deno, Bun and Node.
+# Responder, and the distribution's test-lite, test-client and test-thunk), on Deno, Bun and Node;
+# then the three-kernel setups of check/genuine-kernels.ts (a genuine hub with a genuine worker and
+# ours, genuine workers on our server), each checked against the same setup run on genuine kernels.
 #
 #   scripts/check-genuine-clients.sh <path of a POE-Component-IKC checkout or install> [deno|bun|node]...
+#   GENUINE_CHECKS=clients|kernels scripts/check-genuine-clients.sh ...   (one of the two files)
 #
 # The path is one you provide; nothing is fetched here. Accepted layouts: the CPAN/gitpan
 # distribution as unpacked (IKC.pm and IKC/ at the top), a built tree (blib/lib/POE/Component/IKC),
@@ -16,7 +19,7 @@ export NO_COLOR=1
 unset FORCE_COLOR
 
 if [ $# -lt 1 ]; then
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 src=$(cd "$1" && pwd)
@@ -39,16 +42,25 @@ echo "== genuine clients: $(perl -I"$lib" -MPOE::Component::IKC::ClientLite -MPO
     (eval { require FreezeThaw; $FreezeThaw::VERSION } // q(missing)), $^V' 2>/dev/null)"
 echo "== distribution drivers: ${IKC_GENUINE_DRIVERS:-none (test-lite, test-client, test-thunk checks are skipped)}"
 
+# GENUINE_CHECKS=clients or =kernels runs one of the two files
+case ${GENUINE_CHECKS:-all} in
+  clients) files=(genuine-clients) ;;
+  kernels) files=(genuine-kernels) ;;
+  *) files=(genuine-clients genuine-kernels) ;;
+esac
+
 status=0
 for rt in "${runtimes[@]}"; do
   echo
   case $rt in
     deno) echo "== deno $("$BIN/deno" --version | head -1 | cut -d' ' -f2)"
-          "$BIN/deno" test --allow-all check/genuine-clients.ts || status=1 ;;
+          for f in "${files[@]}"; do "$BIN/deno" test --allow-all "check/$f.ts" || status=1; done ;;
     bun)  echo "== bun $("$BIN/bun" --version)"
-          "$BIN/bun" test --timeout 60000 ./check/genuine-clients.ts || status=1 ;;
+          for f in "${files[@]}"; do "$BIN/bun" test --timeout 60000 "./check/$f.ts" || status=1; done ;;
     node) echo "== node $(node --version) (tsc build into $OUT)"
-          "$BIN/tsc" -p tsconfig.json --outDir "$OUT" && node --test "$OUT/check/genuine-clients.js" || status=1 ;;
+          if "$BIN/tsc" -p tsconfig.json --outDir "$OUT"; then
+            for f in "${files[@]}"; do node --test "$OUT/check/$f.js" || status=1; done
+          else status=1; fi ;;
     *) echo "unknown runtime $rt" >&2; status=2 ;;
   esac
 done
