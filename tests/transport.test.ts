@@ -8,7 +8,8 @@ import { Buffer } from "node:buffer";
 import { ConnectError, DisconnectedError } from "../src/core/errors.ts";
 import { detectTransport, transportFor } from "../src/transport/detect.ts";
 import { nodeTransport } from "../src/transport/node.ts";
-import { ChunkQueue, type Connection, type Transport } from "../src/transport/types.ts";
+import { ChunkQueue } from "../src/transport/chunk-queue.ts";
+import type { Connection, Transport } from "../src/transport/types.ts";
 import { spawn } from "node:child_process";
 import { perlMissing } from "./helpers/perl.ts";
 

@@ -1,30 +1,20 @@
 /**
  * Transport over `Bun.connect` and `Bun.listen`. Bun is reached through `globalThis`, so this file
- * type-checks and loads on any runtime; it only works on Bun.
+ * type-checks and loads on any runtime; it only works on Bun. TLS goes through Bun's `node:tls`
+ * (nodeTransport).
  *
  * @module
  */
-import { DisconnectedError } from "../core/errors.ts";
-import {
-  AcceptQueue,
-  checkConnectOptions,
-  checkListenOptions,
-  ChunkQueue,
-  closedError,
-  connectAborted,
-  connectFailed,
-  type Connection,
-  type ConnectOptions,
-  type Listener,
-  listenFailed,
-  type ListenOptions,
-  QueuedListener,
-  removeSocketFile,
-  type Transport,
-} from "./types.ts";
-
-/** Blocks queued before the socket is paused. */
-const HIGH_WATER_BLOCKS = 4;
+import { AcceptQueue } from "./accept-queue.ts";
+import { checkConnectOptions, checkListenOptions } from "./check-options.ts";
+import { ChunkQueue, HIGH_WATER_BLOCKS } from "./chunk-queue.ts";
+import { connectWithAbort } from "./connect-with-abort.ts";
+import { closedError, listenFailed, socketFailed } from "./errors.ts";
+import { nodeTransport } from "./node.ts";
+import { PendingWrites } from "./pending-writes.ts";
+import { QueuedListener } from "./queued-listener.ts";
+import { removeSocketFile } from "./remove-socket-file.ts";
+import type { Connection, ConnectOptions, Listener, ListenOptions, Transport } from "./types.ts";
 
 /** The part of Bun's `Socket` used here. */
 interface BunSocket {
@@ -86,10 +76,9 @@ class BunConnection implements Connection {
   readonly closed: Promise<void>;
   #socket: BunSocket | undefined;
   readonly #queue: ChunkQueue;
+  readonly #pending = new PendingWrites();
   #writes: PendingWrite[] = [];
   #closing = false;
-  #writeEnded = false;
-  #afterWrites: Array<() => void> = [];
   #isClosed = false;
   #resolveClosed!: () => void;
 
@@ -129,8 +118,7 @@ class BunConnection implements Connection {
   }
 
   onError(error: Error): void {
-    const code = (error as { code?: string }).code ?? error.message;
-    this.#queue.fail(new DisconnectedError(`connection to ${this.remote} failed: ${code}`, { cause: error }));
+    this.#queue.fail(socketFailed(this.remote, error));
   }
 
   attach(socket: BunSocket): void {
@@ -138,28 +126,28 @@ class BunConnection implements Connection {
   }
 
   write(data: Uint8Array): Promise<void> {
-    if (this.#closing || this.#writeEnded || this.#isClosed || !this.#socket) {
-      return Promise.reject(closedError(this.remote));
-    }
-    return new Promise((resolve, reject) => {
-      this.#writes.push({ data, resolve, reject });
-      if (this.#writes.length === 1) this.#flush();
-    });
+    if (this.#pending.ended || this.#isClosed || !this.#socket) return Promise.reject(closedError(this.remote));
+    return this.#pending.track(
+      new Promise((resolve, reject) => {
+        this.#writes.push({ data, resolve, reject });
+        if (this.#writes.length === 1) this.#flush();
+      }),
+    );
   }
 
   read(): Promise<Uint8Array | null> {
     return this.#queue.read();
   }
 
-  async closeWrite(): Promise<void> {
-    if (this.#closing || this.#writeEnded || this.#isClosed || !this.#socket) return;
-    this.#writeEnded = true;
-    if (this.#writes.length > 0) await new Promise<void>((resolve) => this.#afterWrites.push(resolve));
-    if (this.#isClosed || this.#closing) return;
-    // shutdown() sends FIN and keeps the socket readable until the peer closes its side.
-    // (shutdown(true) would shut the READ side instead.)
-    if (this.#socket.shutdown) this.#socket.shutdown();
-    else this.#socket.end();
+  closeWrite(): Promise<void> {
+    return this.#pending.end(() => {
+      const socket = this.#socket;
+      if (this.#isClosed || !socket) return;
+      // shutdown() sends FIN and keeps the socket readable until the peer closes its side.
+      // (shutdown(true) would shut the READ side instead.)
+      if (socket.shutdown) socket.shutdown();
+      else socket.end();
+    });
   }
 
   destroy(): void {
@@ -176,8 +164,7 @@ class BunConnection implements Connection {
       this.#closing = true;
       this.#queue.clear();
       this.#socket?.resume?.();
-      if (this.#writes.length === 0) this.#socket?.end();
-      // else #flush ends the socket once the last pending write is out
+      void this.closeWrite().then(() => this.#socket?.end());
     }
     return this.closed;
   }
@@ -200,23 +187,16 @@ class BunConnection implements Connection {
       this.#writes.shift();
       w.resolve();
     }
-    for (const f of this.#afterWrites.splice(0)) f();
-    if (this.#closing) socket.end();
   }
 
   onClose(error?: Error): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
-    if (error) {
-      const code = (error as { code?: string }).code ?? error.message;
-      this.#queue.fail(new DisconnectedError(`connection to ${this.remote} failed: ${code}`, { cause: error }));
-    } else {
-      this.#queue.end();
-    }
+    if (error) this.#queue.fail(socketFailed(this.remote, error));
+    else this.#queue.end();
     const writes = this.#writes;
     this.#writes = [];
     for (const w of writes) w.reject(closedError(this.remote, error));
-    for (const f of this.#afterWrites.splice(0)) f();
     this.#resolveClosed();
   }
 }
@@ -250,44 +230,22 @@ const acceptedHandlers: BunHandlers = {
 export const bunTransport: Transport = {
   name: "bun",
   async connect(options: ConnectOptions & { blockSize?: number }): Promise<Connection> {
+    if (options.tls !== undefined) return await nodeTransport.connect(options);
     const { remote, blockSize } = checkConnectOptions(options);
-    const signal = options.signal;
-    if (signal?.aborted) throw connectAborted(remote, signal);
     const api = bun();
     const connection = new BunConnection(remote, blockSize);
     const socket = connection.handlers();
-    const attempt = options.path !== undefined
-      ? api.connect({ unix: options.path, socket })
-      : api.connect({ hostname: options.host ?? "localhost", port: options.port!, socket });
-    let sock: BunSocket;
-    if (signal) {
-      let onAbort!: () => void;
-      const aborted = new Promise<never>((_, reject) => {
-        onAbort = () => reject(connectAborted(remote, signal));
-        signal.addEventListener("abort", onAbort, { once: true });
-      });
-      try {
-        sock = await Promise.race([attempt, aborted]);
-      } catch (err) {
-        // A connection completing after the abort is closed at once.
-        attempt.then((s) => s.terminate ? s.terminate() : s.end(), () => {});
-        if (signal.aborted) throw connectAborted(remote, signal);
-        throw connectFailed(remote, err);
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-      }
-    } else {
-      try {
-        sock = await attempt;
-      } catch (err) {
-        throw connectFailed(remote, err);
-      }
-    }
+    const open = () =>
+      options.path !== undefined
+        ? api.connect({ unix: options.path, socket })
+        : api.connect({ hostname: options.host ?? "localhost", port: options.port!, socket });
+    const sock = await connectWithAbort(open, remote, options.signal, (s) => s.terminate ? s.terminate() : s.end());
     connection.attach(sock);
     if (options.path === undefined) sock.setNoDelay?.(true);
     return connection;
   },
   async listen(options: ListenOptions): Promise<Listener> {
+    if (options.tls !== undefined) return await nodeTransport.listen(options);
     const { address, host, port, path, blockSize } = checkListenOptions(options);
     const api = bun();
     if (path !== undefined) await removeSocketFile(path);

@@ -1,31 +1,27 @@
 /**
- * Transport over `Deno.connect` and `Deno.listen`. Deno is reached through `globalThis`, so this
- * file type-checks and loads on any runtime; it only works on Deno.
+ * Transport over `Deno.connect`, `Deno.connectTls` and `Deno.listen`. Deno is reached through
+ * `globalThis`, so this file type-checks and loads on any runtime; it only works on Deno.
  *
  * @module
  */
-import { DisconnectedError } from "../core/errors.ts";
-import {
-  checkConnectOptions,
-  checkListenOptions,
-  closedError,
-  connectAborted,
-  connectFailed,
-  type Connection,
-  type ConnectOptions,
-  type Listener,
-  listenFailed,
-  type ListenOptions,
-  type Transport,
-} from "./types.ts";
+import { UnsupportedRuntimeError } from "../core/errors.ts";
+import { checkConnectOptions, checkListenOptions } from "./check-options.ts";
+import { checkConnectTls } from "./check-tls-options.ts";
+import { connectWithAbort } from "./connect-with-abort.ts";
+import { closedError, connectAborted, listenFailed, socketFailed, tlsFailed } from "./errors.ts";
+import { nodeTransport } from "./node.ts";
+import { PendingWrites } from "./pending-writes.ts";
+import { removeSocketFile } from "./remove-socket-file.ts";
+import type { Connection, ConnectOptions, Listener, ListenOptions, TlsPeer, Transport } from "./types.ts";
 
-/** The part of `Deno.Conn` used here. */
+/** The part of `Deno.Conn` (and `Deno.TlsConn`) used here. */
 interface DenoConn {
   read(p: Uint8Array): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
   close(): void;
   closeWrite?(): Promise<void>;
   setNoDelay?(noDelay?: boolean): void;
+  handshake?(): Promise<unknown>;
   readonly remoteAddr?: { hostname?: string; port?: number; path?: string };
 }
 
@@ -36,11 +32,19 @@ interface DenoListener {
   close(): void;
 }
 
+interface DenoTlsOptions {
+  hostname: string;
+  port: number;
+  caCerts?: string[];
+  cert?: string;
+  key?: string;
+}
+
 interface DenoApi {
   connect(options: { hostname?: string; port: number } | { transport: "unix"; path: string }): Promise<DenoConn>;
+  connectTls(options: DenoTlsOptions): Promise<DenoConn>;
+  startTls(conn: DenoConn, options: { hostname: string; caCerts?: string[] }): Promise<DenoConn>;
   listen(options: { hostname: string; port: number } | { transport: "unix"; path: string }): DenoListener;
-  lstatSync(path: string): { isSocket: boolean | null };
-  removeSync(path: string): void;
 }
 
 function deno(): DenoApi {
@@ -50,21 +54,23 @@ function deno(): DenoApi {
 }
 
 class DenoConnection implements Connection {
-  readonly remote: string;
-  readonly closed: Promise<void>;
   readonly #conn: DenoConn;
   readonly #buf: Uint8Array;
+  readonly remote: string;
+  readonly tls: TlsPeer | undefined;
+  readonly closed: Promise<void>;
   #resolveClosed!: () => void;
+  readonly #pending = new PendingWrites();
   #reading: Promise<unknown> = Promise.resolve();
   #writing: Promise<unknown> = Promise.resolve();
   #eof = false;
   #closing = false;
-  #shuttingDown = false;
   #isClosed = false;
-  #readError: DisconnectedError | undefined;
+  #readError: Error | undefined;
 
-  constructor(conn: DenoConn, remote: string, blockSize: number) {
+  constructor(conn: DenoConn, remote: string, blockSize: number, tls?: TlsPeer) {
     this.remote = remote;
+    this.tls = tls;
     this.#conn = conn;
     // One read buffer, reused: each read copies out exactly the bytes it got.
     this.#buf = new Uint8Array(blockSize);
@@ -72,11 +78,11 @@ class DenoConnection implements Connection {
   }
 
   write(data: Uint8Array): Promise<void> {
-    if (this.#closing || this.#isClosed) return Promise.reject(closedError(this.remote));
+    if (this.#pending.ended || this.#isClosed) return Promise.reject(closedError(this.remote));
     // Writes are chained: Deno.Conn.write may write partially and must not interleave.
     const p = this.#writing.then(() => this.#writeAll(data));
     this.#writing = p.catch(() => {});
-    return p;
+    return this.#pending.track(p);
   }
 
   async #writeAll(data: Uint8Array): Promise<void> {
@@ -100,14 +106,13 @@ class DenoConnection implements Connection {
 
   async #readOnce(): Promise<Uint8Array | null> {
     if (this.#readError) throw this.#readError;
-    if (this.#eof || this.#shuttingDown || this.#isClosed) return null;
+    if (this.#eof || this.#closing || this.#isClosed) return null;
     let n: number | null;
     try {
       n = await this.#conn.read(this.#buf);
     } catch (err) {
-      if (this.#shuttingDown || this.#isClosed) return null; // interrupted by our own close()
-      const code = (err as { code?: string }).code ?? (err as Error).name;
-      this.#readError = new DisconnectedError(`connection to ${this.remote} failed: ${code}`, { cause: err });
+      if (this.#closing || this.#isClosed) return null; // interrupted by our own close()
+      this.#readError = socketFailed(this.remote, err);
       this.#shutdown();
       throw this.#readError;
     }
@@ -120,29 +125,27 @@ class DenoConnection implements Connection {
     return this.#buf.slice(0, n);
   }
 
-  async closeWrite(): Promise<void> {
-    if (this.#closing || this.#isClosed) return;
-    this.#closing = true; // no more writes; reads go on until the peer's EOF
-    await this.#writing;
-    if (this.#isClosed) return;
-    try {
-      await this.#conn.closeWrite?.();
-    } catch {
-      // already shut down or reset: a read reports it
-    }
+  closeWrite(): Promise<void> {
+    // No more writes after this; reads go on until the peer's EOF.
+    return this.#pending.end(async () => {
+      if (this.#isClosed) return;
+      try {
+        await this.#conn.closeWrite?.();
+      } catch {
+        // already shut down or reset: a read reports it
+      }
+    });
   }
 
   destroy(): void {
-    this.#shuttingDown = true;
     this.#closing = true;
     this.#shutdown(); // a write still pending rejects: its conn is closed under it
   }
 
   close(): Promise<void> {
-    if (!this.#isClosed && !this.#shuttingDown) {
-      this.#shuttingDown = true;
+    if (!this.#closing) {
       this.#closing = true;
-      void this.#writing.then(() => this.#shutdown());
+      void this.closeWrite().then(() => this.#shutdown());
     }
     return this.closed;
   }
@@ -159,15 +162,6 @@ class DenoConnection implements Connection {
   }
 }
 
-/** Removes `path` if it is a Unix socket: a stale one before binding, ours after closing. */
-function removeSocketFile(api: DenoApi, path: string): void {
-  try {
-    if (api.lstatSync(path).isSocket) api.removeSync(path);
-  } catch {
-    // NotFound: nothing there, or gone already; any other failure surfaces at bind time
-  }
-}
-
 // Deno.listen leaves pending connections in the kernel's backlog until accepted, and their bytes
 // in the kernel's buffers, so accept() takes them one at a time as asked. Those still in the
 // backlog at close() are reset by the kernel: their clients see ECONNRESET rather than EOF.
@@ -175,14 +169,12 @@ class DenoListenerImpl implements Listener {
   readonly address: string;
   readonly port: number | undefined;
   readonly path: string | undefined;
-  readonly #api: DenoApi;
   readonly #listener: DenoListener;
   readonly #blockSize: number;
   #accepting: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  constructor(api: DenoApi, listener: DenoListener, address: string, path: string | undefined, blockSize: number) {
-    this.#api = api;
+  constructor(listener: DenoListener, address: string, path: string | undefined, blockSize: number) {
     this.#listener = listener;
     this.#blockSize = blockSize;
     this.address = address;
@@ -230,13 +222,62 @@ class DenoListenerImpl implements Listener {
       // already closed by the runtime
     }
     await this.#accepting;
-    if (this.path !== undefined) removeSocketFile(this.#api, this.path);
+    if (this.path !== undefined) await removeSocketFile(this.path);
   }
 }
 
 /**
- * Transport over `Deno.connect` and `Deno.listen`: TCP (`host`/`port`, Nagle disabled) and Unix
- * sockets (`path`). Needs `--allow-net` (and `--allow-read`/`--allow-write` for Unix sockets).
+ * A TLS connection through `Deno.connectTls` (or `Deno.startTls` when the name to verify is not
+ * the host), its handshake done. What Deno cannot do is refused, never done in plain text.
+ */
+async function openTls(
+  api: DenoApi,
+  options: ConnectOptions,
+  remote: string,
+  tls: NonNullable<ReturnType<typeof checkConnectTls>>,
+): Promise<DenoConn> {
+  const unsupported = (what: string) =>
+    new UnsupportedRuntimeError(`connect to ${remote}: ${what} (nodeTransport's node:tls may do it)`);
+  if (options.path !== undefined) throw unsupported("Deno.connectTls cannot speak TLS over a Unix socket");
+  if (!tls.rejectUnauthorized) throw unsupported("Deno.connectTls always verifies; tls.rejectUnauthorized false");
+  const host = options.host ?? "localhost";
+  const name = tls.serverName ?? host;
+  if (name !== host && tls.cert !== undefined) {
+    throw unsupported("Deno cannot verify a serverName other than the host while sending a client certificate");
+  }
+  const conn = name === host
+    ? await api.connectTls({ hostname: host, port: options.port!, caCerts: tls.ca, cert: tls.cert, key: tls.key })
+    : await api.startTls(await api.connect({ hostname: host, port: options.port! }), {
+      hostname: name,
+      caCerts: tls.ca,
+    });
+  // Deno shakes hands lazily: done here, so a refusal is a connect error and an abort stops it.
+  if (options.signal?.aborted) {
+    conn.close();
+    throw connectAborted(remote, options.signal);
+  }
+  const onAbort = () => conn.close();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await conn.handshake?.();
+  } catch (err) {
+    try {
+      conn.close();
+    } catch {
+      // closed by the abort
+    }
+    throw tlsFailed(remote, err);
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+  return conn;
+}
+
+/**
+ * Transport over `Deno.connect`, `Deno.connectTls` and `Deno.listen`: TCP (`host`/`port`, Nagle
+ * disabled) and Unix sockets (`path`). A TLS listener is Deno's `node:tls` server (`Deno.listenTls`
+ * cannot ask for client certificates). Needs `--allow-net` (and `--allow-read`/`--allow-write` for
+ * Unix sockets).
  *
  * @example
  * ```ts
@@ -254,47 +295,26 @@ export const denoTransport: Transport = {
   name: "deno",
   async connect(options: ConnectOptions & { blockSize?: number }): Promise<Connection> {
     const { remote, blockSize } = checkConnectOptions(options);
-    const signal = options.signal;
-    if (signal?.aborted) throw connectAborted(remote, signal);
+    const tls = checkConnectTls(options.tls);
     const api = deno();
     // The signal is not handed to Deno.connect: there it would also close the established
     // connection later, and it only governs the attempt here.
-    const attempt = options.path !== undefined
-      ? api.connect({ transport: "unix", path: options.path })
-      : api.connect({ hostname: options.host ?? "localhost", port: options.port! });
-    let conn: DenoConn;
-    if (signal) {
-      let onAbort!: () => void;
-      const aborted = new Promise<never>((_, reject) => {
-        onAbort = () => reject(connectAborted(remote, signal));
-        signal.addEventListener("abort", onAbort, { once: true });
-      });
-      try {
-        conn = await Promise.race([attempt, aborted]);
-      } catch (err) {
-        // A connection completing after the abort is closed at once.
-        attempt.then((c) => c.close(), () => {});
-        if (signal.aborted) throw connectAborted(remote, signal);
-        throw connectFailed(remote, err);
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-      }
-    } else {
-      try {
-        conn = await attempt;
-      } catch (err) {
-        throw connectFailed(remote, err);
-      }
-    }
+    const open = () =>
+      tls
+        ? openTls(api, options, remote, tls)
+        : options.path !== undefined
+        ? api.connect({ transport: "unix", path: options.path })
+        : api.connect({ hostname: options.host ?? "localhost", port: options.port! });
+    const conn = await connectWithAbort(open, remote, options.signal, (c) => c.close());
     if (options.path === undefined) conn.setNoDelay?.(true);
-    return new DenoConnection(conn, remote, blockSize);
+    // Deno verifies every server certificate, and tells nothing more of it.
+    return new DenoConnection(conn, remote, blockSize, tls ? { authorized: true } : undefined);
   },
-  // async though Deno.listen is synchronous: a bind error must reject, not throw.
-  // deno-lint-ignore require-await
   async listen(options: ListenOptions): Promise<Listener> {
+    if (options.tls !== undefined) return await nodeTransport.listen(options);
     const { address, host, port, path, blockSize } = checkListenOptions(options);
     const api = deno();
-    if (path !== undefined) removeSocketFile(api, path);
+    if (path !== undefined) await removeSocketFile(path);
     let listener: DenoListener;
     try {
       listener = path !== undefined ? api.listen({ transport: "unix", path }) : api.listen({ hostname: host, port });
@@ -302,6 +322,6 @@ export const denoTransport: Transport = {
       throw listenFailed(address, err);
     }
     const bound = path ?? `${host}:${listener.addr.port}`;
-    return new DenoListenerImpl(api, listener, bound, path, blockSize);
+    return new DenoListenerImpl(listener, bound, path, blockSize);
   },
 };

@@ -6,25 +6,17 @@
  * @module
  */
 import { ConnectError, DisconnectedError } from "../core/errors.ts";
-import {
-  AcceptQueue,
-  checkConnectOptions,
-  checkListenOptions,
-  ChunkQueue,
-  closedError,
-  connectAborted,
-  connectFailed,
-  type Connection,
-  type ConnectOptions,
-  DEFAULT_BLOCK_SIZE,
-  type Listener,
-  listenFailed,
-  type ListenOptions,
-  type Transport,
-} from "./types.ts";
+import { AcceptQueue } from "./accept-queue.ts";
+import { checkConnectOptions, checkListenOptions, DEFAULT_BLOCK_SIZE } from "./check-options.ts";
+import { ChunkQueue } from "./chunk-queue.ts";
+import { closedError, connectAborted, connectFailed, listenFailed } from "./errors.ts";
+import { PendingWrites } from "./pending-writes.ts";
+import type { Connection, ConnectOptions, Listener, ListenOptions, Transport } from "./types.ts";
 
 /** Default {@link MemoryTransportOptions.window}: about what a loopback socket pair buffers. */
 const DEFAULT_WINDOW = 1024 * 1024;
+
+const NO_TLS = "the memory transport has no TLS: tls is an option of the node, deno and bun transports";
 
 /** Where port 0 starts looking for a free port: the IANA dynamic range. */
 const FIRST_DYNAMIC_PORT = 49152;
@@ -91,6 +83,7 @@ export class MemoryConnection implements Connection {
   readonly #incoming: ChunkQueue;
   #peer!: MemoryConnection;
   #outgoing: PendingWrite[] = [];
+  readonly #pending = new PendingWrites();
   /** The peer holds a full window unread: writes wait (except on close, which flushes). */
   #blocked = false;
   #scheduled = false;
@@ -140,11 +133,13 @@ export class MemoryConnection implements Connection {
 
   write(data: Uint8Array): Promise<void> {
     if (this.#writeEnded || this.#isClosed) return Promise.reject(closedError(this.remote));
-    return new Promise((resolve, reject) => {
-      // Copied now: the caller may reuse its buffer as soon as write() returns.
-      this.#outgoing.push({ data: new Uint8Array(data), resolve, reject });
-      this.#schedule();
-    });
+    return this.#pending.track(
+      new Promise((resolve, reject) => {
+        // Copied now: the caller may reuse its buffer as soon as write() returns.
+        this.#outgoing.push({ data: new Uint8Array(data), resolve, reject });
+        this.#schedule();
+      }),
+    );
   }
 
   read(): Promise<Uint8Array | null> {
@@ -152,21 +147,24 @@ export class MemoryConnection implements Connection {
   }
 
   closeWrite(): Promise<void> {
-    if (this.#closing || this.#isClosed || this.#finSent) return Promise.resolve();
-    if (!this.#writeEnded) {
+    // FIN once the writes, those issued while they drain included, are delivered.
+    return this.#pending.end(() => {
+      if (this.#isClosed || this.#finSent) return;
       this.#writeEnded = true;
-      this.#schedule();
-    }
-    return new Promise((resolve) => this.#finWaiters.push(resolve));
+      return new Promise<void>((resolve) => {
+        this.#finWaiters.push(resolve);
+        this.#schedule();
+      });
+    });
   }
 
   close(): Promise<void> {
     // Like a local close of a socket: unread bytes are dropped, pending reads return null.
     this.#incoming.clear();
     if (!this.#closing && !this.#isClosed) {
-      this.#closing = true;
-      this.#writeEnded = true;
+      this.#closing = true; // what is queued goes out whatever the window
       this.#schedule();
+      void this.closeWrite();
     }
     return this.closed;
   }
@@ -354,6 +352,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
   return {
     name: "memory",
     async connect(options: ConnectOptions & { blockSize?: number }): Promise<Connection> {
+      if (options.tls !== undefined) throw new TypeError(NO_TLS);
       const { remote, blockSize } = checkConnectOptions(options);
       const signal = options.signal;
       if (signal?.aborted) throw connectAborted(remote, signal);
@@ -373,6 +372,7 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
     // async though nothing waits: a bind error must reject, not throw.
     // deno-lint-ignore require-await
     async listen(options: ListenOptions): Promise<Listener> {
+      if (options.tls !== undefined) throw new TypeError(NO_TLS);
       const { address, host, port, path, blockSize } = checkListenOptions(options);
       const inUse = () => listenFailed(address, Object.assign(new Error("address in use"), { code: "EADDRINUSE" }));
       let key: string;

@@ -1,45 +1,39 @@
 /**
- * Transport over `node:net` (Node, and Deno/Bun through their node compatibility).
- * `node:net` is imported on first connect or listen, so merely importing this file loads nothing.
+ * Transport over `node:net` and `node:tls` (Node, and Deno/Bun through their node compatibility).
+ * The modules are imported on first connect or listen, so merely importing this file loads nothing.
  *
  * @module
  */
 import type { Socket } from "node:net";
-import { DisconnectedError, UnsupportedRuntimeError } from "../core/errors.ts";
-import {
-  AcceptQueue,
-  checkConnectOptions,
-  checkListenOptions,
-  ChunkQueue,
-  closedError,
-  connectAborted,
-  connectFailed,
-  type Connection,
-  type ConnectOptions,
-  type Listener,
-  listenFailed,
-  type ListenOptions,
-  QueuedListener,
-  removeSocketFile,
-  type Transport,
-} from "./types.ts";
-
-/** Blocks queued before the socket is paused. */
-const HIGH_WATER_BLOCKS = 4;
+import type { TLSSocket } from "node:tls";
+import { UnsupportedRuntimeError } from "../core/errors.ts";
+import { AcceptQueue } from "./accept-queue.ts";
+import { checkConnectOptions, checkListenOptions } from "./check-options.ts";
+import { checkConnectTls, checkListenTls } from "./check-tls-options.ts";
+import { ChunkQueue, HIGH_WATER_BLOCKS } from "./chunk-queue.ts";
+import { connectWithAbort } from "./connect-with-abort.ts";
+import { closedError, listenFailed, socketFailed, tlsFailed } from "./errors.ts";
+import { PendingWrites } from "./pending-writes.ts";
+import { QueuedListener } from "./queued-listener.ts";
+import { removeSocketFile } from "./remove-socket-file.ts";
+import { tlsPeerOf } from "./tls-peer.ts";
+import type { Connection, ConnectOptions, Listener, ListenOptions, TlsPeer, Transport } from "./types.ts";
 
 class NodeConnection implements Connection {
   readonly remote: string;
   readonly closed: Promise<void>;
+  readonly tls: TlsPeer | undefined;
   readonly #socket: Socket;
   readonly #queue: ChunkQueue;
+  readonly #pending = new PendingWrites();
   #closing = false;
-  #writeEnded: Promise<void> | undefined;
   #isClosed = false;
   #error: Error | undefined;
 
   constructor(socket: Socket, remote: string, blockSize: number) {
     this.remote = remote;
     this.#socket = socket;
+    this.tls = (socket as TLSSocket).encrypted ? tlsPeerOf(socket as TLSSocket) : undefined;
     this.#queue = new ChunkQueue(
       blockSize,
       HIGH_WATER_BLOCKS * blockSize,
@@ -50,11 +44,9 @@ class NodeConnection implements Connection {
     this.closed = new Promise((resolve) => (resolveClosed = resolve));
     socket.on("data", (chunk: Uint8Array) => this.#queue.push(chunk));
     socket.on("end", () => this.#queue.end());
-    socket.on("error", (err: Error & { code?: string }) => {
+    socket.on("error", (err: Error) => {
       this.#error ??= err;
-      this.#queue.fail(
-        new DisconnectedError(`connection to ${remote} failed: ${err.code ?? err.message}`, { cause: err }),
-      );
+      this.#queue.fail(socketFailed(remote, err));
     });
     socket.on("close", () => {
       this.#isClosed = true;
@@ -65,23 +57,25 @@ class NodeConnection implements Connection {
 
   write(data: Uint8Array): Promise<void> {
     const socket = this.#socket;
-    if (this.#closing || this.#writeEnded || this.#isClosed || socket.destroyed || !socket.writable) {
+    if (this.#pending.ended || this.#isClosed || socket.destroyed || !socket.writable) {
       return Promise.reject(closedError(this.remote));
     }
-    return new Promise((resolve, reject) => {
-      let inKernel = false;
-      const queued = socket.writableLength;
-      socket.write(data, (err) => {
-        if (err) reject(closedError(this.remote, err));
-        // Node calls back without an error for writes still in flight when the socket is destroyed
-        // (a reset with writes queued): those bytes never left, so only a live socket counts.
-        else if (!inKernel && (socket.destroyed || this.#error)) reject(closedError(this.remote, this.#error));
-        else resolve();
-      });
-      // Not queued after write() returned: the kernel took the bytes synchronously, and a destroy
-      // later in this tick (before the callback) cannot take them back.
-      inKernel = socket.writableLength <= queued;
-    });
+    return this.#pending.track(
+      new Promise((resolve, reject) => {
+        let inKernel = false;
+        const queued = socket.writableLength;
+        socket.write(data, (err) => {
+          if (err) reject(closedError(this.remote, err));
+          // Node calls back without an error for writes still in flight when the socket is destroyed
+          // (a reset with writes queued): those bytes never left, so only a live socket counts.
+          else if (!inKernel && (socket.destroyed || this.#error)) reject(closedError(this.remote, this.#error));
+          else resolve();
+        });
+        // Not queued after write() returned: the kernel took the bytes synchronously, and a destroy
+        // later in this tick (before the callback) cannot take them back.
+        inKernel = socket.writableLength <= queued;
+      }),
+    );
   }
 
   read(): Promise<Uint8Array | null> {
@@ -90,15 +84,17 @@ class NodeConnection implements Connection {
 
   closeWrite(): Promise<void> {
     const socket = this.#socket;
-    if (this.#closing || this.#isClosed || socket.destroyed) return Promise.resolve();
-    // end() flushes what is already written, then sends FIN; reading goes on until the peer's.
-    this.#writeEnded ??= new Promise((resolve) => socket.end(() => resolve()));
-    return this.#writeEnded;
+    // end() sends FIN (after TLS's close_notify); reading goes on until the peer's.
+    return this.#pending.end(() =>
+      this.#isClosed || socket.destroyed ? undefined : new Promise<void>((resolve) => socket.end(() => resolve()))
+    );
   }
 
   destroy(): void {
     this.#closing = true;
     this.#queue.clear();
+    // Not resetAndDestroy(): with a shutdown in flight (after end()) libuv refuses the reset and
+    // node's loop spins on the socket. destroy() releases the fd at once all the same.
     this.#socket.destroy();
   }
 
@@ -107,43 +103,109 @@ class NodeConnection implements Connection {
       this.#closing = true;
       this.#queue.clear();
       const socket = this.#socket;
-      // end() flushes what is already written; destroy() then releases the fd without
-      // waiting for the peer's FIN. After closeWrite() the flush is its end(): destroying
-      // before it finishes would drop writes still in flight.
-      if (this.#writeEnded) void this.#writeEnded.then(() => socket.destroy());
-      else if (!socket.destroyed) socket.end(() => socket.destroy());
       socket.resume(); // a paused socket would never see its close
+      // The flush of closeWrite(); destroy() then releases the fd without waiting for the peer's FIN.
+      void this.closeWrite().then(() => socket.destroy());
     }
     return this.closed;
   }
 }
 
 type NodeNet = typeof import("node:net");
+type NodeTls = typeof import("node:tls");
 
 /**
- * `node:net`, or a typed error where there is none: a browser bundle stubs the module out (an
- * empty object, or an import that fails), which would otherwise surface as "undefined is not a
- * function" at the first connect.
+ * `node:net` (or `node:tls`), or a typed error where there is none: a browser bundle stubs the
+ * modules out (an empty object, or an import that fails), which would otherwise surface as
+ * "undefined is not a function" at the first connect.
  */
-async function loadNet(): Promise<NodeNet> {
-  let net: Partial<NodeNet> | undefined;
+async function load<T extends "node:net" | "node:tls">(name: T): Promise<T extends "node:net" ? NodeNet : NodeTls> {
+  let mod: Record<string, unknown> | undefined;
   try {
-    net = await import("node:net");
+    mod = name === "node:net" ? await import("node:net") : await import("node:tls");
   } catch (e) {
     throw new UnsupportedRuntimeError(NO_SOCKETS, { cause: e });
   }
-  if (typeof net?.createConnection !== "function" || typeof net.createServer !== "function") {
+  const open = name === "node:net" ? mod?.createConnection : mod?.connect;
+  if (typeof open !== "function" || typeof mod?.createServer !== "function") {
     throw new UnsupportedRuntimeError(NO_SOCKETS);
   }
-  return net as NodeNet;
+  return mod as unknown as T extends "node:net" ? NodeNet : NodeTls;
 }
 
 const NO_SOCKETS = "no TCP or Unix sockets in this runtime: IKC needs Deno, Bun or Node " +
   "(a browser cannot open raw sockets, and a bundle for one stubs node:net out)";
 
+/** Opens the socket: resolves once it is connected (and its TLS handshake done). */
+async function open(options: ConnectOptions, remote: string): Promise<Socket> {
+  const where = options.path !== undefined
+    ? { path: options.path }
+    : { host: options.host ?? "localhost", port: options.port! };
+  const tls = checkConnectTls(options.tls);
+  let socket: Socket;
+  let ready: string;
+  if (tls) {
+    const tlsMod = await load("node:tls");
+    const name = tls.serverName ?? where.host ?? "localhost";
+    socket = tlsMod.connect({
+      ...where,
+      ca: tls.ca,
+      cert: tls.cert,
+      key: tls.key,
+      // SNI takes host names only; the name verified is `name` either way.
+      servername: isIp(name) ? undefined : name,
+      checkServerIdentity: (_host, cert) => tlsMod.checkServerIdentity(name, cert),
+      rejectUnauthorized: tls.rejectUnauthorized,
+    });
+    ready = "secureConnect";
+  } else {
+    socket = (await load("node:net")).createConnection(where);
+    ready = "connect";
+  }
+  let connected = false;
+  socket.once("connect", () => (connected = true));
+  // An abort destroys the socket, in its handshake too; connectWithAbort reports it.
+  const onAbort = () => socket.destroy();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  return await new Promise<Socket>((resolve, reject) => {
+    const onReady = () => {
+      options.signal?.removeEventListener("abort", onAbort);
+      socket.off("error", onError);
+      resolve(socket);
+    };
+    const onError = (err: Error) => {
+      options.signal?.removeEventListener("abort", onAbort);
+      socket.off(ready, onReady);
+      socket.on("error", () => {}); // a second error must not go unhandled
+      socket.destroy();
+      // A socket that connected and then failed, failed in its handshake.
+      reject(tls && connected ? tlsFailed(remote, err) : err);
+    };
+    socket.once(ready, onReady);
+    socket.once("error", onError);
+  });
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(":");
+}
+
+/** The `node:tls` server options of a checked {@link ListenOptions.tls}. */
+function serverTls(options: ListenOptions): Record<string, unknown> {
+  const tls = checkListenTls(options.tls);
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ca: tls.ca,
+    requestCert: tls.requestCert,
+    rejectUnauthorized: tls.requestCert && tls.rejectUnauthorized,
+    handshakeTimeout: tls.handshakeTimeout,
+  };
+}
+
 /**
- * Transport over `node:net`: TCP (`host`/`port`, Nagle disabled) and Unix sockets (`path`), to
- * connect and to listen.
+ * Transport over `node:net` and `node:tls`: TCP (`host`/`port`, Nagle disabled) and Unix sockets
+ * (`path`), plain or TLS, to connect and to listen.
  *
  * @example
  * ```ts
@@ -159,52 +221,26 @@ export const nodeTransport: Transport = {
   name: "node",
   async connect(options: ConnectOptions & { blockSize?: number }): Promise<Connection> {
     const { remote, blockSize } = checkConnectOptions(options);
-    const signal = options.signal;
-    if (signal?.aborted) throw connectAborted(remote, signal);
-    const net = await loadNet();
-    if (signal?.aborted) throw connectAborted(remote, signal);
-    const socket = options.path !== undefined
-      ? net.createConnection({ path: options.path })
-      : net.createConnection({ host: options.host ?? "localhost", port: options.port! });
-    await new Promise<void>((resolve, reject) => {
-      const done = () => {
-        socket.off("connect", onConnect);
-        socket.off("error", onError);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const onConnect = () => {
-        done();
-        resolve();
-      };
-      const onError = (err: Error) => {
-        done();
-        socket.destroy();
-        reject(connectFailed(remote, err));
-      };
-      const onAbort = () => {
-        done();
-        socket.on("error", () => {}); // a late connect error must not go unhandled
-        socket.destroy();
-        reject(connectAborted(remote, signal!));
-      };
-      socket.once("connect", onConnect);
-      socket.once("error", onError);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    const socket = await connectWithAbort(() => open(options, remote), remote, options.signal, (s) => s.destroy());
     if (options.path === undefined) socket.setNoDelay(true);
     return new NodeConnection(socket, remote, blockSize);
   },
   async listen(options: ListenOptions): Promise<Listener> {
     const { address, host, port, path, blockSize } = checkListenOptions(options);
-    const net = await loadNet();
-    if (path !== undefined) await removeSocketFile(path);
+    const tls = options.tls === undefined ? undefined : serverTls(options);
     const queue = new AcceptQueue();
-    const server = net.createServer((socket) => {
+    const onSocket = (socket: Socket) => {
       // Wrapped at once: its data listener is attached before any byte can be emitted.
       if (path === undefined) socket.setNoDelay(true);
       const remote = path ?? (socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : address);
       queue.push(new NodeConnection(socket, remote, blockSize));
-    });
+    };
+    // With TLS, a connection is handed out once its handshake succeeded; a refused one
+    // ("tlsClientError") is dropped by node:tls and never seen here.
+    const server = tls
+      ? (await load("node:tls")).createServer(tls, onSocket)
+      : (await load("node:net")).createServer(onSocket);
+    if (path !== undefined) await removeSocketFile(path);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => reject(listenFailed(address, err));
       server.once("error", onError);
