@@ -268,6 +268,30 @@ describe("IkcServer against hostile clients", () => {
   });
 });
 
+describe("IkcServer fairness", () => {
+  test("a client flooding frames at the default limits does not keep another client waiting until it is done", async () => {
+    let floods = 0;
+    const FRAMES = 40;
+    await withServer({}, async (server) => {
+      const flooder = await RawClient.connect(server.port!, "Flooder");
+      const legit = await client(server, "Legit");
+      const ints = Array.from({ length: 49_000 }, (_, i) => i & 63);
+      // Written in one go: the server has all of it to work through (each frame costs it
+      // milliseconds) by the time the legit call arrives behind it on another connection.
+      const frames = [];
+      for (let i = 0; i < FRAMES; i++) {
+        frames.push(flooder.send({ event: `poe://${flooder.server}/test/flood`, params: ints }));
+      }
+      await Promise.all(frames);
+      const seen = await legit.call<number>("test/probe");
+      assert.ok(seen < FRAMES, `the legit call ran only after all ${FRAMES} flood frames`);
+      await until("the flood worked off", () => floods === FRAMES, 60_000);
+      await legit.disconnect();
+      await flooder.close();
+    }, { flood: () => void floods++, probe: () => floods });
+  });
+});
+
 describe("IkcServer decode limits", () => {
   test("by default a frame of more than 50,000 values drops its client with a LimitError report; decodeLimits raises it", async () => {
     const many = Array.from({ length: 60_000 }, (_, i) => i & 63);
