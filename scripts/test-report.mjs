@@ -3,8 +3,9 @@
 // (leaf tests: Deno's nested steps, Bun's and Node's tests, never a describe block); which tests
 // run on one runtime only and why the counts differ; and last, every failing test with its
 // runtime in one block. Usage: node scripts/test-report.mjs <dir> <runtime>=<exit code>...
-// Prints `counts <runtime> <passed> <failed>` lines first, for test-all.sh.
-import { existsSync, readFileSync } from "node:fs";
+// Prints `counts <runtime> <passed> <failed>` lines first, for test-all.sh; writes the tests of each
+// runtime, one a line, to <dir>/tests-<runtime>.txt.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const [dir = ".tmp", ...runs] = process.argv.slice(2);
@@ -33,7 +34,8 @@ function parse(xml) {
   const suites = [];
   const cases = [];
   let current;
-  for (const m of xml.matchAll(/<(\/?)(testsuite|testcase|failure|error|skipped)\b([^>]*?)(\/?)>/g)) {
+  // Attribute values are quoted and may hold a raw ">" (Node writes them so).
+  for (const m of xml.matchAll(/<(\/?)(testsuite|testcase|failure|error|skipped)\b((?:[^>"]|"[^"]*")*?)(\/?)>/g)) {
     const [, close, tag, attrs, selfClose] = m;
     if (tag === "testsuite") {
       if (close) suites.pop();
@@ -66,7 +68,10 @@ function parse(xml) {
 const results = new Map();
 for (const runtime of exits.keys()) {
   const file = join(dir, `junit-${runtime}.xml`);
-  results.set(runtime, existsSync(file) ? parse(readFileSync(file, "utf8")) : undefined);
+  const list = existsSync(file) ? parse(readFileSync(file, "utf8")) : undefined;
+  results.set(runtime, list);
+  // One line per test, to compare runtimes with diff.
+  if (list) writeFileSync(join(dir, `tests-${runtime}.txt`), list.map((c) => `${c.status} ${c.name}\n`).join(""));
 }
 
 const count = (list, status) => list.filter((c) => c.status === status).length;
