@@ -727,6 +727,7 @@ describe("IkcClient against a hostile fake server", () => {
       async (_s, c, errors) => {
         await c.open();
         const floodRead = new Promise<void>((resolve) => c.on("end", () => resolve()));
+        const floodStart = now();
         const loop = loopMonitor();
         const perTurn = counted.watch();
         // Calls made during the flood are answered during the flood.
@@ -760,6 +761,9 @@ describe("IkcClient against a hostile fake server", () => {
         }
         await worksAgain(c, "flood");
         await c.disconnect(); // flushes the last summary
+        // Repeats are coalesced per 1 s window: one report at once and one summary per window. A
+        // slow machine stretches the flood over more windows, so the bound counts them.
+        const windows = Math.ceil((now() - floodStart) / 1000) + 1;
         const inboxReports = errors.filter((e) => /inbox full/.test(e.message));
         const dropped = inboxReports.reduce(
           (n, e) => n + (Number(/^(\d+) more like this/.exec(e.message)?.[1]) || 1),
@@ -778,7 +782,10 @@ describe("IkcClient against a hostile fake server", () => {
         );
         assert.equal(kept.length, 100, "the inbox keeps exactly inboxLimit messages");
         assert.deepEqual(kept, Array.from({ length: 100 }, (_, i) => N - 100 + i), "it keeps the newest");
-        assert.ok(errors.length >= 2 && errors.length <= 12, `onError was called ${errors.length} times for the flood`);
+        assert.ok(
+          errors.length >= 2 && errors.length <= 2 * windows,
+          `onError was called ${errors.length} times for the flood, over ${windows} windows of 1 s`,
+        );
         assert.ok(summary.length >= 1, "a summary with a count");
         assert.equal(dropped, N - 100, "the reports account for every dropped message");
         // Answered during the flood, not behind it: counted in bytes of the flood read by then.

@@ -180,32 +180,7 @@ type Values = Record<string, string | boolean | undefined>;
  * ```
  */
 export function parseCommandLine(argv: string[], env: Record<string, string | undefined>): Invocation {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        unix: { type: "string" },
-        name: { type: "string" },
-        protocol: { type: "string" },
-        serializer: { type: "string" },
-        timeout: { type: "string" },
-        json: { type: "boolean" },
-        list: { type: "boolean" },
-        count: { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "V" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message.replace(/\. To specify a positional.*$/s, ""));
-  }
-  const values = parsed.values as Values;
-  const [first, ...positionals] = parsed.positionals;
+  const { values, positionals: [first, ...positionals] } = readArgs(argv);
   if (values.version) return bare("version", []);
   if (values.help) return bare("help", first === undefined ? [] : [first]);
   if (first === undefined) throw new UsageError("no command given");
@@ -230,23 +205,55 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   if (values.count !== undefined) {
     inv.count = integer("--count", values.count as string, 1, Number.MAX_SAFE_INTEGER, command);
   }
-  if (c.args.startsWith("<spec>")) {
-    inv.spec = positionals[0];
-    try {
-      parseSpecifier(inv.spec);
-    } catch {
-      throw new UsageError(`${JSON.stringify(inv.spec)} is not a <spec>`, command);
-    }
-    try {
-      inv.params = positionals[1] === undefined ? null : parseJson(positionals[1]) as PerlValue;
-    } catch (e) {
-      throw new UsageError(`params are not valid JSON: ${(e as Error).message}`, command);
-    }
-  }
+  if (c.args.startsWith("<spec>")) readSpecAndParams(inv);
   if (command === "listen") {
     for (const s of positionals) if (s === "") throw new UsageError("a <state> cannot be empty", command);
   }
   return inv;
+}
+
+/** Every option `ikc` knows, by node:util's parseArgs (strict: an unknown option is a usage error). */
+function readArgs(argv: string[]): { values: Values; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        unix: { type: "string" },
+        name: { type: "string" },
+        protocol: { type: "string" },
+        serializer: { type: "string" },
+        timeout: { type: "string" },
+        json: { type: "boolean" },
+        list: { type: "boolean" },
+        count: { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
+      },
+    });
+    return { values: values as Values, positionals };
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional.*$/s, ""));
+  }
+}
+
+/** `<spec> [json]`: the spec must parse, the params must be JSON (big integers kept exact). */
+function readSpecAndParams(inv: Invocation): void {
+  const [spec, json] = inv.positionals;
+  inv.spec = spec;
+  try {
+    parseSpecifier(spec);
+  } catch {
+    throw new UsageError(`${JSON.stringify(spec)} is not a <spec>`, inv.command);
+  }
+  try {
+    inv.params = json === undefined ? null : parseJson(json) as PerlValue;
+  } catch (e) {
+    throw new UsageError(`params are not valid JSON: ${(e as Error).message}`, inv.command);
+  }
 }
 
 function bare(command: string, positionals: string[]): Invocation {
