@@ -53,7 +53,7 @@ publish_dry_run() {
   deno publish --dry-run --allow-dirty 2>&1 | tee "$WORK/publish"
   grep -q '^Success Dry run complete' "$WORK/publish" || return 1
   # Only the library: no tests, benches, scripts or lockfiles.
-  ! grep -E 'file:///.*/(tests|bench|scripts|check|examples)/|package-lock|deno.lock|src/cli.ts' "$WORK/publish"
+  ! grep -E 'file:///.*/(tests|bench|scripts|check|examples)/|package-lock|deno.lock|src/cli(\.ts|/)' "$WORK/publish"
 }
 
 pack() {

@@ -6,26 +6,56 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
-import { main, toJsonable } from "../src/cli.ts";
+import { formatJson, main, parseJson, toJsonable } from "../src/cli.ts";
 import { bless, PerlRef } from "../mod.ts";
 import { perlMissing } from "./helpers/perl.ts";
 import { type PerlServer, startPerlServer } from "./helpers/server.ts";
 
 const skip = perlMissing("POE", "POE::Filter::Reference");
 
-/** Runs `ikc serve --port 0` as a child process of this runtime; resolves once it listens. */
-function startIkcServe(): Promise<{ port: number; stop(): Promise<void>; out(): string }> {
+/** How to run the CLI as a child process of this runtime: the executable and the arguments before ours. */
+function cliCommand(): [string, string[]] {
   const ts = import.meta.url.endsWith(".ts");
   const cli = fileURLToPath(new URL(ts ? "../src/cli.ts" : "../src/cli.js", import.meta.url));
-  const g = globalThis as { Deno?: unknown; Bun?: unknown };
-  const args = g.Deno !== undefined ? ["run", "-A", "--no-check", cli] : [cli];
-  const proc = spawn(process.execPath, [...args, "serve", "--port", "0", "--name", "CliServer"], {
+  const g = globalThis as { Deno?: unknown };
+  return [process.execPath, g.Deno !== undefined ? ["run", "-A", "--no-check", cli] : [cli]];
+}
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `ikc <args>` as a child process with `env` added to ours; resolves when it exits. */
+function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const [exe, pre] = cliCommand();
+  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
+  for (const k of ["IKC_HOST", "IKC_PORT"]) if (!(k in env)) delete childEnv[k];
+  const proc = spawn(exe, [...pre, ...args], { stdio: ["ignore", "pipe", "pipe"], env: childEnv });
+  let stdout = "";
+  let stderr = "";
+  proc.stdout!.on("data", (d: Uint8Array) => (stdout += new TextDecoder().decode(d)));
+  proc.stderr!.on("data", (d: Uint8Array) => (stderr += new TextDecoder().decode(d)));
+  return new Promise((resolve) => {
+    const t = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+    proc.once("close", (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Runs `ikc serve --port 0` as a child process of this runtime; resolves once it listens. */
+function startIkcServe(): Promise<{ port: number; stop(): Promise<void>; out(): string; err(): string }> {
+  const [exe, pre] = cliCommand();
+  const proc = spawn(exe, [...pre, "serve", "--port", "0", "--name", "CliServer"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
   let err = "";
   let started = false;
-  proc.stderr!.on("data", (d: Uint8Array) => (err += new TextDecoder().decode(d)));
+  proc.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
   // One exit listener for the whole life of the child: Bun stops calling "exit" listeners added
   // after removeAllListeners("exit").
   const exited = new Promise<number | null>((res) => proc.once("exit", (code) => res(code)));
@@ -38,15 +68,17 @@ function startIkcServe(): Promise<{ port: number; stop(): Promise<void>; out(): 
       clearTimeout(timer);
       if (!started) reject(new Error(`ikc serve exited (${code}): ${err}`));
     });
-    proc.stdout!.on("data", (d: Uint8Array) => {
-      out += new TextDecoder().decode(d);
-      const m = /listening on [^:\s]+:(\d+)/.exec(out);
+    // serve logs to stderr: stdout stays free for a command's output
+    proc.stderr!.on("data", (d: Uint8Array) => {
+      err += new TextDecoder().decode(d);
+      const m = /listening on [^:\s]+:(\d+)/.exec(err);
       if (!m || started) return;
       started = true;
       clearTimeout(timer);
       resolve({
         port: Number(m[1]),
         out: () => out,
+        err: () => err,
         stop: async () => {
           const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
           proc.kill("SIGTERM");
@@ -103,10 +135,12 @@ describe("a client process ends when it is done", () => {
   });
 });
 
-async function run(args: string[]): Promise<{ code: number; out: string[] }> {
+/** Runs the CLI in this process (its stderr collected, the environment's IKC_* ignored). */
+async function run(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
-  const code = await main(args, (line) => out.push(line));
-  return { code, out };
+  const err: string[] = [];
+  const code = await main(args, (line) => out.push(line), { env: {}, error: (line) => err.push(line) });
+  return { code, out, err };
 }
 
 const servers: Array<[string, { skip: string | false }, () => Promise<{ port: number; stop(): Promise<void> }>]> = [
@@ -158,7 +192,26 @@ for (const [label, opts, start] of servers) {
       assert.equal(r.code, 1);
     });
 
-    test("usage errors exit 2; --help exits 0", async () => {
+    test("integers beyond 2^53 arrive exactly (not rounded to the nearest double)", async () => {
+      const r = await run(["call", "test/echo", "9007199254740993", ...common]);
+      assert.equal(r.code, 0, r.err.join("\n"));
+      assert.match(r.out.join("\n"), /^"?9007199254740993"?$/);
+      const nested = await run([
+        "call",
+        "test/echo",
+        '{"n":[-9007199254740993,12345678901234567890]}',
+        "--json",
+        ...common,
+      ]);
+      assert.match(nested.out.join("\n"), /^\{"n":\["?-9007199254740993"?,"?12345678901234567890"?\]\}$/);
+      if (label === "the Perl test peer") {
+        // Perl adds them as integers: it read the number Perl would, not a rounded one.
+        const sum = await run(["call", "test/add", "[9007199254740993, 2]", ...common]);
+        assert.match(sum.out.join("\n"), /^"?9007199254740995"?$/, sum.err.join("\n"));
+      }
+    });
+
+    test("usage errors exit 2 while a server listens too; --help exits 0", async () => {
       assert.equal((await run(["call", ...common])).code, 2);
       assert.equal((await run(["frobnicate", ...common])).code, 2);
       assert.equal((await run(["call", "test/echo", "{not json", ...common])).code, 2);
@@ -170,9 +223,169 @@ for (const [label, opts, start] of servers) {
     test("an unreachable server exits 1", async () => {
       const r = await run(["ping", "--host", "127.0.0.1", "--port", "1", "--timeout", "2"]);
       assert.equal(r.code, 1);
+      assert.match(r.err.join("\n"), /^ikc: ConnectError: /);
     });
   });
 }
+
+/** A TCP listener that counts the connections made to it and answers nothing. */
+async function trap(): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
+  let n = 0;
+  const sockets = new Set<{ destroy(): void }>();
+  const server = createServer((sock) => {
+    n++;
+    sockets.add(sock);
+    sock.on("error", () => {});
+    sock.on("close", () => sockets.delete(sock));
+  });
+  await new Promise<void>((res) => server.listen(0, "127.0.0.1", () => res()));
+  return {
+    port: (server.address() as { port: number }).port,
+    connections: () => n,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((res) => server.close(() => res()));
+    },
+  };
+}
+
+describe("ikc checks the whole command line before it connects (a child process)", () => {
+  test("every usage error exits 2 and nothing connects to the server it names", { timeout: 60_000 }, async () => {
+    const t = await trap();
+    try {
+      const env = { IKC_HOST: "127.0.0.1", IKC_PORT: String(t.port) };
+      const port = ["--port", String(t.port)];
+      // The issue's cases run as child processes; the rest of the checks run in this process
+      // (cheaper than a process each), pointed at the same trap.
+      const cases: Array<[string[], RegExp, Record<string, string>?]> = [
+        [["frobnicate", ...port], /unknown command "frobnicate"/],
+        [["call", ...port], /call needs <spec>/],
+        [["call", "test/add", "[1,2", ...port], /params are not valid JSON/],
+        [["call", "test/add", "1", "2", "3", ...port], /too many arguments for call: "2" "3"/],
+        [["listen", ...port], /listen needs <state>/],
+        [["listen", "tick", "--count", "abc", ...port], /--count wants a whole number/],
+        [["ping", "--port", "abc"], /--port wants a whole number from 1 to 65535, not "abc"/, env],
+        [["ping"], /IKC_PORT wants a whole number/, { IKC_PORT: "abc" }],
+        [["ping", "--bogus"], /bogus/, env],
+      ];
+      const inProcess: Array<[string[], RegExp, Record<string, string>?]> = [
+        [["call", "nospec", ...port], /"nospec" is not a <spec>/],
+        [["listen", "tick", "--count", "0", ...port], /--count wants a whole number/],
+        [["ping", "--port", "70000"], /--port wants/, env],
+        [["ping", "--timeout", "soon"], /--timeout wants seconds/, env],
+        [["ping", "--list"], /ping takes no --list/, env],
+        [["ping", "extra"], /too many arguments for ping/, env],
+        [["post", "test/x", "--protocol", "IKC9"], /--protocol is IKC0 or IKC/, env],
+        [["post", "test/x", "--serializer", "JSON"], /--serializer is one of Storable/, env],
+        [["call", "test/echo", "--name", "bad name"], /--name "bad name" may hold only/, env],
+        [["ping", "--unix", "/tmp/nothing.sock", ...port], /--unix cannot go with --host or --port/],
+        [["help", "frobnicate"], /no help for unknown command "frobnicate"/, env],
+        [[], /no command given/, env],
+      ];
+      const results = await Promise.all(cases.map(([args, , e]) => runCli(args, e ?? env)));
+      for (const [args, , e] of inProcess) {
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await main(args, (l) => out.push(l), { env: e ?? env, error: (l) => err.push(l) });
+        results.push({ code, stdout: out.join("\n"), stderr: err.join("\n") });
+      }
+      [...cases, ...inProcess].forEach(([args, message], i) => {
+        const r = results[i];
+        const what = `ikc ${args.join(" ")}`;
+        assert.equal(r.code, 2, `${what}: exit ${r.code}, stderr ${r.stderr}`);
+        assert.match(r.stderr, /^ikc: /, what);
+        assert.match(r.stderr, message, what);
+        assert.equal(r.stdout, "", `${what} printed on stdout`);
+      });
+      // The trap counts a connection when one is made: a ping that does connect (and then times
+      // out, since the trap never answers) is seen, after every case above has exited.
+      const control = await runCli(["ping", "--timeout", "1"], env);
+      assert.equal(control.code, 1, control.stderr);
+      assert.equal(t.connections(), 1, "only the control ping connected");
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("ikc against ikc serve as child processes: environment, --json, help, listen", () => {
+  let server: Awaited<ReturnType<typeof startIkcServe>>;
+  before(async () => {
+    server = await startIkcServe();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test("IKC_HOST and IKC_PORT name the server; --host and --port win over them", async () => {
+    const r = await runCli(["ping"], { IKC_HOST: "127.0.0.1", IKC_PORT: String(server.port) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^PONG from CliServer-\S+ \(IKC0, Storable\)\n$/);
+    const t = await trap();
+    try {
+      const over = await runCli(["ping", "--host", "127.0.0.1", "--port", String(server.port)], {
+        IKC_HOST: "localhost",
+        IKC_PORT: String(t.port),
+      });
+      assert.equal(over.code, 0, over.stderr);
+      assert.equal(t.connections(), 0, "IKC_PORT was used although --port was given");
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("--json prints one line of compact JSON", async () => {
+    const env = { IKC_HOST: "127.0.0.1", IKC_PORT: String(server.port) };
+    const params = '{"a": [1, "x", null], "big": 9007199254740993, "s": "y z"}';
+    const r = await runCli(["call", "test/echo", params, "--json"], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^[^\n]+\n$/, "one line");
+    assert.equal(r.stdout, '{"a":[1,"x",null],"big":"9007199254740993","s":"y z"}\n');
+    const pretty = await runCli(["call", "test/echo", "[1]"], env);
+    assert.equal(pretty.stdout, "[\n  1\n]\n", "without --json the answer is indented");
+    const ping = await runCli(["ping", "--json"], env);
+    assert.deepEqual(Object.keys(JSON.parse(ping.stdout)), ["pong", "kernel", "protocol", "freezer"]);
+    assert.match(ping.stdout, /^[^\n]+\n$/);
+  });
+
+  test("help <command>, --help and the exit statuses they state", async () => {
+    const all = await runCli(["--help"]);
+    assert.equal(all.code, 0);
+    for (const c of ["ping", "call", "post", "post-respond", "listen", "serve", "help"]) {
+      assert.match(all.stdout, new RegExp(`^  ${c} `, "m"), `--help lists ${c}`);
+    }
+    assert.match(all.stdout, /exit status:\n {2}0 +success\n {2}1 +runtime error[^]*\n {2}2 +usage error/);
+    assert.match(all.stdout, /IKC_HOST and IKC_PORT/);
+    const call = await runCli(["help", "call"]);
+    assert.equal(call.code, 0);
+    assert.match(call.stdout, /^usage: ikc call <spec> \[json\] \[options\]\n/);
+    assert.match(call.stdout, /--list/);
+    assert.doesNotMatch(call.stdout, /--count/, "only the options call takes");
+    assert.equal((await runCli(["call", "--help"])).stdout, call.stdout);
+    const listen = await runCli(["help", "listen"]);
+    assert.match(listen.stdout, /--count <n>/);
+  });
+
+  test("listen exits 1 with a message when the server goes away", { timeout: 30_000 }, async () => {
+    const own = await startIkcServe();
+    let stopped = false;
+    try {
+      const listening = runCli(["listen", "tick", "--host", "127.0.0.1", "--port", String(own.port)]);
+      const t0 = Date.now();
+      while (!/connect CliTest|connect Client/.test(own.err()) && Date.now() - t0 < 20_000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.match(own.err(), /connect Client\d+/, "the listener connected");
+      await own.stop();
+      stopped = true;
+      const r = await listening;
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /closed the connection/);
+    } finally {
+      if (!stopped) await own.stop();
+    }
+  });
+});
 
 describe("toJsonable", () => {
   test("turns Perl values JSON cannot hold into tagged objects", () => {
@@ -185,13 +398,51 @@ describe("toJsonable", () => {
       obj: bless({ id: 1 }, "My::Thing"),
       cyclic: cyclic as never,
     });
-    assert.deepEqual(JSON.parse(JSON.stringify(v)), {
-      big: "100000000000000000000",
+    assert.equal(typeof (v as { big: unknown }).big, "bigint", "a bigint stays one until printed");
+    assert.deepEqual(parseJson(formatJson(v)), {
+      big: 10n ** 20n,
       bytes: { $bytes: "00ff" },
       ref: { $ref: "x" },
       obj: { $class: "My::Thing", $value: { id: 1 } },
       cyclic: { a: 1, self: { $cycle: true } },
     });
+  });
+});
+
+describe("JSON in and out of the command line", () => {
+  test("parseJson keeps integers beyond 2^53 exact and everything else as JSON.parse does", () => {
+    assert.deepEqual(parseJson("9007199254740993"), 9007199254740993n);
+    assert.deepEqual(parseJson("[-9007199254740993, 9007199254740991, 1e400, 12345678901234567.5]"), [
+      -9007199254740993n,
+      9007199254740991,
+      Infinity,
+      12345678901234567.5,
+    ]);
+    // digits inside strings and keys are text, however long
+    const text = '{"9007199254740993": "9007199254740993 and \\"12345678901234567890\\"", "n": 12345678901234567890}';
+    assert.deepEqual(parseJson(text), {
+      "9007199254740993": '9007199254740993 and "12345678901234567890"',
+      n: 12345678901234567890n,
+    });
+    // a string that looks like the marker big integers travel in stays a string
+    const sneaky = JSON.stringify(["\u{10FFFF}big:1", 9007199254740993n.toString()]).replace(/"(\d+)"\]$/, "$1]");
+    assert.deepEqual(parseJson(sneaky), ["\u{10FFFF}big:1", 9007199254740993n]);
+    assert.throws(() => parseJson("[1,2"), SyntaxError);
+    assert.throws(() => parseJson("[12345678901234567890,"), SyntaxError);
+  });
+
+  test("formatJson writes bigints as exact numbers, compact or indented", () => {
+    assert.equal(
+      formatJson([9007199254740993n, -1n, "a", null, { k: [] }, {}]),
+      '[9007199254740993,-1,"a",null,{"k":[]},{}]',
+    );
+    assert.equal(
+      formatJson({ a: [1, { b: 2n ** 64n }] }, 2),
+      '{\n  "a": [\n    1,\n    {\n      "b": 18446744073709551616\n    }\n  ]\n}',
+    );
+    const sample = { s: "x\ny\u0000", n: 1.5, t: true, l: [[1], []] };
+    assert.equal(formatJson(sample), JSON.stringify(sample));
+    assert.equal(formatJson(sample, 2), JSON.stringify(sample, null, 2));
   });
 });
 
