@@ -41,7 +41,14 @@ import { ByteWriter } from "./text-codec/byte-writer.ts";
 import { numericValue } from "./text-codec/numeric-value.ts";
 import { perlNumber } from "./text-codec/perl-number.ts";
 import { blessInto, isPlainHash, isPlainObject, isRefValue, setKey } from "./text-codec/perl-values.ts";
-import { encodeDepth, inputBytes, stackLimit, textCodec, textDecodeOptions } from "./text-codec/text-format.ts";
+import {
+  encodeDepth,
+  inputBytes,
+  stackLimit,
+  textCodec,
+  textDecodeOptions,
+  withStackLimit,
+} from "./text-codec/text-format.ts";
 import { TextParser } from "./text-codec/text-parser.ts";
 import { type ScalarWriter, writeScalar } from "./text-codec/write-scalar.ts";
 import { nameString } from "./text-codec/units-text.ts";
@@ -1022,20 +1029,14 @@ export class DumperEncoder {
 
   /** Writes one value. */
   encode(value: PerlInput): Uint8Array {
-    try {
-      return new Emitter(this.options.maxDepth).run(value as PerlValue, this.options.varname);
-    } catch (e) {
-      throw stackLimit(e, "Data::Dumper", -1);
-    }
+    return withStackLimit(
+      "Data::Dumper",
+      () => new Emitter(this.options.maxDepth).run(value as PerlValue, this.options.varname),
+    );
   }
 }
 
-const codec = textCodec<DumperDecodeOptions, DumperEncodeOptions>(
-  "POE::Component::IKC::Freezer",
-  "Data::Dumper",
-  DumperDecoder,
-  DumperEncoder,
-);
+const codec = textCodec("POE::Component::IKC::Freezer", "Data::Dumper", DumperDecoder, DumperEncoder);
 
 /**
  * Writes one value as IKC's `POE::Component::IKC::Freezer::freeze` does.

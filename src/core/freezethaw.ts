@@ -51,7 +51,14 @@ import { isAsciiString } from "./text.ts";
 import { ByteWriter } from "./text-codec/byte-writer.ts";
 import { perlNumber } from "./text-codec/perl-number.ts";
 import { blessInto, isPlainHash, isPlainObject, isRefValue, setKey } from "./text-codec/perl-values.ts";
-import { encodeDepth, inputBytes, stackLimit, textCodec, textDecodeOptions } from "./text-codec/text-format.ts";
+import {
+  encodeDepth,
+  inputBytes,
+  stackLimit,
+  textCodec,
+  textDecodeOptions,
+  withStackLimit,
+} from "./text-codec/text-format.ts";
 import { TextParser } from "./text-codec/text-parser.ts";
 import { type ScalarWriter, writeScalar } from "./text-codec/write-scalar.ts";
 import { isAsciiUnits, nameString, type Units } from "./text-codec/units-text.ts";
@@ -855,20 +862,14 @@ export class FreezeThawEncoder {
 
   /** Freezes several values as Perl's `freeze(@values)` does. */
   encodeAll(values: readonly PerlInput[]): Uint8Array {
-    try {
-      return new Emitter(this.options.maxDepth, this.options.strings).run(values as readonly PerlValue[]);
-    } catch (e) {
-      throw stackLimit(e, "FreezeThaw", -1);
-    }
+    return withStackLimit(
+      "FreezeThaw",
+      () => new Emitter(this.options.maxDepth, this.options.strings).run(values as readonly PerlValue[]),
+    );
   }
 }
 
-const codec = textCodec<FreezeThawDecodeOptions, FreezeThawEncodeOptions>(
-  "FreezeThaw",
-  "FreezeThaw",
-  FreezeThawDecoder,
-  FreezeThawEncoder,
-);
+const codec = textCodec("FreezeThaw", "FreezeThaw", FreezeThawDecoder, FreezeThawEncoder);
 
 /**
  * Freezes one value as Perl's `FreezeThaw::freeze($value)` does.
