@@ -130,3 +130,22 @@ describe("specifiers", () => {
     assert.equal(formatSpecifier({ session: "s", state: "e", args: "a" }), "poe:/s/e?a");
   });
 });
+
+describe("client negotiation: the server's lines in error texts are escaped and bounded", () => {
+  test("a SETUP reply holding control characters and 4 KB of text", () => {
+    const c = new ClientNegotiation({ name: "C", freezers: ["Storable"], pid: 1, protocol: "IKC0" });
+    c.start();
+    const hostile = `SETUP KERNEL=S;FREEZER=Storable;EVIL=\u001b[2J\n[ikc C] ${"x".repeat(4000)}`;
+    let message = "";
+    try {
+      c.receive(hostile);
+      c.receive(hostile);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const failure = message || c.failure?.message || "";
+    assert.ok(failure.length > 0, "the bad SETUP was accepted");
+    assert.ok(!failure.includes("\u001b") && !failure.includes("\n"), failure);
+    assert.ok(failure.length < 400, `${failure.length} characters`);
+  });
+});

@@ -41,8 +41,16 @@ import { ByteWriter } from "./text-codec/byte-writer.ts";
 import { numericValue } from "./text-codec/numeric-value.ts";
 import { perlNumber } from "./text-codec/perl-number.ts";
 import { blessInto, isPlainHash, isPlainObject, isRefValue, setKey } from "./text-codec/perl-values.ts";
-import { encodeDepth, inputBytes, stackLimit, textCodec, textDecodeOptions } from "./text-codec/text-format.ts";
+import {
+  encodeDepth,
+  inputBytes,
+  stackLimit,
+  textCodec,
+  textDecodeOptions,
+  withStackLimit,
+} from "./text-codec/text-format.ts";
 import { TextParser } from "./text-codec/text-parser.ts";
+import { type ScalarWriter, writeScalar } from "./text-codec/write-scalar.ts";
 import { nameString } from "./text-codec/units-text.ts";
 
 /**
@@ -868,7 +876,7 @@ const VSTRING_RE = /^(?:v[0-9]+(?:\.[0-9]+)*|[0-9]+\.[0-9]+(?:\.[0-9]+)+)$/;
 
 type RefLike = PerlValue[] | PerlRef | PerlRegexp | Record<string, PerlValue>;
 
-class Emitter {
+class Emitter implements ScalarWriter {
   readonly w = new ByteWriter();
   /** The path where each ref was first written. */
   readonly seen = new Map<RefLike, string>();
@@ -885,45 +893,43 @@ class Emitter {
     throw new CodecError(`Data::Dumper: ${message}`);
   }
 
-  dump(v: PerlValue, name: string, d: number): void {
+  undef(): void {
+    this.w.ascii("undef");
+  }
+
+  string(s: string): void {
+    this.w.ascii(quote(s));
+  }
+
+  number(n: number): void {
+    if (Number.isSafeInteger(n)) this.w.ascii(integerLiteral(n === 0 ? "0" : String(n)));
+    else this.w.ascii(`'${perlNumber(n)}'`);
+  }
+
+  bigint(n: bigint): void {
+    this.w.ascii(integerLiteral(n.toString()));
+  }
+
+  boolean(b: boolean): void {
+    this.w.ascii(b ? "1" : "''");
+  }
+
+  /** A byte string in single quotes, where only `'` and `\\` are escaped. */
+  byteString(v: Uint8Array): void {
     const w = this.w;
-    switch (typeof v) {
-      case "undefined":
-        w.ascii("undef");
-        return;
-      case "string":
-        w.ascii(quote(v));
-        return;
-      case "number":
-        if (Number.isSafeInteger(v)) w.ascii(integerLiteral(v === 0 ? "0" : String(v)));
-        else w.ascii(`'${perlNumber(v)}'`);
-        return;
-      case "bigint":
-        w.ascii(integerLiteral(v.toString()));
-        return;
-      case "boolean":
-        w.ascii(v ? "1" : "''");
-        return;
-      case "object":
-        break;
-      default:
-        this.fail(`cannot freeze a ${typeof v}`);
+    w.reserve(v.length + 2);
+    w.byte(SQ);
+    for (let i = 0; i < v.length; i++) {
+      const c = v[i]!;
+      if (c === SQ || c === BS) w.byte(BS);
+      w.byte(c);
     }
-    if (v === null) {
-      w.ascii("undef");
-      return;
-    }
-    if (v instanceof Uint8Array) {
-      w.reserve(v.length + 2);
-      w.byte(SQ);
-      for (let i = 0; i < v.length; i++) {
-        const c = v[i]!;
-        if (c === SQ || c === BS) w.byte(BS);
-        w.byte(c);
-      }
-      w.byte(SQ);
-      return;
-    }
+    w.byte(SQ);
+  }
+
+  dump(v: PerlValue, name: string, d: number): void {
+    if (writeScalar(v, this)) return;
+    const w = this.w;
     if (v instanceof PerlVString) {
       if (typeof v.vstring !== "string" || !VSTRING_RE.test(v.vstring)) this.fail(`malformed v-string literal`);
       w.ascii(v.vstring);
@@ -1023,20 +1029,14 @@ export class DumperEncoder {
 
   /** Writes one value. */
   encode(value: PerlInput): Uint8Array {
-    try {
-      return new Emitter(this.options.maxDepth).run(value as PerlValue, this.options.varname);
-    } catch (e) {
-      throw stackLimit(e, "Data::Dumper", -1);
-    }
+    return withStackLimit(
+      "Data::Dumper",
+      () => new Emitter(this.options.maxDepth).run(value as PerlValue, this.options.varname),
+    );
   }
 }
 
-const codec = textCodec<DumperDecodeOptions, DumperEncodeOptions>(
-  "POE::Component::IKC::Freezer",
-  "Data::Dumper",
-  DumperDecoder,
-  DumperEncoder,
-);
+const codec = textCodec("POE::Component::IKC::Freezer", "Data::Dumper", DumperDecoder, DumperEncoder);
 
 /**
  * Writes one value as IKC's `POE::Component::IKC::Freezer::freeze` does.

@@ -51,8 +51,16 @@ import { isAsciiString } from "./text.ts";
 import { ByteWriter } from "./text-codec/byte-writer.ts";
 import { perlNumber } from "./text-codec/perl-number.ts";
 import { blessInto, isPlainHash, isPlainObject, isRefValue, setKey } from "./text-codec/perl-values.ts";
-import { encodeDepth, inputBytes, stackLimit, textCodec, textDecodeOptions } from "./text-codec/text-format.ts";
+import {
+  encodeDepth,
+  inputBytes,
+  stackLimit,
+  textCodec,
+  textDecodeOptions,
+  withStackLimit,
+} from "./text-codec/text-format.ts";
 import { TextParser } from "./text-codec/text-parser.ts";
+import { type ScalarWriter, writeScalar } from "./text-codec/write-scalar.ts";
 import { isAsciiUnits, nameString, type Units } from "./text-codec/units-text.ts";
 
 /**
@@ -578,7 +586,7 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 type Container = PerlValue[] | PerlRef | Record<string, PerlValue>;
 type SortedHash = { keys: string[]; keyBytes: Uint8Array[] };
 
-class Emitter {
+class Emitter implements ScalarWriter {
   readonly w = new ByteWriter();
   /** How often each container was met in the counting pass. */
   readonly seen = new Map<Container, number>();
@@ -715,38 +723,34 @@ class Emitter {
     }
   }
 
+  undef(): void {
+    this.w.ascii("_");
+  }
+
+  string(s: string): void {
+    if (isAsciiString(s)) this.asciiStr(s);
+    else this.str(this.text(s));
+  }
+
+  number(n: number): void {
+    this.asciiStr(perlNumber(n));
+  }
+
+  bigint(n: bigint): void {
+    this.asciiStr(n.toString());
+  }
+
+  boolean(b: boolean): void {
+    this.asciiStr(b ? "1" : "");
+  }
+
+  byteString(b: Uint8Array): void {
+    this.str(b);
+  }
+
   emit(v: PerlValue, d: number): void {
+    if (writeScalar(v, this)) return;
     const w = this.w;
-    switch (typeof v) {
-      case "undefined":
-        w.ascii("_");
-        return;
-      case "string":
-        if (isAsciiString(v)) this.asciiStr(v);
-        else this.str(this.text(v));
-        return;
-      case "number":
-        this.asciiStr(perlNumber(v));
-        return;
-      case "bigint":
-        this.asciiStr(v.toString());
-        return;
-      case "boolean":
-        this.asciiStr(v ? "1" : "");
-        return;
-      case "object":
-        break;
-      default:
-        this.fail(`cannot freeze a ${typeof v}`);
-    }
-    if (v === null) {
-      w.ascii("_");
-      return;
-    }
-    if (v instanceof Uint8Array) {
-      this.str(v);
-      return;
-    }
     if (v instanceof PerlVString) {
       this.emit(v.value, d);
       return;
@@ -858,20 +862,14 @@ export class FreezeThawEncoder {
 
   /** Freezes several values as Perl's `freeze(@values)` does. */
   encodeAll(values: readonly PerlInput[]): Uint8Array {
-    try {
-      return new Emitter(this.options.maxDepth, this.options.strings).run(values as readonly PerlValue[]);
-    } catch (e) {
-      throw stackLimit(e, "FreezeThaw", -1);
-    }
+    return withStackLimit(
+      "FreezeThaw",
+      () => new Emitter(this.options.maxDepth, this.options.strings).run(values as readonly PerlValue[]),
+    );
   }
 }
 
-const codec = textCodec<FreezeThawDecodeOptions, FreezeThawEncodeOptions>(
-  "FreezeThaw",
-  "FreezeThaw",
-  FreezeThawDecoder,
-  FreezeThawEncoder,
-);
+const codec = textCodec("FreezeThaw", "FreezeThaw", FreezeThawDecoder, FreezeThawEncoder);
 
 /**
  * Freezes one value as Perl's `FreezeThaw::freeze($value)` does.

@@ -6,6 +6,7 @@
  * @module
  */
 import { ConnectError, ProtocolError } from "./errors.ts";
+import { escapeText } from "./text.ts";
 
 /**
  * What the client announces.
@@ -201,7 +202,7 @@ export class ClientNegotiation {
         };
         return [];
       default:
-        throw new ProtocolError(`unexpected line ${JSON.stringify(line)} in negotiation phase ${this.#phase}`);
+        throw new ProtocolError(`unexpected line "${escapeText(line, 80)}" in negotiation phase ${this.#phase}`);
     }
   }
 
@@ -216,7 +217,7 @@ export class ClientNegotiation {
       if (eq < 0 || !SETUP_KEYS.has(key)) {
         this.#phase = "failed";
         this.#failure = new ProtocolError(
-          `server SETUP has unknown part ${JSON.stringify(part)}: ${JSON.stringify(line)}`,
+          `server SETUP has unknown part "${escapeText(part, 80)}": "${escapeText(line, 80)}"`,
         );
         return ["NOT"];
       }
@@ -224,8 +225,8 @@ export class ClientNegotiation {
     }
     const kernel = fields.get("KERNEL");
     const freezer = fields.get("FREEZER");
-    if (!kernel) throw new ProtocolError(`server SETUP names no KERNEL: ${JSON.stringify(line)}`);
-    if (!freezer) throw new ProtocolError(`server SETUP names no FREEZER: ${JSON.stringify(line)}`);
+    if (!kernel) throw new ProtocolError(`server SETUP names no KERNEL: "${escapeText(line, 80)}"`);
+    if (!freezer) throw new ProtocolError(`server SETUP names no FREEZER: "${escapeText(line, 80)}"`);
     if (!this.#opts.freezers.includes(freezer)) {
       throw new ConnectError(
         `server chose freezer ${freezer}, which was not offered (${this.#opts.freezers.join(", ")})`,
@@ -251,7 +252,6 @@ export class ClientNegotiation {
   }
 
   #unexpected(line: string, wanted: string): ProtocolError {
-    const shown = line.length > 80 ? `${line.slice(0, 80)}...` : line;
-    return new ProtocolError(`negotiation (${this.#phase}): expected ${wanted}, got ${JSON.stringify(shown)}`);
+    return new ProtocolError(`negotiation (${this.#phase}): expected ${wanted}, got "${escapeText(line, 80)}"`);
   }
 }

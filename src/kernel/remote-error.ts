@@ -6,7 +6,7 @@
 import { RemoteError } from "../core/errors.ts";
 import { describeValue } from "../core/message.ts";
 import type { PerlValue } from "../core/perl.ts";
-import { utf8DecodeLax } from "../core/text.ts";
+import { escapeText, utf8DecodeLax } from "../core/text.ts";
 
 /**
  * A remote_error's params (`[text, kernel, phase, ...]`, or a bare text) as a RemoteError.
@@ -48,9 +48,16 @@ export function requestNamed(text: string): string | undefined {
   return j > i ? text.slice(i, j) : undefined;
 }
 
+/**
+ * Characters of a peer's remote_error text kept: enough for Perl's whole sentence, with the
+ * `Request poe://...` it ends with that matches the error to its request.
+ */
+const REMOTE_TEXT_MAX = 2000;
+
+/** A peer's text, bounded and escaped before any handler or log sees it. */
 function textOf(v: PerlValue): string {
-  if (typeof v === "string") return v;
-  if (v instanceof Uint8Array) return utf8DecodeLax(v);
+  if (typeof v === "string") return escapeText(v, REMOTE_TEXT_MAX);
+  if (v instanceof Uint8Array) return escapeText(utf8DecodeLax(v), REMOTE_TEXT_MAX);
   if (v === null || v === undefined) return "";
   if (typeof v === "object") return describeValue(v);
   return String(v);

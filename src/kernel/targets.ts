@@ -6,7 +6,7 @@
  */
 import { type Address, addressHash, addressName, describeValue } from "../core/message.ts";
 import type { PerlValue } from "../core/perl.ts";
-import { formatSpecifier, parseSpecifier, type Specifier } from "../core/specifier.ts";
+import { parseSpecifier, qualifySpecifier, type Specifier } from "../core/specifier.ts";
 import type { Channel } from "./channel.ts";
 import type { Target } from "./types.ts";
 
@@ -74,7 +74,7 @@ export class Targets {
       // Formatted once per target and remote kernel (the last one seen).
       const cached = this.#events.get(target);
       if (cached !== undefined && cached.kernel === channel.remoteKernel) return cached.event;
-      const event = formatSpecifier({ ...s, kernel: channel.remoteKernel });
+      const event = qualifySpecifier(target, channel.remoteKernel, s);
       this.#events.set(target, { kernel: channel.remoteKernel, event });
       return event;
     }

@@ -130,6 +130,7 @@ export class StorableDecoder {
     this.buf = bytes;
     this.pos = 0;
     this.end = bytes.length;
+    nativeTrusted = true;
     this.seen = [];
     this.rootRef = null;
     this.refCache = null;
@@ -1002,6 +1003,16 @@ const nativeUtf8: ((this: Uint8Array, s: number, e: number) => string) | undefin
   }
 })();
 
+/**
+ * A native UTF-8 decode of bytes that are not UTF-8 costs 30-100 ns a byte (each becomes U+FFFD):
+ * 16 MB of 0xFF took seconds. So strings longer than this are checked in JS before any native
+ * decode, and shorter ones go native only until one image has shown a string the native decoder
+ * could not read (then every string of that image is checked first). A peer's invalid bytes thus
+ * cost the slow path once per image, for at most this many bytes.
+ */
+const NATIVE_UNCHECKED = 256;
+let nativeTrusted = true;
+
 /** The `n` bytes at `s` as a string when all are ASCII, else undefined. */
 function asciiDecode(b: Uint8Array, s: number, n: number): string | undefined {
   if (n <= SHORT_MAX) {
@@ -1018,8 +1029,14 @@ function asciiDecode(b: Uint8Array, s: number, n: number): string | undefined {
     return shortAscii(b, s, n);
   }
   const e = s + n;
-  // The ASCII check first, in JS: a native UTF-8 decode of bytes that are not UTF-8 costs 30-100
-  // ns a byte (each becomes U+FFFD), so 16 MB of 0xFF took seconds that way.
+  if (nativeUtf8 !== undefined && nativeTrusted && n <= NATIVE_UNCHECKED) {
+    // One native pass instead of a JS ASCII check and then a decode. A valid multi-byte sequence
+    // shortens the result and anything else non-ASCII becomes U+FFFD (the probe proved it for
+    // every lone byte), so the same length without U+FFFD means every byte was ASCII.
+    const out = nativeUtf8.call(b, s, e);
+    if (out.indexOf("\ufffd") !== -1) nativeTrusted = false;
+    return out.length === n && nativeTrusted ? out : undefined;
+  }
   if (!isAscii(b, s, e)) return undefined;
   if (!HAS_NATIVE_LATIN1 && n > 32) {
     return utf8DecodeLax(b.subarray(s, e));
@@ -1212,13 +1229,46 @@ function utf8Decode(b: Uint8Array, s: number, e: number): string {
     return i === e ? out : out + utf8DecodeJs(b, i, e);
   }
   if (nativeUtf8 !== undefined) {
-    // Lone surrogates (ED A0..BF xx) and invalid bytes come out as U+FFFD: decode those again.
+    // Only bytes that are lax UTF-8 go native: a native decode of invalid bytes costs 30-100 ns a
+    // byte (2 MiB of 0x80 took up to 650 ms). Lone surrogates (ED A0..BF xx) pass the scan and
+    // come out as U+FFFD: those are decoded again.
+    if ((e - s > NATIVE_UNCHECKED || !nativeTrusted) && !isLaxUtf8(b, s, e)) return utf8DecodeJs(b, s, e);
     const out = nativeUtf8.call(b, s, e);
-    return out.indexOf("\ufffd") === -1 ? out : utf8DecodeJs(b, s, e);
+    if (out.indexOf("\ufffd") === -1) return out;
+    nativeTrusted = false;
+    return utf8DecodeJs(b, s, e);
   }
   const view = b.subarray(s, e);
   if (view.indexOf(0xed) !== -1) return utf8DecodeJs(b, s, e);
   return utf8DecodeLax(view);
+}
+
+/** Whether bytes s..e are UTF-8 with surrogates allowed (what {@link utf8DecodeJs} reads without U+FFFD). */
+function isLaxUtf8(b: Uint8Array, s: number, e: number): boolean {
+  let i = s;
+  while (i < e) {
+    const b0 = b[i];
+    if (b0 < 0x80) {
+      i++;
+      continue;
+    }
+    if (b0 >= 0xc2 && b0 <= 0xdf) {
+      if (i + 1 >= e || (b[i + 1] & 0xc0) !== 0x80) return false;
+      i += 2;
+    } else if (b0 >= 0xe0 && b0 <= 0xef) {
+      const b1 = b[i + 1];
+      if (i + 2 >= e || b1 < (b0 === 0xe0 ? 0xa0 : 0x80) || b1 > 0xbf || (b[i + 2] & 0xc0) !== 0x80) return false;
+      i += 3;
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+      const b1 = b[i + 1];
+      if (i + 3 >= e || b1 < (b0 === 0xf0 ? 0x90 : 0x80) || b1 > (b0 === 0xf4 ? 0x8f : 0xbf)) return false;
+      if ((b[i + 2] & 0xc0) !== 0x80 || (b[i + 3] & 0xc0) !== 0x80) return false;
+      i += 4;
+    } else {
+      return false;
+    }
+  }
+  return true;
 }
 
 function utf8DecodeStrict(b: Uint8Array, s: number, e: number): string | undefined {

@@ -99,6 +99,23 @@ export function stackLimit(e: unknown, who: string, at: number): unknown {
 }
 
 /**
+ * Runs an encoder, turning a blown call stack into a {@link LimitError} (see {@link stackLimit}).
+ *
+ * @example
+ * ```ts
+ * import { withStackLimit } from "./text-format.ts";
+ * withStackLimit("Demo", () => new Uint8Array(1)); // Uint8Array [0]
+ * ```
+ */
+export function withStackLimit(who: string, encode: () => Uint8Array): Uint8Array {
+  try {
+    return encode();
+  } catch (e) {
+    throw stackLimit(e, who, -1);
+  }
+}
+
+/**
  * The {@link Freezer} for a text codec: frames are bytes (the string form a decoder also takes is
  * no frame), anything else is a CodecError.
  *
