@@ -18,6 +18,11 @@ function clientState(ctx: StateContext, state: string): { kernel?: string; sessi
   return { kernel: ctx.from?.kernel ?? ctx.kernel, session: ctx.from?.session ?? "IKCLite", state };
 }
 
+/** Posts `[value, i]` to the client's `state`, `count` times, each once written. */
+async function push(ctx: StateContext, state: string, count: number, value: PerlValue): Promise<void> {
+  for (let i = 0; i < count; i++) await ctx.post(clientState(ctx, state), [value, i]);
+}
+
 /**
  * The states of the demo `test` session. `record`/`seen`/`reset` share one list per call of this
  * function (one per server).
@@ -33,9 +38,6 @@ function clientState(ctx: StateContext, state: string): { kernel?: string; sessi
  */
 export function demoStates(): Record<string, StateHandler> {
   let recorded: PerlValue[] = [];
-  const push = async (ctx: StateContext, state: string, count: number, value: PerlValue) => {
-    for (let i = 0; i < count; i++) await ctx.post(clientState(ctx, state), [value, i]);
-  };
   return {
     echo: (p) => p,
     // A Perl list slice: every element in list context, the last one in scalar context.

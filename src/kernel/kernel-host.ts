@@ -22,7 +22,7 @@ import type { StateHandler } from "./types.ts";
 export abstract class KernelHost {
   readonly #kernel: Kernel;
 
-  /** A façade of the kernel `make` builds (handed the façade, for the kernel's hooks). */
+  /** A façade of `kernel`. */
   protected constructor(kernel: Kernel) {
     this.#kernel = kernel;
   }

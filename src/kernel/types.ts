@@ -155,7 +155,10 @@ export interface CommonOptions {
   name?: string;
   /** Further names for our kernel (announced during negotiation). */
   aliases?: string[];
-  /** Default answer timeout of our requests: call, postRespond, ping, responded (default 30). */
+  /**
+   * Default timeout of our requests, in seconds (default 30): a call's answer (and a client's
+   * postRespond, ping, responded), a post's write.
+   */
   timeout?: number;
   /**
    * Client: seconds the TCP connect may take, and then the whole negotiation (default: `timeout`).
