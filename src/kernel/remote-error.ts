@@ -30,6 +30,23 @@ export function remoteErrorFrom(params: PerlValue): RemoteError {
 }
 
 /**
+ * The specifier the text of a remote_error's params names (see {@link requestNamed}), read from
+ * the whole text as received: the error's own message is cut short, and the name comes last.
+ *
+ * @example
+ * ```ts
+ * import { requestNamedIn } from "./remote-error.ts";
+ * requestNamedIn(["Session 'x' is not available.  Request poe://Hub/x/y sent by ...", "Hub"]); // "poe://Hub/x/y"
+ * ```
+ */
+export function requestNamedIn(params: PerlValue): string | undefined {
+  const msg = Array.isArray(params) ? params[0] : params;
+  if (typeof msg === "string") return requestNamed(msg);
+  if (msg instanceof Uint8Array) return requestNamed(utf8DecodeLax(msg));
+  return undefined;
+}
+
+/**
  * The specifier a Perl remote_error text names after "Request", found without backtracking.
  *
  * @example

@@ -11,7 +11,7 @@ import type { PerlValue } from "../core/perl.ts";
 import { parseSpecifier, type Specifier, toSpecifier } from "../core/specifier.ts";
 import type { Channel } from "./channel.ts";
 import type { PendingRequests } from "./pending-requests.ts";
-import { remoteErrorFrom, requestNamed } from "./remote-error.ts";
+import { remoteErrorFrom, requestNamedIn } from "./remote-error.ts";
 import type { Responder } from "./responder.ts";
 import { rsvpKey, type Rsvps } from "./rsvp.ts";
 import type { StateRegistry } from "./state-registry.ts";
@@ -118,7 +118,7 @@ export class Router {
       const r = p.pending.oldest(rsvpKey(rsvp.session, rsvp.state));
       if (r && r.channel === channel) return r.reject(err);
     }
-    const named = requestNamed(err.remoteMessage);
+    const named = requestNamedIn(m.params);
     const target = named === undefined ? undefined : toSpecifier(named);
     if (target) {
       for (const r of p.pending.all()) {
