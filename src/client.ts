@@ -36,7 +36,7 @@ import { negotiate } from "./kernel/negotiate.ts";
 import type { ErrorHandler } from "./kernel/report.ts";
 import type { PendingRequest, RequestKind } from "./kernel/requests.ts";
 import { detectTransport, transportFor } from "./transport/detect.ts";
-import type { Connection, Transport } from "./transport/types.ts";
+import type { Connection, ConnectTlsOptions, Transport } from "./transport/types.ts";
 import { processId } from "./runtime.ts";
 
 /**
@@ -67,6 +67,8 @@ export interface IkcClientOptions {
   serializer?: string | Freezer | ReadonlyArray<string | Freezer>;
   /** Largest read from the socket in bytes (default 65535). */
   blockSize?: number;
+  /** Speak TLS to the server (`true`: verify it against the system's roots); never falls back to plain. */
+  tls?: true | ConnectTlsOptions;
   /** `IKC0` (default; falls back to `IKC` when refused) or `IKC`. */
   protocol?: "IKC0" | "IKC";
   /** Transport to use: a Transport object or a runtime name (default: detected). */
@@ -216,8 +218,9 @@ export class IkcClient {
   /** The last error message, as Perl's `$ikc->error`. */
   error: string | undefined;
 
-  #opts: Required<Omit<IkcClientOptions, "path" | "transport" | "serializer" | "aliases" | "keepAlive">> & {
+  #opts: Required<Omit<IkcClientOptions, "path" | "transport" | "serializer" | "aliases" | "keepAlive" | "tls">> & {
     path?: string;
+    tls?: true | ConnectTlsOptions;
     aliases: string[];
     keepAlive: boolean | undefined;
   };
@@ -254,6 +257,7 @@ export class IkcClient {
       host: options.host ?? "localhost",
       port: options.port ?? 603,
       path: options.path,
+      tls: options.tls,
       name: this.name,
       aliases: options.aliases ?? [],
       timeout,
@@ -956,6 +960,7 @@ export class IkcClient {
         port: o.port,
         path: o.path,
         blockSize: o.blockSize,
+        tls: o.tls,
         signal,
       });
     } catch (e) {

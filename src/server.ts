@@ -26,7 +26,7 @@ import { within } from "./kernel/deadline.ts";
 import { negotiate } from "./kernel/negotiate.ts";
 import type { ErrorHandler } from "./kernel/report.ts";
 import { detectTransport, transportFor } from "./transport/detect.ts";
-import type { Connection, Listener, Transport } from "./transport/types.ts";
+import type { Connection, Listener, ListenTlsOptions, Transport } from "./transport/types.ts";
 import { processId } from "./runtime.ts";
 
 /**
@@ -70,6 +70,8 @@ export interface IkcServerOptions {
   maxClients?: number;
   /** Largest read from a socket, in bytes (default 65535). */
   blockSize?: number;
+  /** Speak TLS: PEM `cert` and `key`; with `requestCert`, clients need a certificate signed by `ca`. */
+  tls?: ListenTlsOptions;
   /** Seconds {@link IkcServer.close} lets calls in flight finish (default 5). */
   closeTimeout?: number;
   /** Transport to use: a Transport object or a runtime name (default: detected). */
@@ -183,6 +185,7 @@ export class IkcServer {
       port: options.port ?? 603,
       path: options.path,
       blockSize: options.blockSize,
+      tls: options.tls,
     });
     // Perl's kernel id is host-pid-counter; ours is as unique per process and speaks the same alphabet.
     const id = `${name}-${processId().toString(16)}-${(++serverSeq).toString(16).padStart(4, "0")}`;
