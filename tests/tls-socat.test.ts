@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ConnectError, IkcClient, IkcServer } from "../mod.ts";
 import { perlMissing } from "./helpers/perl.ts";
 import { startPerlClient, stopAllPerlClients } from "./helpers/perl-client.ts";
+import { repoPath } from "./helpers/perl.ts";
 import { type PerlServer, startPerlServer } from "./helpers/server.ts";
 import { makeTlsCerts, opensslMissing, type TlsCerts } from "./helpers/tls-certs.ts";
 
@@ -21,6 +22,11 @@ function socatMissing(): string | false {
 }
 
 const skip = socatMissing() || opensslMissing() || perlMissing("POE", "POE::Filter::Reference");
+// The genuine POE::Component::IKC is not part of the project: scripts/check-genuine.sh and
+// scripts/check-genuine-clients.sh set IKC_GENUINE_LIB to the checkout the user gives them.
+const genuineLib = process.env.IKC_GENUINE_LIB;
+const genuineSkip = skip ||
+  (genuineLib ? false : "IKC_GENUINE_LIB is not set (scripts/check-genuine*.sh set it to a genuine IKC checkout)");
 
 /** A port nothing listens on: bound, then released. */
 async function freePort(): Promise<number> {
@@ -136,5 +142,87 @@ describe("Perl IKC over TLS through socat", { skip }, () => {
       );
       await assert.rejects(attempt({}), ConnectError);
     });
+  });
+});
+
+describe("the genuine Perl IKC over TLS through socat", { skip: genuineSkip }, () => {
+  let certs: TlsCerts;
+  const procs: ChildProcess[] = [];
+  before(() => (certs = makeTlsCerts()));
+  after(() => {
+    for (const p of procs) p.kill();
+    certs?.remove();
+  });
+  const file = (name: string) => join(certs.dir, name);
+
+  test("genuine ClientLite -> socat (plain to TLS, client certificate) -> our TLS IkcServer", async () => {
+    const server = await IkcServer.listen({
+      port: 0,
+      name: "TlsHub",
+      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requestCert: true },
+    });
+    server.publish("t", { echo: (params) => params });
+    try {
+      const port = await freePort();
+      procs.push(
+        await socat(
+          port,
+          `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
+          `OPENSSL:localhost:${server.port},cafile=${file("ca.pem")},cert=${file("client.pem")},` +
+            `key=${file("client-key.pem")},verify=1`,
+        ),
+      );
+      const lite = spawn("perl", [`-I${genuineLib}`, repoPath("check/genuine-lite.pl"), "--port", String(port)], {
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      procs.push(lite);
+      let out = "";
+      const line = async () => {
+        for (let i = 0; i < 400 && !out.includes("\n"); i++) await sleep(25);
+        const at = out.indexOf("\n");
+        assert.ok(at >= 0, "a line from ClientLite");
+        const text = out.slice(0, at);
+        out = out.slice(at + 1);
+        return JSON.parse(text);
+      };
+      lite.stdout!.on("data", (d: Uint8Array) => (out += new TextDecoder().decode(d)));
+      const hello = await line();
+      assert.equal(hello.connected, 1, JSON.stringify(hello));
+      lite.stdin!.write(JSON.stringify({ op: "call", spec: "t/echo", params: "genuine over TLS" }) + "\n");
+      assert.equal((await line()).result, "genuine over TLS");
+      lite.stdin!.end(JSON.stringify({ op: "quit" }) + "\n");
+    } finally {
+      await server.close({ timeout: 1 });
+    }
+  });
+
+  test("our TLS IkcClient -> socat (TLS to plain) -> the genuine IKC::Server", async () => {
+    const perl = await startPerlServer(["--name", "GenuineBehindTls"], "check/genuine-server.pl", [`-I${genuineLib}`]);
+    try {
+      const port = await freePort();
+      procs.push(
+        await socat(
+          port,
+          `OPENSSL-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,cert=${file("server.pem")},` +
+            `key=${file("server-key.pem")},cafile=${file("ca.pem")},verify=1`,
+          `TCP:127.0.0.1:${perl.port}`,
+        ),
+      );
+      const c = await IkcClient.connect({
+        host: "localhost",
+        port,
+        name: "TsOverTls",
+        timeout: 5,
+        tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+      });
+      try {
+        assert.ok(c.remoteAliases.includes("GenuineBehindTls"), String(c.remoteAliases));
+        assert.equal(await c.call("test/echo", "through socat"), "through socat");
+      } finally {
+        await c.disconnect();
+      }
+    } finally {
+      await perl.stop();
+    }
   });
 });
