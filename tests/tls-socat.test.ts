@@ -58,6 +58,41 @@ async function socat(port: number, listen: string, to: string): Promise<ChildPro
   throw new Error(`socat ${listen} did not start: ${err}`);
 }
 
+/**
+ * Our TLS IkcServer (publishing `t/echo`, asking for client certificates) behind a socat that takes
+ * plain TCP and speaks TLS to it with the client certificate: a plain Perl client's way in.
+ */
+async function tlsHubBehindSocat(certs: TlsCerts, procs: ChildProcess[]): Promise<{ server: IkcServer; port: number }> {
+  const file = (name: string) => join(certs.dir, name);
+  const server = await IkcServer.listen({
+    port: 0,
+    name: "TlsHub",
+    tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requestCert: true },
+  });
+  server.publish("t", { echo: (params) => params });
+  const port = await freePort();
+  const to = `OPENSSL:localhost:${server.port},cafile=${file("ca.pem")},cert=${file("client.pem")},` +
+    `key=${file("client-key.pem")},verify=1`;
+  procs.push(await socat(port, `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, to));
+  return { server, port };
+}
+
+/** Our IkcClient over mutual TLS to localhost:`port`. */
+function mutualClient(certs: TlsCerts, port: number): Promise<IkcClient> {
+  const tls = { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey };
+  return IkcClient.connect({ host: "localhost", port, name: "TsOverTls", timeout: 5, tls });
+}
+
+/** A socat taking TLS (client certificate required) in front of the plain server at `target`; its port. */
+async function socatTerminating(certs: TlsCerts, procs: ChildProcess[], target: number): Promise<number> {
+  const file = (name: string) => join(certs.dir, name);
+  const port = await freePort();
+  const listen = `OPENSSL-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,cert=${file("server.pem")},` +
+    `key=${file("server-key.pem")},cafile=${file("ca.pem")},verify=1`;
+  procs.push(await socat(port, listen, `TCP:127.0.0.1:${target}`));
+  return port;
+}
+
 describe("Perl IKC over TLS through socat", { skip }, () => {
   let certs: TlsCerts;
   const procs: ChildProcess[] = [];
@@ -67,25 +102,10 @@ describe("Perl IKC over TLS through socat", { skip }, () => {
     for (const p of procs) p.kill();
     certs?.remove();
   });
-  const file = (name: string) => join(certs.dir, name);
 
   test("Perl client -> socat (plain to TLS, client certificate) -> our TLS IkcServer", async () => {
-    const server = await IkcServer.listen({
-      port: 0,
-      name: "TlsHub",
-      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requestCert: true },
-    });
-    server.publish("t", { echo: (params) => params });
+    const { server, port } = await tlsHubBehindSocat(certs, procs);
     try {
-      const port = await freePort();
-      procs.push(
-        await socat(
-          port,
-          `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
-          `OPENSSL:localhost:${server.port},cafile=${file("ca.pem")},cert=${file("client.pem")},` +
-            `key=${file("client-key.pem")},verify=1`,
-        ),
-      );
       const c = await startPerlClient({ port, name: "perl_tls", timeout: 5 });
       assert.equal(c.negotiated.protocol, "IKC0");
       assert.ok(c.negotiated.remote.includes("TlsHub"));
@@ -103,26 +123,12 @@ describe("Perl IKC over TLS through socat", { skip }, () => {
     let port: number;
     before(async () => {
       perl = await startPerlServer(["--name", "PerlBehindTls"]);
-      port = await freePort();
-      procs.push(
-        await socat(
-          port,
-          `OPENSSL-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,cert=${file("server.pem")},` +
-            `key=${file("server-key.pem")},cafile=${file("ca.pem")},verify=1`,
-          `TCP:127.0.0.1:${perl.port}`,
-        ),
-      );
+      port = await socatTerminating(certs, procs, perl.port);
     });
     after(() => perl?.stop());
 
     test("mutual TLS: negotiates with the Perl server and calls it", async () => {
-      const c = await IkcClient.connect({
-        host: "localhost",
-        port,
-        name: "TsOverTls",
-        timeout: 5,
-        tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
-      });
+      const c = await mutualClient(certs, port);
       try {
         assert.ok(c.remoteAliases.includes("PerlBehindTls"));
         assert.equal(await c.call("test/add", [1, 2, 3]), 6);
@@ -153,25 +159,10 @@ describe("the genuine Perl IKC over TLS through socat", { skip: genuineSkip }, (
     for (const p of procs) p.kill();
     certs?.remove();
   });
-  const file = (name: string) => join(certs.dir, name);
 
   test("genuine ClientLite -> socat (plain to TLS, client certificate) -> our TLS IkcServer", async () => {
-    const server = await IkcServer.listen({
-      port: 0,
-      name: "TlsHub",
-      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requestCert: true },
-    });
-    server.publish("t", { echo: (params) => params });
+    const { server, port } = await tlsHubBehindSocat(certs, procs);
     try {
-      const port = await freePort();
-      procs.push(
-        await socat(
-          port,
-          `TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`,
-          `OPENSSL:localhost:${server.port},cafile=${file("ca.pem")},cert=${file("client.pem")},` +
-            `key=${file("client-key.pem")},verify=1`,
-        ),
-      );
       const lite = spawn("perl", [`-I${genuineLib}`, repoPath("check/genuine-lite.pl"), "--port", String(port)], {
         stdio: ["pipe", "pipe", "pipe"],
       });
@@ -199,22 +190,8 @@ describe("the genuine Perl IKC over TLS through socat", { skip: genuineSkip }, (
   test("our TLS IkcClient -> socat (TLS to plain) -> the genuine IKC::Server", async () => {
     const perl = await startPerlServer(["--name", "GenuineBehindTls"], "check/genuine-server.pl", [`-I${genuineLib}`]);
     try {
-      const port = await freePort();
-      procs.push(
-        await socat(
-          port,
-          `OPENSSL-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork,cert=${file("server.pem")},` +
-            `key=${file("server-key.pem")},cafile=${file("ca.pem")},verify=1`,
-          `TCP:127.0.0.1:${perl.port}`,
-        ),
-      );
-      const c = await IkcClient.connect({
-        host: "localhost",
-        port,
-        name: "TsOverTls",
-        timeout: 5,
-        tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
-      });
+      const port = await socatTerminating(certs, procs, perl.port);
+      const c = await mutualClient(certs, port);
       try {
         assert.ok(c.remoteAliases.includes("GenuineBehindTls"), String(c.remoteAliases));
         assert.equal(await c.call("test/echo", "through socat"), "through socat");
