@@ -62,5 +62,14 @@ export type {
 } from "./src/kernel/types.ts";
 export type { ErrorHandler } from "./src/kernel/report.ts";
 export type { Address } from "./src/core/message.ts";
-export type { Connection, ConnectOptions, Listener, ListenOptions, Transport } from "./src/transport/types.ts";
+export type {
+  Connection,
+  ConnectOptions,
+  ConnectTlsOptions,
+  Listener,
+  ListenOptions,
+  ListenTlsOptions,
+  TlsPeer,
+  Transport,
+} from "./src/transport/types.ts";
 export type { TransportName } from "./src/transport/detect.ts";

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo, the tests and the benchmarks need, and only what is missing:
 # the npm devDependencies (Deno, Bun, TypeScript, msgpackr, ...) and, from Debian, POE and
-# FreezeThaw for the Perl peers. Safe to run again; quiet when nothing is missing.
+# FreezeThaw for the Perl peers, socat and openssl for the TLS tests. Safe to run again; quiet when nothing is missing.
 # `--npm-only` skips the Perl part (the default demo needs no Perl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,8 @@ need=()
 perl -MStorable -e 1 2>/dev/null || need+=(perl)
 perl -MPOE -MPOE::Filter::Reference -MPOE::Filter::Line -e 1 2>/dev/null || need+=(libpoe-perl)
 perl -MFreezeThaw -e 1 2>/dev/null || need+=(libfreezethaw-perl)
+command -v socat >/dev/null || need+=(socat)     # the TLS terminator of tests/tls-socat.test.ts
+command -v openssl >/dev/null || need+=(openssl) # makes the TLS tests' throwaway certificates
 if [ ${#need[@]} -gt 0 ]; then
   echo "== setup: apt-get install ${need[*]}"
   SUDO=""

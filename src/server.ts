@@ -112,6 +112,7 @@ export class IkcServer extends KernelHost {
       port: opts.port,
       path: opts.path,
       blockSize: opts.blockSize,
+      tls: opts.tls,
     });
     // Perl's kernel id is host-pid-counter; ours is as unique per process and speaks the same alphabet.
     const id = `${opts.name}-${processId().toString(16)}-${(++serverSeq).toString(16).padStart(4, "0")}`;

@@ -106,7 +106,7 @@ for (const transport of real) {
           client.pause(); // never reads
           conn = (await listener.accept())!;
           await listener.close();
-          cleanup = async () => void client.destroy();
+          cleanup = () => Promise.resolve(void client.destroy());
         }
         try {
           const ours = () => [...openSockets()].filter((s) => !before.has(s));

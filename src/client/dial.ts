@@ -49,7 +49,14 @@ export async function dialChannel(s: ClientSettings, kernel: Kernel, hooks: Chan
   const signal = timeoutSignal(seconds * 1000);
   let conn: Connection;
   try {
-    conn = await s.transport.connect({ host: s.host, port: s.port, path: s.path, blockSize: s.blockSize, signal });
+    conn = await s.transport.connect({
+      host: s.host,
+      port: s.port,
+      path: s.path,
+      blockSize: s.blockSize,
+      tls: s.tls,
+      signal,
+    });
   } catch (e) {
     if (signal.aborted) {
       throw new ConnectError(`connect to ${where}: no connection within ${seconds} s`, { cause: e, code: "ETIMEDOUT" });

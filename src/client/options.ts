@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ConnectTlsOptions } from "../transport/types.ts";
 import { type CommonSettings, resolveCommon } from "../kernel/settings.ts";
 import type { IkcClientOptions } from "./types.ts";
 
@@ -30,6 +31,7 @@ export interface ClientSettings extends CommonSettings {
   /** Undefined: keep the connection up once something is published. */
   keepAlive: boolean | undefined;
   inboxLimit: number;
+  tls: true | ConnectTlsOptions | undefined;
 }
 
 /**
@@ -49,10 +51,11 @@ export function resolveClientOptions(options: IkcClientOptions): ClientSettings 
       namePrefix: "Client",
       connectTimeout: undefined,
       serializer: DEFAULT_CLIENT_FREEZER,
-      keys: ["reconnect", "keepAlive", "inboxLimit"],
+      keys: ["reconnect", "keepAlive", "inboxLimit", "tls"],
     }),
     reconnect: options.reconnect ?? true,
     keepAlive: options.keepAlive,
     inboxLimit: options.inboxLimit ?? DEFAULT_INBOX_LIMIT,
+    tls: options.tls,
   };
 }

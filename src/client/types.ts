@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ConnectTlsOptions } from "../transport/types.ts";
 import type { PerlInput, PerlValue } from "../core/perl.ts";
 import type { CommonOptions } from "../kernel/types.ts";
 
@@ -27,6 +28,12 @@ export interface IkcClientOptions extends CommonOptions {
   keepAlive?: boolean;
   /** Messages kept for states nobody listens to yet, for a later `responded` (default 1000). */
   inboxLimit?: number;
+  /**
+   * Speak TLS to the server: `true` verifies it against the system's roots, an object sets `ca`,
+   * a client `cert` and `key`, `serverName`, `rejectUnauthorized`. Never falls back to plain text;
+   * a refused handshake is a ConnectError within `connectTimeout`.
+   */
+  tls?: true | ConnectTlsOptions;
 }
 
 /**

@@ -24,6 +24,7 @@ export function peerInfo(channel: Channel): PeerInfo {
     protocol: channel.info.protocol,
     freezer: channel.info.freezer,
     address: channel.conn.remote,
+    ...(channel.conn.tls ? { tls: channel.conn.tls } : {}),
   };
 }
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { TlsPeer } from "../transport/types.ts";
 import type { Freezer } from "../core/freezer.ts";
 import type { Address } from "../core/message.ts";
 import type { PerlInput, PerlValue } from "../core/perl.ts";
@@ -107,6 +108,8 @@ export interface PeerInfo {
   readonly freezer: string;
   /** The socket's far end (`host:port` or the Unix path). */
   readonly address: string;
+  /** Over TLS: whether the peer's certificate was verified, and its subject. */
+  readonly tls?: TlsPeer;
 }
 
 /**

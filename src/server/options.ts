@@ -7,6 +7,7 @@
 import { checkKnownKeys, checkSeconds } from "../kernel/checks.ts";
 import { atLeastOne, type CommonSettings, resolveCommon } from "../kernel/settings.ts";
 import type { CommonOptions } from "../kernel/types.ts";
+import type { ListenTlsOptions } from "../transport/types.ts";
 import { type DecodeLimits, resolveLimits, SERVER_DECODE_LIMITS } from "../core/limits.ts";
 
 export { SERVER_DECODE_LIMITS } from "../core/limits.ts";
@@ -51,6 +52,12 @@ export interface IkcServerOptions extends CommonOptions {
    * Raise them where every peer is trusted: `{ maxElements: 1_000_000, maxInputSize: 64 << 20 }`.
    */
   decodeLimits?: DecodeLimits;
+  /**
+   * Speak TLS: PEM `cert` and `key`; with `requestCert`, a client needs a certificate signed by
+   * `ca` (unless `rejectUnauthorized: false`, which admits it and says so in `peer.tls`). A plain
+   * or refused client is dropped and reported; the others are served. Never falls back to plain text.
+   */
+  tls?: ListenTlsOptions;
   /** Seconds {@link IkcServer.close} lets calls in flight finish (default 5). */
   closeTimeout?: number;
 }
@@ -90,6 +97,7 @@ export interface ServerSettings extends CommonSettings {
   maxClientsPerAddress: number;
   frameTimeout: number;
   closeTimeout: number;
+  tls: ListenTlsOptions | undefined;
 }
 
 /**
@@ -119,6 +127,7 @@ export function resolveServerOptions(options: IkcServerOptions): ServerSettings 
         "maxClientsPerAddress",
         "frameTimeout",
         "decodeLimits",
+        "tls",
         "closeTimeout",
       ],
       decodeLimits,
@@ -130,6 +139,7 @@ export function resolveServerOptions(options: IkcServerOptions): ServerSettings 
     maxClientsPerAddress: options.maxClientsPerAddress ?? DEFAULT_MAX_CLIENTS_PER_ADDRESS,
     frameTimeout: options.frameTimeout ?? DEFAULT_FRAME_TIMEOUT,
     closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+    tls: options.tls,
   };
   checkSeconds(s.closeTimeout, "closeTimeout");
   checkSeconds(s.frameTimeout, "frameTimeout");

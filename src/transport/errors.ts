@@ -28,7 +28,8 @@ function errorCode(err: unknown): string | undefined {
 
 /** `CODE (message)` of a failed socket call. */
 function why(err: unknown): string {
-  return `${errorCode(err) ?? "error"} (${err instanceof Error ? err.message : String(err)})`;
+  const code = errorCode(err) ?? (err instanceof Error && err.name !== "Error" ? err.name : "error");
+  return `${code} (${err instanceof Error ? err.message : String(err)})`;
 }
 
 /**
