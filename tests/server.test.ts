@@ -169,8 +169,9 @@ describe("TypeScript server over TCP, TypeScript clients", () => {
     }],
     ["a reader too slow for what it is sent", /reads too slowly/, async (port) => {
       const conn = await rawClient(port, "Slow");
-      // 40 calls for 100 KB each, never reading the answers: 4 MB for a 1 MiB write buffer.
-      for (let i = 0; i < 40; i++) {
+      // 200 calls for 100 KB each, never reading the answers: 20 MB for a 1 MiB write buffer,
+      // more than the loopback's socket buffers take on its behalf (several MB).
+      for (let i = 0; i < 200; i++) {
         await conn.write(encodeFrame(nfreeze({
           event: "poe://TsHub/test/big",
           params: 100_000,

@@ -241,16 +241,18 @@ export class Channel {
 
   async #readLoop(first: Uint8Array): Promise<void> {
     try {
-      if (first.byteLength > 0) this.#consume(first);
       let turn = now();
-      for (;;) {
-        const chunk = await this.conn.read();
-        if (chunk === null) break;
+      for (let chunk: Uint8Array | null = first; chunk !== null; chunk = await this.conn.read()) {
         if (!this.alive) continue; // closing: drain until the peer's EOF
-        this.#consume(chunk);
         // A read of data already buffered resolves at once, without leaving this task: a peer
-        // that keeps its socket full would hold the event loop every client shares. Past a few
-        // milliseconds of work, the others get their turn.
+        // that keeps its socket full (or one chunk of megabytes) would hold the event loop every
+        // client shares. Past a few milliseconds of work, the others get their turn.
+        const frames = this.#reader.push(chunk);
+        for (let i = this.#deliver(frames, 0, turn); i < frames.length; i = this.#deliver(frames, i, turn)) {
+          await nextTurn();
+          turn = now();
+        }
+        if (this.#frameTimeout !== Infinity) this.#watchFrame();
         if (now() - turn > TURN_MS) {
           await nextTurn();
           turn = now();
@@ -271,13 +273,17 @@ export class Channel {
     }
   }
 
-  #consume(chunk: Uint8Array): void {
-    const frames = this.#reader.push(chunk);
-    for (let i = 0; i < frames.length && this.alive; i++) {
-      const value = this.freezer.thaw(frames[i]);
-      this.#events!.message(value, this);
+  /**
+   * Thaws and hands on `frames` from `from`, until done or `TURN_MS` past `turn`; returns where it
+   * stopped (`frames.length` when done, and at once once the channel has ended).
+   */
+  #deliver(frames: Uint8Array[], from: number, turn: number): number {
+    for (let i = from; i < frames.length; i++) {
+      if (!this.alive) return frames.length;
+      this.#events!.message(this.freezer.thaw(frames[i]), this);
+      if (i + 1 < frames.length && now() - turn > TURN_MS) return i + 1;
     }
-    if (this.#frameTimeout !== Infinity) this.#watchFrame();
+    return frames.length;
   }
 
   /** A frame under way must be whole within `frameTimeout` of the read that started it. */

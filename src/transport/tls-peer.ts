@@ -12,7 +12,8 @@ const MAX_SUBJECT = 256;
 interface TlsSocketLike {
   readonly authorized?: boolean;
   readonly authorizationError?: unknown;
-  getPeerCertificate?(): { subject?: Record<string, unknown> } | null | undefined;
+  // The detailed flag keeps node:tls's overloads assignable under every runtime's typings.
+  getPeerCertificate?(detailed?: boolean): { subject?: unknown } | null | undefined;
   getProtocol?(): string | null;
 }
 
@@ -44,10 +45,10 @@ export function tlsPeerOf(socket: TlsSocketLike): TlsPeer {
   };
 }
 
-function describeSubject(subject: Record<string, unknown> | undefined): string | undefined {
+function describeSubject(subject: unknown): string | undefined {
   if (subject === undefined || subject === null || typeof subject !== "object") return undefined;
   const parts: string[] = [];
-  for (const [k, v] of Object.entries(subject)) {
+  for (const [k, v] of Object.entries(subject as Record<string, unknown>)) {
     for (const value of Array.isArray(v) ? v : [v]) parts.push(`${k}=${String(value)}`);
   }
   return parts.length > 0 ? bounded(parts.join(", ")) : undefined;
