@@ -60,7 +60,7 @@ export class Peers {
     }
     const peer = peerInfo(channel);
     this.#inform("connect", peer);
-    this.#informNamed("register", peer);
+    this.#informNamed("register", peer, channel.info.remoteAddress);
   }
 
   /** Unregisters `channel` and tells the monitors why it went; false when it was not registered. */
@@ -75,7 +75,7 @@ export class Peers {
     }
     const peer = peerInfo(channel);
     this.#inform("disconnect", peer, reason);
-    this.#informNamed("unregister", peer);
+    this.#informNamed("unregister", peer, channel.info.remoteAddress);
     return true;
   }
 
@@ -120,17 +120,19 @@ export class Peers {
     };
   }
 
-  #informNamed(what: "register" | "unregister", peer: PeerInfo): void {
+  #informNamed(what: "register" | "unregister", peer: PeerInfo, address: string | undefined): void {
     if (this.#named.size === 0) return;
     const fire = (name: string, kernel: string, real: boolean) => {
       for (const m of [...this.#named.get(name) ?? []]) {
         this.#safely(what, () => m[what]?.({ name, kernel, real, peer } satisfies KernelEvent));
       }
     };
+    // As Perl's Responder: the id, then every other name, the `ip:port` an IKC0 peer announced too.
+    const aliases = [...new Set([...peer.aliases, ...(address ? [address] : [])])].filter((a) => a !== peer.kernel);
     fire("*", peer.kernel, true);
-    for (const a of peer.aliases) if (a !== peer.kernel) fire("*", a, false);
-    if (peer.kernel !== "*") fire(peer.kernel, peer.kernel, true);
-    for (const a of new Set(peer.aliases)) if (a !== peer.kernel && a !== "*") fire(a, a, false);
+    for (const a of aliases) fire("*", a, false);
+    fire(peer.kernel, peer.kernel, true);
+    for (const a of aliases) fire(a, a, false);
   }
 
   #safely(event: string, f: () => void): void {
@@ -148,6 +150,8 @@ export class Peers {
   }
 }
 
+/** Every name a channel is reached by: Perl's Responder adds the `ip:port` an IKC0 peer announced. */
 function names(channel: Channel): Set<string> {
-  return new Set([channel.info.remoteKernel, ...channel.info.remoteAliases]);
+  const { remoteKernel, remoteAliases, remoteAddress } = channel.info;
+  return new Set([remoteKernel, ...remoteAliases, ...(remoteAddress ? [remoteAddress] : [])]);
 }
