@@ -9,7 +9,6 @@ import {
   type KernelEvent,
   type PerlValue,
   RemoteError,
-  RoutingError,
   type StateContext,
 } from "../mod.ts";
 import { memoryTransport } from "../src/transport/memory.ts";
