@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ConnectError, DisconnectedError, IkcError, LimitError, RoutingError } from "./core/errors.ts";
+import { ConnectError, DisconnectedError, IkcError, LimitError } from "./core/errors.ts";
 import type { PerlInput, PerlValue } from "./core/perl.ts";
 import { ServerNegotiation } from "./core/server-negotiation.ts";
 import { attachChannel, type Negotiated } from "./kernel/attach-channel.ts";
@@ -15,7 +15,8 @@ import { negotiate } from "./kernel/negotiate.ts";
 import type { ErrorHandler } from "./kernel/report.ts";
 import { KernelHost } from "./kernel/kernel-host.ts";
 import { kernelId } from "./kernel/kernel-id.ts";
-import { ChannelLine, type Line } from "./kernel/send.ts";
+import type { Line } from "./kernel/send.ts";
+import { serverLine } from "./server/route.ts";
 import { checkKnownKeys } from "./kernel/checks.ts";
 import type { KernelMonitor, MonitorEvent, MonitorHandler, PeerInfo, SendOptions, Target } from "./kernel/types.ts";
 import { peerInfo } from "./kernel/peers.ts";
@@ -304,32 +305,16 @@ export class IkcServer extends KernelHost {
     this.#kernel.reporter.flush();
   }
 
-  /** Sends a request of ours to the kernel `target` names, over its connection. */
+  /** Sends a request of ours to the kernel `target` names, over its connection (or our loopback). */
   #send(kind: "post" | "call", target: Target, params: PerlInput, options: SendOptions | undefined): Promise<unknown> {
-    // Our own id, name or alias: the kernel runs its own state (Perl's LocalKernel).
-    let line: Line = this.#kernel.loopback;
+    let line: Line;
     try {
-      if (!this.#kernel.isLocal(target)) line = new ChannelLine(this.#route(target));
+      line = serverLine(this.#kernel, target);
     } catch (e) {
       return Promise.reject(e);
     }
     const from = { kernel: this.id, session: "IKC" };
     return this.#kernel.request(kind, line, target, (params ?? null) as PerlValue, options, from);
-  }
-
-  #route(target: Target): Channel {
-    const wanted = this.#kernel.targets.kernelOf(target);
-    const ch = wanted === undefined ? undefined : this.#kernel.peers.channelFor(wanted);
-    if (ch) return ch;
-    const named = typeof target === "string" ? /^poe:\/\/([^/]+)\//.exec(target)?.[1] : target.kernel;
-    if (named !== undefined) throw new RoutingError(`no connected kernel named ${JSON.stringify(named)}`);
-    const all = this.#kernel.peers.channels();
-    if (all.length === 1) return all[0];
-    throw new RoutingError(
-      `${
-        JSON.stringify(typeof target === "string" ? target : `${target.session}/${target.state}`)
-      } names no kernel, and ${all.length} are connected: use poe://<kernel>/session/state`,
-    );
   }
 
   #serveListener(listener: Listener): void {
