@@ -228,7 +228,7 @@ export class IkcClient extends KernelHost {
   }
 
   /**
-   * Waits for the next message the server sends to our state `state` (ClientLite's `responded`).
+   * Waits for the next message the server posts to `IKCLite/<state>` (ClientLite's `responded`).
    * Messages that arrived earlier with nobody listening are kept and returned first.
    *
    * @example
@@ -303,7 +303,7 @@ export class IkcClient extends KernelHost {
   }
 
   /**
-   * Registers a handler for messages the server sends on its own to our state `state`.
+   * Registers a handler for messages the server posts on its own to `IKCLite/<state>`.
    * Returns a function that removes it.
    *
    * @example

@@ -1,5 +1,6 @@
 /**
- * ClientLite's inbox: messages a server sends on its own to our states. Each goes to the oldest
+ * ClientLite's inbox: messages a server sends on its own to our rsvp session (`IKCLite/<state>`,
+ * ClientLite's; also where a Perl reply to `$_[SENDER]` lands by default). Each goes to the oldest
  * waiter on its state (`responded`), to every handler (`on`), or, when neither, into a bounded
  * inbox for a later `responded`.
  *
