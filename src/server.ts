@@ -296,9 +296,9 @@ export class IkcServer extends KernelHost {
     this.#closing.abort(new DisconnectedError("the server is closing"));
     await Promise.all(this.#listeners.map((l) => l.close()));
     await Promise.all(this.#accepting);
-    this.#kernel.loopback.close();
     for (const conn of this.#unserved) drop(conn);
     await within(this.#kernel.responder.idle(), seconds * 1000);
+    this.#kernel.loopback.close(); // after our own calls in flight had their chance, as the others'
     const reason = new DisconnectedError(`the server ${this.name} closed`);
     await Promise.all(this.#kernel.peers.channels().map((ch) => ch.close(reason, 1000)));
     this.#kernel.deadlines.clear();

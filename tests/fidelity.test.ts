@@ -3,14 +3,7 @@
 // routing by name) where a Perl peer is needed. The genuine IKC checks are check/genuine-kernels.ts.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  IkcClient,
-  IkcServer,
-  type KernelEvent,
-  type PerlValue,
-  RemoteError,
-  type StateContext,
-} from "../mod.ts";
+import { IkcClient, IkcServer, type KernelEvent, type PerlValue, RemoteError, type StateContext } from "../mod.ts";
 import { memoryTransport } from "../src/transport/memory.ts";
 import { perlMissing } from "./helpers/perl.ts";
 import { startPerlClient, stopAllPerlClients } from "./helpers/perl-client.ts";
@@ -113,6 +106,9 @@ describe("issue 18: a kernel like Perl's (TS<->TS)", () => {
         assert.match(e.remoteMessage, /^Session 'ts' has not published state 'nope'\. {2}Request poe:\/\/W\/ts\/nope /);
         return true;
       });
+      // a proxied post to our inbox session lands under its real state, the args as one array
+      await s.server.post("poe://W/IKCLite/IKC:proxy", ["pp", [1, 2]]);
+      assert.deepEqual(await s.client.responded("pp", { timeout: 2 }), [1, 2]);
       // and a published one runs with ARG0.. = the args
       assert.equal(await s.client.call("hub/IKC:proxy", ["echo", ["a", "b"]]), "a");
       assert.deepEqual(s.hubSeen.at(-1)!.args, ["a", "b"]);

@@ -139,7 +139,8 @@ function unproxy(m: Message): [Message, PerlValue[]] {
   const p = m.params;
   const state = Array.isArray(p) && typeof p[0] === "string" ? p[0] : "";
   const args = Array.isArray(p) && Array.isArray(p[1]) ? [...p[1]] : [];
-  return [{ ...m, target: { ...m.target, state } }, args];
+  // params become the args too: the inbox hands them over as one array, as a plain reply would.
+  return [{ ...m, target: { ...m.target, state }, params: args }, args];
 }
 
 function specOf(label: string): Specifier | undefined {
