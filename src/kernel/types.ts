@@ -221,7 +221,10 @@ export interface CommonOptions {
   port?: number;
   /** Unix-domain socket path; when set, used instead of host/port. */
   path?: string;
-  /** Our kernel name (default `Client<pid>` or `Server<pid>`). */
+  /**
+   * Our kernel name (default `Client<pid>` or `Server<pid>`). Both ends announce a unique kernel
+   * id first (`id`, `<name>-<8 hex>-<8 hex>-<8 hex>`) and this name after it, as an alias.
+   */
   name?: string;
   /** Further names for our kernel (announced during negotiation). */
   aliases?: string[];
