@@ -52,9 +52,12 @@ export * from "./src/client.ts";
 export * from "./src/server.ts";
 export type {
   CommonOptions,
+  KernelEvent,
+  KernelMonitor,
   MonitorEvent,
   MonitorHandler,
   PeerInfo,
+  Sender,
   SendOptions,
   StateContext,
   StateHandler,

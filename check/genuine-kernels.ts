@@ -4,8 +4,8 @@
 // IKC with Storable, FreezeThaw and POE::Component::IKC::Freezer. Every behaviour is first shown
 // on genuine kernels alone ("reference" tests); the check for ours then expects exactly that.
 //
-// Some checks use API that issue 18 asks for and the library may not have yet; they are written
-// against the proposed shape and fail (with the reason) until it exists:
+// The API issue 18 added, used below (reached through loose casts where a check was written
+// before it existed):
 //   - `{ from: "<session>" }` in the options of IkcClient/IkcServer `post` and `call`;
 //   - `ctx.sender.post(state, ...args)` in a published state (Perl's `$kernel->post($_[SENDER], ...)`);
 //   - `monitor(kernelName | "*", { register, unregister })` on IkcClient and IkcServer, each
@@ -781,6 +781,10 @@ for (const protocol of PROTOCOLS) {
         }
         await o.server.post("poe://Hub/hubsess/note", "to me");
         await waitFor("the local post", () => o.seen.some((s) => s.state === "note" && s.args[0] === "to me"));
+        // Genuine never answers a kernel's call to its own unpublished state (only its monitors
+        // see local-check/remote-check, facts (e)). Ours rejects with a RemoteError in the same
+        // words instead: a promise that never settles (or settles only by timeout) is worse for a
+        // TypeScript caller, and the words are genuine's refusal.
         await assert.rejects(o.server.call("poe://Hub/hubsess/nope", 1, { timeout: 5 }), (e: unknown) => {
           assert.ok(e instanceof RemoteError, String(e));
           assert.match(

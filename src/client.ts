@@ -16,8 +16,9 @@ import type { Channel } from "./kernel/channel.ts";
 import { checkKnownKeys, checkSeconds } from "./kernel/checks.ts";
 import { Kernel } from "./kernel/kernel.ts";
 import { KernelHost } from "./kernel/kernel-host.ts";
+import { kernelId } from "./kernel/kernel-id.ts";
 import type { RequestKind } from "./kernel/outgoing-request.ts";
-import type { MonitorHandler, Target } from "./kernel/types.ts";
+import type { KernelMonitor, MonitorEvent, MonitorHandler, Target } from "./kernel/types.ts";
 import { dialChannel } from "./client/dial.ts";
 import { Dialer } from "./client/dialer.ts";
 import { Mailbox } from "./client/mailbox.ts";
@@ -30,6 +31,7 @@ import type {
   IkcClientOptions,
   IkcMessage,
   MessageHandler,
+  PostOptions,
   RemoteSession,
   RequestOptions,
 } from "./client/types.ts";
@@ -53,8 +55,13 @@ const WAIT_KEYS: ReadonlySet<string> = new Set(["timeout", "signal"]);
  * ```
  */
 export class IkcClient extends KernelHost {
-  /** Our kernel name. */
+  /** Our kernel name (announced after {@link IkcClient.id}, as an alias). */
   readonly name: string;
+  /**
+   * Our kernel id: unique, announced first (as a Perl IKC::Client announces its POE kernel id),
+   * so several clients of one name are each served by a Perl hub. Our rsvps name it.
+   */
+  readonly id: string;
   /** The last error message, as Perl's `$ikc->error`. */
   error: string | undefined;
 
@@ -76,8 +83,9 @@ export class IkcClient extends KernelHost {
    */
   constructor(options: IkcClientOptions = {}) {
     const o = resolveClientOptions(options);
+    const id = kernelId(o.name);
     const kernel = new Kernel({
-      id: o.name,
+      id,
       names: [o.name, ...o.aliases],
       timeout: o.timeout,
       maxInFlight: o.maxInFlight,
@@ -90,10 +98,11 @@ export class IkcClient extends KernelHost {
     this.#opts = o;
     this.#kernel = kernel;
     this.name = o.name;
+    this.id = id;
     const report = (e: Error, kind?: string) => this.#kernel.reporter.report(e, kind);
     this.#mailbox = new Mailbox(o.inboxLimit, this.#kernel.deadlines, report);
     this.#dialer = new Dialer({
-      dial: () => dialChannel(o, this.#kernel, { ended: (ch, reason, failed) => this.#ended(ch, reason, failed) }),
+      dial: () => dialChannel(o, id, this.#kernel, { ended: (ch, reason, failed) => this.#ended(ch, reason, failed) }),
       keepAlive: () => o.keepAlive ?? this.#kernel.states.hasPublished(),
       report,
       redialFailed: (e) => this.#note(e),
@@ -182,7 +191,7 @@ export class IkcClient extends KernelHost {
    * await ikc.post("log/write", "bounded", { timeout: 2 });
    * ```
    */
-  post(spec: Target, params?: PerlInput, options?: RequestOptions): Promise<void> {
+  post(spec: Target, params?: PerlInput, options?: PostOptions): Promise<void> {
     return this.#request("post", spec, params, options) as Promise<never>;
   }
 
@@ -214,12 +223,12 @@ export class IkcClient extends KernelHost {
    * const result = await ikc.postRespond("jobs/run", { job: 7 }, { timeout: 60 });
    * ```
    */
-  postRespond<T = PerlValue>(spec: Target, params?: PerlInput, options?: RequestOptions): Promise<T> {
+  postRespond<T = PerlValue>(spec: Target, params?: PerlInput, options?: PostOptions): Promise<T> {
     return this.#request("postRespond", spec, params, options) as Promise<T>;
   }
 
   /**
-   * Waits for the next message the server sends to our state `state` (ClientLite's `responded`).
+   * Waits for the next message the server posts to `IKCLite/<state>` (ClientLite's `responded`).
    * Messages that arrived earlier with nobody listening are kept and returned first.
    *
    * @example
@@ -294,7 +303,7 @@ export class IkcClient extends KernelHost {
   }
 
   /**
-   * Registers a handler for messages the server sends on its own to our state `state`.
+   * Registers a handler for messages the server posts on its own to `IKCLite/<state>`.
    * Returns a function that removes it.
    *
    * @example
@@ -310,8 +319,10 @@ export class IkcClient extends KernelHost {
   }
 
   /**
-   * Monitors: called when the remote kernel registers (negotiation done) or unregisters (the
-   * connection is gone; `reason` says why). Returns a function that removes it.
+   * Monitors: `connect`/`disconnect` handlers are called when the remote kernel registers
+   * (negotiation done) or unregisters (the connection is gone; `reason` says why). A kernel name
+   * (or `*`) with `{ register, unregister }` monitors that kernel as Perl's `IKC/monitor` does
+   * (see {@link KernelEvent}). Returns a function that removes it.
    *
    * @example
    * ```ts
@@ -319,10 +330,15 @@ export class IkcClient extends KernelHost {
    * const ikc = new IkcClient({ port: 6030 });
    * ikc.monitor("connect", (peer) => console.log("up:", peer.kernel, peer.aliases));
    * ikc.monitor("disconnect", (peer, why) => console.log("down:", peer.kernel, why?.message));
+   * ikc.monitor("Hub", { register: (e) => console.log("Hub is", e.peer.kernel) });
    * ```
    */
-  monitor(event: "connect" | "disconnect", handler: MonitorHandler): () => void {
-    return this.#kernel.peers.monitor(event, handler);
+  monitor(event: "connect" | "disconnect", handler: MonitorHandler): () => void;
+  /** Monitors the kernel `name` (an id or alias, or `*` for every kernel); returns its remover. */
+  monitor(name: string, handlers: KernelMonitor): () => void;
+  monitor(name: string, handler: MonitorHandler | KernelMonitor): () => void {
+    if (typeof handler === "function") return this.#kernel.peers.monitor(name as MonitorEvent, handler);
+    return this.#kernel.peers.monitorName(name, handler);
   }
 
   /**
@@ -354,6 +370,7 @@ export class IkcClient extends KernelHost {
     const closing = this.#dialer.close(Math.min(DISCONNECT_WAIT, this.#opts.connectTimeout) * 1000);
     this.#mailbox.rejectWaiters(new DisconnectedError("disconnected by the client"));
     await closing;
+    this.#kernel.loopback.close();
     this.#kernel.deadlines.release();
     this.#kernel.reporter.flush();
   }

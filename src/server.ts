@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ConnectError, DisconnectedError, IkcError, LimitError, RoutingError } from "./core/errors.ts";
+import { ConnectError, DisconnectedError, IkcError, LimitError } from "./core/errors.ts";
 import type { PerlInput, PerlValue } from "./core/perl.ts";
 import { ServerNegotiation } from "./core/server-negotiation.ts";
 import { attachChannel, type Negotiated } from "./kernel/attach-channel.ts";
@@ -14,8 +14,11 @@ import { Kernel } from "./kernel/kernel.ts";
 import { negotiate } from "./kernel/negotiate.ts";
 import type { ErrorHandler } from "./kernel/report.ts";
 import { KernelHost } from "./kernel/kernel-host.ts";
-import { ChannelLine } from "./kernel/send.ts";
-import type { MonitorEvent, MonitorHandler, PeerInfo, SendOptions, Target } from "./kernel/types.ts";
+import { kernelId } from "./kernel/kernel-id.ts";
+import type { Line } from "./kernel/send.ts";
+import { serverLine } from "./server/route.ts";
+import { checkKnownKeys } from "./kernel/checks.ts";
+import type { KernelMonitor, MonitorEvent, MonitorHandler, PeerInfo, SendOptions, Target } from "./kernel/types.ts";
 import { peerInfo } from "./kernel/peers.ts";
 import { type IkcServerOptions, resolveServerOptions, type ServerSettings } from "./server/options.ts";
 import { within } from "./time/within.ts";
@@ -24,6 +27,8 @@ import type { Connection, Listener } from "./transport/types.ts";
 import { processId } from "./runtime.ts";
 
 export type { IkcServerOptions } from "./server/options.ts";
+
+const LISTENER_KEYS: ReadonlySet<string> = new Set(["host", "port", "path"]);
 
 /**
  * A client of the server, as {@link IkcServer.clients} lists it.
@@ -40,8 +45,6 @@ export interface ClientInfo extends PeerInfo {
 }
 export type { KernelHost } from "./kernel/kernel-host.ts";
 export type { CommonOptions } from "./kernel/types.ts";
-
-let serverSeq = 0;
 
 /**
  * An IKC server. Publish states, then let Perl (or TypeScript) kernels call them.
@@ -61,14 +64,16 @@ export class IkcServer extends KernelHost {
   /** Our kernel id: the first name announced to clients, unique per server. */
   readonly id: string;
   readonly #kernel: Kernel;
+  /** The first listener (its port and path are the server's); {@link IkcServer.addListener} adds more. */
   readonly #listener: Listener;
+  readonly #listeners: Listener[] = [];
   readonly #opts: ServerSettings;
   /** Sockets accepted and not yet served: waiting for a slot, or negotiating. */
   #unserved = new Set<Connection>();
   readonly #admission: Admission;
   readonly #closing: AbortController;
   #closed: Promise<void> | undefined;
-  #accepting: Promise<void>;
+  readonly #accepting: Promise<void>[] = [];
 
   private constructor(listener: Listener, id: string, opts: ServerSettings) {
     const closing = new AbortController();
@@ -89,7 +94,7 @@ export class IkcServer extends KernelHost {
     this.id = id;
     this.#opts = opts;
     this.#admission = new Admission(opts);
-    this.#accepting = this.#acceptLoop();
+    this.#serveListener(listener);
   }
 
   /**
@@ -114,8 +119,7 @@ export class IkcServer extends KernelHost {
       blockSize: opts.blockSize,
       tls: opts.tls,
     });
-    // Perl's kernel id is host-pid-counter; ours is as unique per process and speaks the same alphabet.
-    const id = `${opts.name}-${processId().toString(16)}-${(++serverSeq).toString(16).padStart(4, "0")}`;
+    const id = kernelId(opts.name);
     return new IkcServer(listener, id, opts);
   }
 
@@ -162,8 +166,10 @@ export class IkcServer extends KernelHost {
 
   /**
    * Posts to a state of a connected kernel: `poe://<kernel or alias>/session/state` (a target
-   * without a kernel goes to the only client, when there is exactly one). Resolves once written;
-   * rejects with a RoutingError when no such kernel is connected.
+   * without a kernel goes to the only client, when there is exactly one; our own id, name or
+   * alias runs our own state). Resolves once written; rejects with a RoutingError when no such
+   * kernel is connected. `{ from: "hub" }` names the sending session (default `IKC`), so a Perl
+   * reply to `$_[SENDER]` reaches our published `hub/<state>`.
    *
    * @example
    * ```ts
@@ -172,8 +178,8 @@ export class IkcServer extends KernelHost {
    * server.on("connect", (peer) => void server.post(`poe://${peer.kernel}/IKCLite/welcome`, "hello"));
    * ```
    */
-  post(target: Target, params?: PerlInput): Promise<void> {
-    return this.#send("post", target, params, undefined) as Promise<never>;
+  post(target: Target, params?: PerlInput, options?: Omit<SendOptions, "context">): Promise<void> {
+    return this.#send("post", target, params, options) as Promise<never>;
   }
 
   /**
@@ -213,6 +219,28 @@ export class IkcServer extends KernelHost {
   }
 
   /**
+   * Monitors the kernel `name` (an id or alias), or every kernel (`*`), as Perl's `IKC/monitor`:
+   * `register` once it has negotiated, `unregister` once it is gone, each given a
+   * {@link KernelEvent}. `connect`/`disconnect` with a function are {@link IkcServer.on}'s.
+   * Returns a function that removes it.
+   *
+   * @example
+   * ```ts
+   * import { IkcServer } from "@poe-ikc/ikc";
+   * const server = await IkcServer.listen({ port: 0 });
+   * server.monitor("*", { register: (e) => console.log(e.kernel, e.real ? "(id)" : "(alias)") });
+   * await server.close();
+   * ```
+   */
+  monitor(name: string, handlers: KernelMonitor): () => void;
+  /** `connect`/`disconnect` monitors, as {@link IkcServer.on}. */
+  monitor(event: MonitorEvent, handler: MonitorHandler): () => void;
+  monitor(name: string, handler: KernelMonitor | MonitorHandler): () => void {
+    if (typeof handler === "function") return this.#kernel.peers.monitor(name as MonitorEvent, handler);
+    return this.#kernel.peers.monitorName(name, handler);
+  }
+
+  /**
    * Stops accepting, lets calls in flight finish (up to `timeout` seconds, default the
    * `closeTimeout` option), then closes every connection. Idempotent.
    *
@@ -233,54 +261,77 @@ export class IkcServer extends KernelHost {
     await this.close();
   }
 
+  /**
+   * Listens on one more address, for the same kernel: one id, one set of published states, one
+   * set of clients (as Perl spawns several IKC::Server on one Responder). Resolves with the
+   * address once it listens; `close()` closes it too. Rejects with a ConnectError when the address
+   * cannot be bound, a TypeError on an unknown option.
+   *
+   * @example
+   * ```ts
+   * import { IkcServer } from "@poe-ikc/ikc";
+   * const server = await IkcServer.listen({ port: 0, name: "Hub" });
+   * await server.addListener({ path: "/tmp/hub.sock" });
+   * await server.close();
+   * ```
+   */
+  async addListener(options: { host?: string; port?: number; path?: string }): Promise<string> {
+    checkKnownKeys(options, LISTENER_KEYS, "addListener");
+    if (this.#closing.signal.aborted) throw new DisconnectedError("the server is closing");
+    const o = this.#opts;
+    const listener = await o.transport.listen({
+      host: options.host ?? o.host,
+      port: options.path === undefined ? options.port ?? 0 : undefined,
+      path: options.path,
+      blockSize: o.blockSize,
+    });
+    if (this.#closing.signal.aborted) {
+      await listener.close();
+      throw new DisconnectedError("the server is closing");
+    }
+    this.#serveListener(listener);
+    return listener.address;
+  }
+
   async #close(seconds: number): Promise<void> {
     this.#closing.abort(new DisconnectedError("the server is closing"));
-    await this.#listener.close();
-    await this.#accepting;
+    await Promise.all(this.#listeners.map((l) => l.close()));
+    await Promise.all(this.#accepting);
     for (const conn of this.#unserved) drop(conn);
     await within(this.#kernel.responder.idle(), seconds * 1000);
+    this.#kernel.loopback.close(); // after our own calls in flight had their chance, as the others'
     const reason = new DisconnectedError(`the server ${this.name} closed`);
     await Promise.all(this.#kernel.peers.channels().map((ch) => ch.close(reason, 1000)));
     this.#kernel.deadlines.clear();
     this.#kernel.reporter.flush();
   }
 
-  /** Sends a request of ours to the kernel `target` names, over its connection. */
+  /** Sends a request of ours to the kernel `target` names, over its connection (or our loopback). */
   #send(kind: "post" | "call", target: Target, params: PerlInput, options: SendOptions | undefined): Promise<unknown> {
-    let ch: Channel;
+    let line: Line;
     try {
-      ch = this.#route(target);
+      line = serverLine(this.#kernel, target);
     } catch (e) {
       return Promise.reject(e);
     }
     const from = { kernel: this.id, session: "IKC" };
-    return this.#kernel.request(kind, new ChannelLine(ch), target, (params ?? null) as PerlValue, options, from);
+    return this.#kernel.request(kind, line, target, (params ?? null) as PerlValue, options, from);
   }
 
-  #route(target: Target): Channel {
-    const wanted = this.#kernel.targets.kernelOf(target);
-    const ch = wanted === undefined ? undefined : this.#kernel.peers.channelFor(wanted);
-    if (ch) return ch;
-    const named = typeof target === "string" ? /^poe:\/\/([^/]+)\//.exec(target)?.[1] : target.kernel;
-    if (named !== undefined) throw new RoutingError(`no connected kernel named ${JSON.stringify(named)}`);
-    const all = this.#kernel.peers.channels();
-    if (all.length === 1) return all[0];
-    throw new RoutingError(
-      `${
-        JSON.stringify(typeof target === "string" ? target : `${target.session}/${target.state}`)
-      } names no kernel, and ${all.length} are connected: use poe://<kernel>/session/state`,
-    );
+  #serveListener(listener: Listener): void {
+    this.#listeners.push(listener);
+    this.#accepting.push(this.#acceptLoop(listener));
   }
 
-  async #acceptLoop(): Promise<void> {
+  async #acceptLoop(listener: Listener): Promise<void> {
     for (;;) {
       let conn: Connection | null;
       try {
-        conn = await this.#listener.accept();
+        conn = await listener.accept();
       } catch (e) {
         if (this.#closing.signal.aborted) return;
         this.#kernel.reporter.report(
-          new ConnectError(`accept on ${this.address} failed: ${errText(e)}`, { cause: e }),
+          new ConnectError(`accept on ${listener.address} failed: ${errText(e)}`, { cause: e }),
           "accept",
         );
         continue;
@@ -303,12 +354,12 @@ export class IkcServer extends KernelHost {
         drop(conn);
         continue;
       }
-      void this.#serve(conn, ticket);
+      void this.#serve(conn, ticket, listener);
     }
   }
 
   /** Waits for a slot, negotiates, then hands the connection to the kernel as a channel. */
-  async #serve(conn: Connection, ticket: Ticket): Promise<void> {
+  async #serve(conn: Connection, ticket: Ticket, listener: Listener): Promise<void> {
     this.#unserved.add(conn);
     let negotiated: Negotiated;
     try {
@@ -316,7 +367,7 @@ export class IkcServer extends KernelHost {
       const machine = new ServerNegotiation({
         id: this.id,
         names: [this.name, ...this.#opts.aliases],
-        address: announcedAddress(this.#listener),
+        address: announcedAddress(listener),
         freezers: this.#opts.freezers.map((f) => f.name),
         pid: processId(),
         ikc0: this.#opts.protocol === "IKC0",

@@ -51,7 +51,10 @@ describe("kernel over the memory transport", () => {
       assert.equal(client.freezer, "Storable");
       assert.equal(client.remoteKernel, server.id);
       assert.ok(client.remoteAliases.includes("Hub") && client.remoteAliases.includes("hub"));
-      assert.deepEqual(server.clients.map((c) => c.kernel), ["Cli"]);
+      // The client announces its unique id first, its name after it (as Perl's IKC::Client).
+      assert.deepEqual(server.clients.map((c) => c.kernel), [client.id]);
+      assert.deepEqual(server.clients[0].aliases, [client.id, "Cli"]);
+      assert.match(client.id, /^Cli-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/);
       assert.equal(await client.ping(), true);
     } finally {
       await done();
@@ -87,7 +90,7 @@ describe("kernel over the memory transport", () => {
         assert.ok(e instanceof RemoteError);
         assert.match(
           e.remoteMessage,
-          /^State 't\/boom' failed: kaboom\. {2}Request poe:\/\/[^ ]+\/t\/boom sent by poe:\/\/Cli\/IKCLite$/,
+          /^State 't\/boom' failed: kaboom\. {2}Request poe:\/\/[^ ]+\/t\/boom sent by poe:\/\/Cli-[-0-9a-f]+\/IKCLite$/,
         );
         assert.equal(e.phase, "invocation");
         return true;
@@ -97,7 +100,7 @@ describe("kernel over the memory transport", () => {
         client.call("nope/x"),
         (e: unknown) =>
           e instanceof RemoteError &&
-          /^Session 'nope' is not available for remote kernels\. {2}Request poe:\/\/.+\/nope\/x sent by poe:\/\/Cli\/IKCLite$/
+          /^Session 'nope' is not available for remote kernels\. {2}Request poe:\/\/.+\/nope\/x sent by poe:\/\/Cli-[-0-9a-f]+\/IKCLite$/
             .test(e.remoteMessage),
       );
       await assert.rejects(
@@ -157,10 +160,10 @@ describe("kernel over the memory transport", () => {
       await client.post("t/look", "posted");
       await client.ping();
       assert.deepEqual(seen[0], {
-        from: { kernel: "Cli", session: "IKCLite" },
+        from: { kernel: client.id, session: "IKCLite" },
         context: "scalar",
         args: ["a"],
-        kernel: "Cli",
+        kernel: client.id,
         wantsAnswer: true,
         state: "look",
       });
@@ -274,7 +277,12 @@ describe("kernel over the memory transport", () => {
     await client.disconnect();
     for (let i = 0; i < 50 && events.length < 4; i++) await sleep(5);
     await server.close();
-    assert.deepEqual(events.sort(), ["client+ true", "client- true", "server+ Mon,mon2", "server- Mon true"]);
+    assert.deepEqual(events.sort(), [
+      "client+ true",
+      "client- true",
+      `server+ ${client.id},Mon,mon2`,
+      `server- ${client.id} true`,
+    ]);
   });
 
   test("classic IKC and every freezer; the server's preference decides among offers", async () => {
@@ -364,7 +372,7 @@ describe("kernel over the memory transport", () => {
   test("many clients at once, each answered on its own connection", async () => {
     const transport = memoryTransport();
     const server = await IkcServer.listen({ port: 0, transport });
-    server.publish("t", { who: (_p, ctx) => ctx.kernel });
+    server.publish("t", { who: (_p, ctx) => ctx.kernelAliases[1] });
     const clients = await Promise.all(
       Array.from({ length: 20 }, (_, i) => IkcClient.connect({ port: server.port, name: `C${i}`, transport })),
     );

@@ -29,7 +29,7 @@ export function whereTo(s: ClientSettings): string {
 }
 
 /**
- * Dials the server `s` names and attaches the negotiated channel to `kernel`. Rejects with a
+ * Dials the server `s` names, announcing our kernel `id` first (then our name and aliases), and attaches the negotiated channel to `kernel`. Rejects with a
  * ConnectError whose `code` says what failed (`ETIMEDOUT`, `ENEGOTIATION`, or the OS's, such as
  * `ECONNREFUSED`).
  *
@@ -40,10 +40,15 @@ export function whereTo(s: ClientSettings): string {
  * import { Kernel } from "../kernel/kernel.ts";
  * const s = resolveClientOptions({ port: 6030 });
  * const kernel = new Kernel({ id: s.name, names: [s.name], timeout: s.timeout });
- * const ch = await dialChannel(s, kernel, {});
+ * const ch = await dialChannel(s, "C-1", kernel, {});
  * ```
  */
-export async function dialChannel(s: ClientSettings, kernel: Kernel, hooks: ChannelHooks): Promise<Channel> {
+export async function dialChannel(
+  s: ClientSettings,
+  id: string,
+  kernel: Kernel,
+  hooks: ChannelHooks,
+): Promise<Channel> {
   const seconds = s.connectTimeout;
   const where = whereTo(s);
   const signal = timeoutSignal(seconds * 1000);
@@ -66,8 +71,8 @@ export async function dialChannel(s: ClientSettings, kernel: Kernel, hooks: Chan
   }
   try {
     const machine = new ClientNegotiation({
-      name: s.name,
-      aliases: s.aliases,
+      name: id,
+      aliases: [s.name, ...s.aliases],
       freezers: s.freezers.map((f) => f.name),
       pid: processId(),
       protocol: s.protocol,

@@ -1,5 +1,6 @@
 /**
- * ClientLite's inbox: messages a server sends on its own to our states. Each goes to the oldest
+ * ClientLite's inbox: messages a server sends on its own to our rsvp session (`IKCLite/<state>`,
+ * ClientLite's; also where a Perl reply to `$_[SENDER]` lands by default). Each goes to the oldest
  * waiter on its state (`responded`), to every handler (`on`), or, when neither, into a bounded
  * inbox for a later `responded`.
  *
@@ -111,11 +112,12 @@ export class Mailbox {
   }
 
   /**
-   * Takes a message the kernel found no state for: true when it is ours to keep (sent to a state
-   * of ours); false for a call to something we lack, which the sender hears of as a remote_error.
+   * Takes a message the kernel found no state for: true when it is ours to keep (a post to our
+   * rsvp session, `IKCLite`, as ClientLite's); false for anything else, which the sender hears
+   * of as a remote_error, as from a Perl kernel.
    */
   accept(m: Message): boolean {
-    if (m.rsvp && m.target.session !== RSVP_SESSION) return false;
+    if (m.target.session !== RSVP_SESSION) return false;
     this.deliver({ state: m.target.state, session: m.target.session, params: m.params, raw: m.raw });
     return true;
   }

@@ -53,6 +53,25 @@ export interface RequestOptions {
 }
 
 /**
+ * Options for {@link IkcClient.post}, {@link IkcClient.call} and {@link IkcClient.postRespond}.
+ *
+ * @example
+ * ```ts
+ * import type { PostOptions } from "@poe-ikc/ikc";
+ * const o: PostOptions = { from: "ts", timeout: 2 };
+ * ```
+ */
+export interface PostOptions extends RequestOptions {
+  /**
+   * The sending session (default `IKCLite`, ClientLite's): the message says `{kernel: <our id>,
+   * session: from, state: "IKC:proxy"}`, so a Perl `$kernel->post($_[SENDER], state, @args)`
+   * runs our published `from/state` with ARG0.. = args. Without it such replies reach the inbox
+   * (`responded`/`on`) with the args as one array.
+   */
+  from?: string;
+}
+
+/**
  * Options for {@link IkcClient.call}.
  *
  * @example
@@ -61,7 +80,7 @@ export interface RequestOptions {
  * const o: CallOptions = { context: "list" };
  * ```
  */
-export interface CallOptions extends RequestOptions {
+export interface CallOptions extends PostOptions {
   /** `scalar` (default) or `list`: in list context the answer is an array of every return value. */
   context?: "scalar" | "list";
 }

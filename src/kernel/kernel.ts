@@ -19,6 +19,7 @@ import { type ErrorHandler, Reporter } from "./report.ts";
 import { Responder } from "./responder.ts";
 import { Router } from "./router.ts";
 import { RSVP_SESSION, Rsvps } from "./rsvp.ts";
+import { Loopback } from "./loopback.ts";
 import { ChannelLine, type Line, send } from "./send.ts";
 import { StateRegistry } from "./state-registry.ts";
 import { Targets } from "./targets.ts";
@@ -55,8 +56,8 @@ export interface KernelOptions {
   maxInFlight?: number;
 }
 
-const REQUEST_KEYS: ReadonlySet<string> = new Set(["timeout", "signal"]);
-const CALL_KEYS: ReadonlySet<string> = new Set(["timeout", "signal", "context"]);
+const REQUEST_KEYS: ReadonlySet<string> = new Set(["timeout", "signal", "from"]);
+const CALL_KEYS: ReadonlySet<string> = new Set(["timeout", "signal", "context", "from"]);
 
 /**
  * The routing engine both {@link IkcClient} and {@link IkcServer} are built on. Sans transport:
@@ -83,6 +84,8 @@ export class Kernel {
   readonly peers: Peers;
   readonly responder: Responder;
   readonly #router: Router;
+  /** Our line to ourselves: requests naming one of our names run our own states. */
+  readonly loopback: Loopback;
 
   /** A kernel; hooks are options (see {@link KernelOptions}). */
   constructor(options: KernelOptions) {
@@ -116,6 +119,17 @@ export class Kernel {
       unsolicited: options.unsolicited,
       malformed: options.malformed,
     });
+    this.loopback = new Loopback(this);
+  }
+
+  /** True when `target` names one of our own names (a malformed target is not ours). */
+  isLocal(target: Target): boolean {
+    try {
+      const k = this.targets.kernelOf(target);
+      return k !== undefined && this.names.includes(k);
+    } catch {
+      return false;
+    }
   }
 
   /** Routes one thawed frame read from `channel`. Never throws. */
@@ -141,8 +155,11 @@ export class Kernel {
   }
 
   /**
-   * Opens a request of `kind` and sends it on `line`; resolves with the answer (a post: once
-   * written). Bad options reject with a TypeError, a malformed target with a ProtocolError.
+   * Opens a request of `kind` and sends it on `line` (on our loopback when the target names us);
+   * resolves with the answer (a post: once written). Bad options reject with a TypeError, a
+   * malformed target with a ProtocolError. The option `from` names the sending session: the
+   * message then says `{kernel: <our id>, session: from, state: "IKC:proxy"}`, as a Perl session's
+   * does, so a reply to the sender reaches that session's published states.
    */
   request(
     kind: RequestKind,
@@ -161,6 +178,10 @@ export class Kernel {
       }
       checkSeconds(seconds);
       this.targets.check(target);
+      if (options?.from !== undefined) {
+        from = { kernel: this.id, session: sessionName(options.from), state: "IKC:proxy" };
+      }
+      if (this.isLocal(target)) line = this.loopback;
       request = new OutgoingRequest(
         {
           kind,
@@ -182,4 +203,11 @@ export class Kernel {
     send(request, line);
     return request.promise;
   }
+}
+
+function sessionName(from: unknown): string {
+  if (typeof from !== "string" || from === "" || from.includes("/")) {
+    throw new TypeError(`option from names a session: a non-empty string without "/", not ${JSON.stringify(from)}`);
+  }
+  return from;
 }

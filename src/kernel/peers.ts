@@ -5,7 +5,7 @@
  */
 import { IkcError } from "../core/errors.ts";
 import type { Channel } from "./channel.ts";
-import type { MonitorEvent, MonitorHandler, PeerInfo } from "./types.ts";
+import type { KernelEvent, KernelMonitor, MonitorEvent, MonitorHandler, PeerInfo } from "./types.ts";
 
 /**
  * What monitors are told about the kernel at the far end of `channel`.
@@ -44,6 +44,7 @@ export class Peers {
   readonly #channels = new Set<Channel>();
   readonly #byName = new Map<string, Channel[]>();
   readonly #monitors: Record<MonitorEvent, Set<MonitorHandler>> = { connect: new Set(), disconnect: new Set() };
+  readonly #named = new Map<string, Set<KernelMonitor>>();
 
   /** `report` takes what a monitor threw. */
   constructor(report: (e: Error) => void) {
@@ -58,7 +59,9 @@ export class Peers {
       if (list) list.push(channel);
       else this.#byName.set(name, [channel]);
     }
-    this.#inform("connect", peerInfo(channel));
+    const peer = peerInfo(channel);
+    this.#inform("connect", peer);
+    this.#informNamed("register", peer, channel.info.remoteAddress);
   }
 
   /** Unregisters `channel` and tells the monitors why it went; false when it was not registered. */
@@ -71,7 +74,9 @@ export class Peers {
       if (i >= 0) list.splice(i, 1);
       if (list.length === 0) this.#byName.delete(name);
     }
-    this.#inform("disconnect", peerInfo(channel), reason);
+    const peer = peerInfo(channel);
+    this.#inform("disconnect", peer, reason);
+    this.#informNamed("unregister", peer, channel.info.remoteAddress);
     return true;
   }
 
@@ -93,19 +98,61 @@ export class Peers {
     return () => set.delete(handler);
   }
 
-  #inform(event: MonitorEvent, peer: PeerInfo, reason?: Error): void {
-    for (const h of [...this.#monitors[event]]) {
-      try {
-        h(peer, reason);
-      } catch (e) {
-        this.#report(
-          new IkcError(`${event} monitor threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
-        );
-      }
+  /**
+   * Monitors the kernel called `name` (an id or alias), or every kernel (`*`), as Perl's
+   * `IKC/monitor`; returns a function that removes it. A handler key other than `register` and
+   * `unregister` is a TypeError.
+   */
+  monitorName(name: string, handlers: KernelMonitor): () => void {
+    if (typeof name !== "string" || name === "") throw new TypeError("monitor names a kernel (or '*')");
+    if (handlers === null || typeof handlers !== "object") {
+      throw new TypeError("monitor(name, handlers) takes { register, unregister }");
     }
+    for (const [k, v] of Object.entries(handlers)) {
+      if (k !== "register" && k !== "unregister") throw new TypeError(`unknown monitor handler ${JSON.stringify(k)}`);
+      if (typeof v !== "function") throw new TypeError(`monitor handler ${k} is not a function`);
+    }
+    let set = this.#named.get(name);
+    if (!set) this.#named.set(name, set = new Set());
+    set.add(handlers);
+    return () => {
+      set!.delete(handlers);
+      if (set!.size === 0 && this.#named.get(name) === set) this.#named.delete(name);
+    };
+  }
+
+  #informNamed(what: "register" | "unregister", peer: PeerInfo, address: string | undefined): void {
+    if (this.#named.size === 0) return;
+    const fire = (name: string, kernel: string, real: boolean) => {
+      for (const m of [...this.#named.get(name) ?? []]) {
+        this.#safely(what, () => m[what]?.({ name, kernel, real, peer } satisfies KernelEvent));
+      }
+    };
+    // As Perl's Responder: the id, then every other name, the `ip:port` an IKC0 peer announced too.
+    const aliases = [...new Set([...peer.aliases, ...(address ? [address] : [])])].filter((a) => a !== peer.kernel);
+    fire("*", peer.kernel, true);
+    for (const a of aliases) fire("*", a, false);
+    fire(peer.kernel, peer.kernel, true);
+    for (const a of aliases) fire(a, a, false);
+  }
+
+  #safely(event: string, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.#report(
+        new IkcError(`${event} monitor threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
+      );
+    }
+  }
+
+  #inform(event: MonitorEvent, peer: PeerInfo, reason?: Error): void {
+    for (const h of [...this.#monitors[event]]) this.#safely(event, () => h(peer, reason));
   }
 }
 
+/** Every name a channel is reached by: Perl's Responder adds the `ip:port` an IKC0 peer announced. */
 function names(channel: Channel): Set<string> {
-  return new Set([channel.info.remoteKernel, ...channel.info.remoteAliases]);
+  const { remoteKernel, remoteAliases, remoteAddress } = channel.info;
+  return new Set([remoteKernel, ...remoteAliases, ...(remoteAddress ? [remoteAddress] : [])]);
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { RemoteError } from "../core/errors.ts";
+import { RemoteError, RoutingError } from "../core/errors.ts";
 import {
   type Address,
   addressHash,
@@ -89,17 +89,14 @@ export class Responder {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Runs the state `m` is for and answers it. Never throws. */
-  run(m: Message, channel: Channel): void {
+  /**
+   * Runs the state `m` is for and answers it. Never throws. `args` are a proxied request's
+   * (ARG0, ARG1, ...), its state already the real one; otherwise ARG0 is the params.
+   */
+  run(m: Message, channel: Channel, proxied?: PerlValue[]): void {
     const session = m.target.session;
-    let state = m.target.state;
-    let args: PerlValue[] = [m.params];
-    if (state === "IKC:proxy") {
-      // A proxied request carries [state, [ARG0, ARG1, ...]].
-      const p = m.params;
-      state = Array.isArray(p) && typeof p[0] === "string" ? p[0] : "";
-      args = Array.isArray(p) && Array.isArray(p[1]) ? [...p[1]] : [];
-    }
+    const state = m.target.state;
+    const args: PerlValue[] = proxied ?? [m.params];
     if (m.target.args !== undefined) args.push(m.target.args);
     const handler = this.#states.session(session)?.get(state);
     if (!handler) return this.refuse(m, channel, `Session '${session}' has not published state '${state}'`, "check");
@@ -165,6 +162,18 @@ export class Responder {
         this.#replies.post(channel, target, (params ?? null) as PerlValue, from),
       call: <T>(target: Target, params?: PerlInput, options?: SendOptions) =>
         this.#replies.call<T>(channel, target, (params ?? null) as PerlValue, options, from),
+      sender: {
+        post: (reply: string, ...args: PerlInput[]) => {
+          const to = toSender(m.from, reply, args);
+          return to instanceof Error ? Promise.reject(to) : this.#replies.post(channel, to[0], to[1], from);
+        },
+        call: <T>(reply: string, ...args: PerlInput[]) => {
+          const to = toSender(m.from, reply, args);
+          return to instanceof Error
+            ? Promise.reject(to)
+            : this.#replies.call<T>(channel, to[0], to[1], undefined, from);
+        },
+      },
     };
   }
 
@@ -204,13 +213,26 @@ export class Responder {
   }
 }
 
-/** `session/state` of the state that ran (a proxied request names its state inside). */
+/**
+ * Where a reply to the sender goes, as Perl's thunk sends it: an IKC:proxy request to a sender
+ * whose `from` has a state, else a plain message to `{kernel, session, state}` with the args as
+ * one array. A request that named no sender has a kernel (the peer) but no session to reply to.
+ */
+function toSender(from: Address | undefined, state: string, args: PerlInput[]): [Target, PerlValue] | RoutingError {
+  if (from === undefined) return new RoutingError(`cannot reply ${state} to the sender: its request named no from`);
+  if (typeof state !== "string" || state === "") {
+    return new RoutingError(`a reply to the sender names a state, not ${String(state)}`);
+  }
+  const kernel = from.kernel;
+  if (from.state !== undefined) {
+    return [{ kernel, session: from.session, state: "IKC:proxy" }, [state, args] as PerlValue];
+  }
+  return [{ kernel, session: from.session, state }, args as PerlValue];
+}
+
+/** `session/state` of the state that ran. */
 function stateName(m: Message): string {
-  const p = m.params;
-  const state = m.target.state === "IKC:proxy"
-    ? (Array.isArray(p) && typeof p[0] === "string" ? p[0] : "")
-    : m.target.state;
-  return `${m.target.session}/${state}`;
+  return `${m.target.session}/${m.target.state}`;
 }
 
 function errText(e: unknown): string {

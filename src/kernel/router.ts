@@ -95,14 +95,17 @@ export class Router {
       );
       return;
     }
+    // A proxied request names its real state inside: Perl's Responder rewrites it before checking
+    // and wording a refusal, so the error names that state, never IKC:proxy.
+    const [real, args] = state === "IKC:proxy" ? unproxy(m) : [m, undefined];
     const table = p.states.session(session);
-    if (table && (table.has(state) || state === "IKC:proxy")) return p.responder.run(m, channel);
-    if (p.unsolicited?.(m, channel)) return;
+    if (table?.has(real.target.state)) return p.responder.run(real, channel, args);
+    if (p.unsolicited?.(real, channel)) return;
     p.responder.refuse(
-      m,
+      real,
       channel,
       table
-        ? `Session '${session}' has not published state '${state}'`
+        ? `Session '${session}' has not published state '${real.target.state}'`
         : `Session '${session}' is not available for remote kernels`,
       "check",
     );
@@ -129,6 +132,15 @@ export class Router {
     }
     p.report(err, "remote-error");
   }
+}
+
+/** A proxied request (`[state, [ARG0, ARG1, ...]]`) as the request of its real state, and its args. */
+function unproxy(m: Message): [Message, PerlValue[]] {
+  const p = m.params;
+  const state = Array.isArray(p) && typeof p[0] === "string" ? p[0] : "";
+  const args = Array.isArray(p) && Array.isArray(p[1]) ? [...p[1]] : [];
+  // params become the args too: the inbox hands them over as one array, as a plain reply would.
+  return [{ ...m, target: { ...m.target, state }, params: args }, args];
 }
 
 function specOf(label: string): Specifier | undefined {

@@ -39,6 +39,13 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** `scalar` (default) or `list`. */
   context?: "scalar" | "list";
+  /**
+   * The sending session: the message says `{kernel: <our id>, session: from, state: "IKC:proxy"}`
+   * as a Perl session's does, so a Perl `$kernel->post($_[SENDER], state, @args)` reaches our
+   * `from/state` (publish it). Default: a client's `IKCLite` (replies land in its inbox, for
+   * `responded`/`on`), a server's `IKC` (replies are refused).
+   */
+  from?: string;
 }
 
 /**
@@ -69,10 +76,34 @@ export interface StateContext {
   readonly rsvp: (Address & { state: string }) | undefined;
   /** Every argument (ARG0, ARG1, ...): more than one for `IKC:proxy` requests and `?arg` suffixes. */
   readonly args: readonly PerlValue[];
+  /**
+   * The sender (Perl's `$_[SENDER]`): `ctx.sender.post("pair_back", a, b)` is Perl's
+   * `$kernel->post($_[SENDER], 'pair_back', $a, $b)`, over the same connection.
+   */
+  readonly sender: Sender;
   /** Posts to the kernel that sent the request, over the same connection (a bare `session/state` goes there). */
   post(target: Target, params?: PerlInput): Promise<void>;
   /** Calls a state of the kernel that sent the request, over the same connection. */
   call<T = PerlValue>(target: Target, params?: PerlInput, options?: SendOptions): Promise<T>;
+}
+
+/**
+ * The sender of a request, as a running state replies to it. When its `from` names a state
+ * (`IKC:proxy`, a Perl session's or a `{ from }` request's), a reply travels as an IKC:proxy
+ * request `[state, [args]]` to that session, which runs `state` with ARG0.. = args; otherwise
+ * (ClientLite's `IKCLite`) it goes to `{kernel, session, state}` with the args as one array.
+ *
+ * @example
+ * ```ts
+ * import type { StateHandler } from "@poe-ikc/ikc";
+ * const ask: StateHandler = async (_p, ctx) => { await ctx.sender.post("pair_back", "a", "b"); return "asked"; };
+ * ```
+ */
+export interface Sender {
+  /** Posts `state` with `args` to the sender; resolves once written. */
+  post(state: string, ...args: PerlInput[]): Promise<void>;
+  /** Calls `state` of the sender with `args`; resolves with its answer. */
+  call<T = PerlValue>(state: string, ...args: PerlInput[]): Promise<T>;
 }
 
 /**
@@ -135,6 +166,45 @@ export type MonitorEvent = "connect" | "disconnect";
 export type MonitorHandler = (peer: PeerInfo, reason?: Error) => void;
 
 /**
+ * What a monitor on a kernel name is told (Perl's `IKC/monitor` callback ARG0..ARG2): the name it
+ * monitors (`*` for every kernel), the name the event is about, and whether that is the kernel's
+ * id (`real`) or one of its aliases.
+ *
+ * @example
+ * ```ts
+ * import type { KernelEvent } from "@poe-ikc/ikc";
+ * const show = (e: KernelEvent) => `${e.name}: ${e.kernel}${e.real ? " (id)" : ""} at ${e.peer.address}`;
+ * ```
+ */
+export interface KernelEvent {
+  /** The name given to `monitor` (`*` or a kernel's id or alias). */
+  readonly name: string;
+  /** The name this event is about: the id, or one alias. */
+  readonly kernel: string;
+  /** True for the kernel's id, false for an alias. */
+  readonly real: boolean;
+  /** The kernel, as connect monitors see it. */
+  readonly peer: PeerInfo;
+}
+
+/**
+ * Handlers of a monitor on a kernel name: `register` once negotiation is done, `unregister` once
+ * it is gone. On `*` each fires for the id, then for each alias; on a name, once.
+ *
+ * @example
+ * ```ts
+ * import type { KernelMonitor } from "@poe-ikc/ikc";
+ * const m: KernelMonitor = { register: (e) => console.log("up", e.kernel), unregister: (e) => console.log("down", e.kernel) };
+ * ```
+ */
+export interface KernelMonitor {
+  /** A kernel of that name registered. */
+  register?(event: KernelEvent): void;
+  /** It unregistered (its connection ended). */
+  unregister?(event: KernelEvent): void;
+}
+
+/**
  * The options both {@link IkcClient} and {@link IkcServer} take; each adds its own. Times are in
  * seconds.
  *
@@ -154,7 +224,10 @@ export interface CommonOptions {
   port?: number;
   /** Unix-domain socket path; when set, used instead of host/port. */
   path?: string;
-  /** Our kernel name (default `Client<pid>` or `Server<pid>`). */
+  /**
+   * Our kernel name (default `Client<pid>` or `Server<pid>`). Both ends announce a unique kernel
+   * id first (`id`, `<name>-<8 hex>-<8 hex>-<8 hex>`) and this name after it, as an alias.
+   */
   name?: string;
   /** Further names for our kernel (announced during negotiation). */
   aliases?: string[];
