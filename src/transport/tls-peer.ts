@@ -12,7 +12,7 @@ const MAX_SUBJECT = 256;
 interface TlsSocketLike {
   readonly authorized?: boolean;
   readonly authorizationError?: unknown;
-  getPeerCertificate?(): { subject?: Record<string, unknown> } | null | undefined;
+  getPeerCertificate?(detailed: false): { subject?: object } | null | undefined;
   getProtocol?(): string | null;
 }
 
@@ -31,7 +31,7 @@ interface TlsSocketLike {
 export function tlsPeerOf(socket: TlsSocketLike): TlsPeer {
   let subject: string | undefined;
   try {
-    subject = describeSubject(socket.getPeerCertificate?.()?.subject);
+    subject = describeSubject(socket.getPeerCertificate?.(false)?.subject);
   } catch {
     // no certificate, or a runtime that cannot tell
   }
@@ -44,7 +44,7 @@ export function tlsPeerOf(socket: TlsSocketLike): TlsPeer {
   };
 }
 
-function describeSubject(subject: Record<string, unknown> | undefined): string | undefined {
+function describeSubject(subject: object | undefined): string | undefined {
   if (subject === undefined || subject === null || typeof subject !== "object") return undefined;
   const parts: string[] = [];
   for (const [k, v] of Object.entries(subject)) {
