@@ -17,6 +17,8 @@ import { KernelHost } from "./kernel/kernel-host.ts";
 import { ChannelLine } from "./kernel/send.ts";
 import type { MonitorEvent, MonitorHandler, PeerInfo, SendOptions, Target } from "./kernel/types.ts";
 import { peerInfo } from "./kernel/peers.ts";
+import { type ServerStats, serverStats } from "./kernel/kernel-stats.ts";
+import { publishDrop } from "./kernel/trace.ts";
 import { type IkcServerOptions, resolveServerOptions, type ServerSettings } from "./server/options.ts";
 import { within } from "./time/within.ts";
 import { Admission, type Ticket } from "./server/admission.ts";
@@ -39,7 +41,11 @@ export interface ClientInfo extends PeerInfo {
   close(reason?: string): Promise<void>;
 }
 export type { KernelHost } from "./kernel/kernel-host.ts";
-export type { CommonOptions } from "./kernel/types.ts";
+export type { CommonOptions, PeerTls } from "./kernel/types.ts";
+export type { ServerStats } from "./kernel/kernel-stats.ts";
+export type { IkcStats } from "./kernel/stats.ts";
+export type { Authorize, AuthorizeRequest } from "./kernel/authorize.ts";
+export type { DebugOption } from "./kernel/debug-log.ts";
 
 let serverSeq = 0;
 
@@ -77,6 +83,8 @@ export class IkcServer extends KernelHost {
       names: [id, opts.name, ...opts.aliases],
       timeout: opts.timeout,
       maxInFlight: opts.maxInFlight,
+      authorize: opts.authorize,
+      debug: opts.debug,
       malformed: (e, ch) => ch.abort(e),
       // The listener keeps the process alive until close(): only then may an idle timer stay armed.
       holdTimer: () => !closing.signal.aborted,
@@ -227,6 +235,22 @@ export class IkcServer extends KernelHost {
     return this.#closed;
   }
 
+  /**
+   * What this server counted since it started (see {@link IkcStats}); `clients` are the
+   * negotiated clients, connected now and in all.
+   *
+   * @example
+   * ```ts
+   * import { IkcServer } from "@poe-ikc/ikc";
+   * const server = await IkcServer.listen({ port: 0 });
+   * console.log(server.stats().clients); // { now: 0, total: 0 }
+   * await server.close();
+   * ```
+   */
+  stats(): ServerStats {
+    return serverStats(this.#kernel);
+  }
+
   /** `await using` support. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
@@ -299,6 +323,7 @@ export class IkcServer extends KernelHost {
             : asError(e),
           "admission",
         );
+        publishDrop(this.id, conn.remote, e);
         drop(conn);
         continue;
       }
@@ -325,6 +350,7 @@ export class IkcServer extends KernelHost {
         maxLineLength: this.#opts.maxLineLength,
         peer: `client ${conn.remote}`,
         signal: this.#closing.signal,
+        observer: this.#kernel.observer,
       });
       negotiated = { conn, ...done };
       if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
@@ -338,6 +364,7 @@ export class IkcServer extends KernelHost {
             ? new LimitError(`dropped client ${conn.remote}: ${e.message}`)
             : new ConnectError(`dropped client ${conn.remote}: ${errText(e)}`, { cause: e }),
         );
+        publishDrop(this.id, conn.remote, e);
       }
       drop(conn, e);
       return;

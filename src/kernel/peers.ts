@@ -5,7 +5,7 @@
  */
 import { IkcError } from "../core/errors.ts";
 import type { Channel } from "./channel.ts";
-import type { MonitorEvent, MonitorHandler, PeerInfo } from "./types.ts";
+import type { MonitorEvent, MonitorHandler, PeerInfo, PeerTls } from "./types.ts";
 
 /**
  * What monitors are told about the kernel at the far end of `channel`.
@@ -24,7 +24,14 @@ export function peerInfo(channel: Channel): PeerInfo {
     protocol: channel.info.protocol,
     freezer: channel.info.freezer,
     address: channel.conn.remote,
+    ...tlsOf(channel.conn),
   };
+}
+
+/** `{ tls }` when the transport tells about the peer's certificate (a TLS connection). */
+function tlsOf(conn: object): { tls?: PeerTls } {
+  const tls = (conn as { tls?: PeerTls }).tls;
+  return tls === undefined ? {} : { tls };
 }
 
 /**
