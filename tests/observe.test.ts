@@ -203,6 +203,12 @@ describe("authorize", () => {
         /^Not authorized: kernel 'PerlBad' may not call calc\/fail\. {2}Request poe:\/\/Hub[^/]*\/calc\/fail sent by poe:\/\/PerlBad\/IKCLite$/,
       );
       assert.deepEqual(await perl.step({ op: "post", spec: "calc/record", params: "p" }), { posted: 1 });
+      const posted = await perl.step({ op: "wait", state: "remote_error", session: "IKC", timeout: 5 });
+      assert.match(
+        String(posted.message?.params?.[0]),
+        /^Not authorized: kernel 'PerlBad' may not post calc\/record\. {2}Request poe:\/\/Hub[^/]*\/calc\/record sent by poe:\/\/PerlBad\/IKCLite$/,
+        JSON.stringify(posted),
+      );
       assert.deepEqual(await perl.step({ op: "call", spec: "calc/add", params: [2, 3] }), { result: 5 });
       assert.deepEqual(ran, ["add"]);
     } finally {
@@ -283,6 +289,27 @@ describe("tracing", () => {
       "ikc:request:asyncEnd",
     ]);
     assert.ok(rest.find(([n]) => n === "ikc:request:error")![1].error instanceof RemoteError);
+  });
+
+  test("a request that fails before it is written ends its synchronous part first", async () => {
+    const { server } = await hub();
+    const c = client(server, { name: "Early" });
+    await c.open();
+    const t = collect(["ikc:request"]);
+    try {
+      await assert.rejects(c.call("calc/add", [Symbol("unfreezable")] as never));
+    } finally {
+      t.off();
+      await c.disconnect();
+      await server.close();
+    }
+    assert.deepEqual(t.events.map(([n]) => n), [
+      "ikc:request:start",
+      "ikc:request:end",
+      "ikc:request:error",
+      "ikc:request:asyncStart",
+      "ikc:request:asyncEnd",
+    ]);
   });
 
   test("connect, disconnect and drop are published", async () => {

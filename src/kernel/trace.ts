@@ -109,6 +109,8 @@ export interface StateTraceContext {
 export class Trace<C extends { result?: unknown; error?: unknown }> {
   readonly context: C;
   readonly #t: Tracing;
+  #running = false;
+  #late: { error: unknown; result: unknown } | undefined;
 
   /** A trace of `context` on `t`. */
   constructor(t: Tracing, context: C) {
@@ -121,6 +123,7 @@ export class Trace<C extends { result?: unknown; error?: unknown }> {
     const t = this.#t;
     const c = this.context;
     const body = () => {
+      this.#running = true;
       try {
         return fn();
       } catch (e) {
@@ -128,7 +131,12 @@ export class Trace<C extends { result?: unknown; error?: unknown }> {
         t.error.publish(c);
         throw e;
       } finally {
+        this.#running = false;
         t.end.publish(c);
+        // Settled inside fn (a request whose message could not be built): told after `end`.
+        const late = this.#late;
+        this.#late = undefined;
+        if (late !== undefined) this.settle(late.error, late.result);
       }
     };
     if (typeof t.start.runStores === "function") return t.start.runStores(c, body);
@@ -140,6 +148,10 @@ export class Trace<C extends { result?: unknown; error?: unknown }> {
   settle(error: unknown, result?: unknown): void {
     const t = this.#t;
     const c = this.context;
+    if (this.#running) {
+      this.#late = { error, result };
+      return;
+    }
     // A synchronous throw was published by run(), as traceSync does: nothing follows it.
     if (error !== undefined && c.error === error) return;
     if (error !== undefined) {
