@@ -203,8 +203,8 @@ export const stateTracing: TraceChannel<StateTraceContext> = new TraceChannel("i
 
 /**
  * The plain channels: `ikc:connect` and `ikc:disconnect` (a negotiated peer came or went; the
- * message is {@link ConnectionEvent}) and `ikc:drop` (this kernel dropped a connection on its
- * own: a limit, malformed data, a refused or failed negotiation; {@link DropEvent}).
+ * message is {@link ConnectionEvent}) and `ikc:drop` (this kernel refused or dropped a
+ * connection: a limit, malformed data, a failed negotiation, read or write; {@link DropEvent}).
  *
  * @example
  * ```ts
