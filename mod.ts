@@ -64,6 +64,7 @@ export type {
   Target,
 } from "./src/kernel/types.ts";
 export type { ErrorHandler } from "./src/kernel/report.ts";
+export type { ConnectionEvent, DropEvent, RequestTraceContext, StateTraceContext } from "./src/kernel/trace.ts";
 export type { Address } from "./src/core/message.ts";
 export type {
   Connection,

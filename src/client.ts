@@ -25,6 +25,7 @@ import { Mailbox } from "./client/mailbox.ts";
 import { type ClientSettings, DISCONNECT_WAIT, resolveClientOptions } from "./client/options.ts";
 import { ResendOnce } from "./client/resend.ts";
 import { subscribe } from "./client/subscription.ts";
+import { type ClientStats, clientStats } from "./kernel/kernel-stats.ts";
 import type {
   CallOptions,
   ClientStatus,
@@ -39,6 +40,10 @@ import type {
 export type * from "./client/types.ts";
 export type { KernelHost } from "./kernel/kernel-host.ts";
 export type { CommonOptions } from "./kernel/types.ts";
+export type { ClientStats } from "./kernel/kernel-stats.ts";
+export type { IkcStats } from "./kernel/stats.ts";
+export type { Authorize, AuthorizeRequest } from "./kernel/authorize.ts";
+export type { DebugOption } from "./kernel/debug-log.ts";
 
 const WAIT_KEYS: ReadonlySet<string> = new Set(["timeout", "signal"]);
 
@@ -89,6 +94,8 @@ export class IkcClient extends KernelHost {
       names: [o.name, ...o.aliases],
       timeout: o.timeout,
       maxInFlight: o.maxInFlight,
+      authorize: o.authorize,
+      debug: o.debug,
       unsolicited: (m) => this.#mailbox.accept(m),
       onReport: (e) => this.#note(e),
       // An open connection keeps the process alive anyway: only then may an idle timer stay armed.
@@ -373,6 +380,22 @@ export class IkcClient extends KernelHost {
     this.#kernel.loopback.close();
     this.#kernel.deadlines.release();
     this.#kernel.reporter.flush();
+  }
+
+  /**
+   * What this client counted since it was made (see {@link IkcStats}); `reconnects` are the
+   * connections made after the first.
+   *
+   * @example
+   * ```ts
+   * import { IkcClient } from "@poe-ikc/ikc";
+   * const ikc = await IkcClient.connect({ port: 6030 });
+   * await ikc.call("calc/add", [1, 2]);
+   * console.log(ikc.stats().requests); // { sent: 1, answered: 1, failed: 0 }
+   * ```
+   */
+  stats(): ClientStats {
+    return clientStats(this.#kernel);
   }
 
   /** `await using` support. */

@@ -20,6 +20,8 @@ import { serverLine } from "./server/route.ts";
 import { checkKnownKeys } from "./kernel/checks.ts";
 import type { KernelMonitor, MonitorEvent, MonitorHandler, PeerInfo, SendOptions, Target } from "./kernel/types.ts";
 import { peerInfo } from "./kernel/peers.ts";
+import { type ServerStats, serverStats } from "./kernel/kernel-stats.ts";
+import { publishDrop } from "./kernel/trace.ts";
 import { type IkcServerOptions, resolveServerOptions, type ServerSettings } from "./server/options.ts";
 import { within } from "./time/within.ts";
 import { Admission, type Ticket } from "./server/admission.ts";
@@ -45,6 +47,10 @@ export interface ClientInfo extends PeerInfo {
 }
 export type { KernelHost } from "./kernel/kernel-host.ts";
 export type { CommonOptions } from "./kernel/types.ts";
+export type { ServerStats } from "./kernel/kernel-stats.ts";
+export type { IkcStats } from "./kernel/stats.ts";
+export type { Authorize, AuthorizeRequest } from "./kernel/authorize.ts";
+export type { DebugOption } from "./kernel/debug-log.ts";
 
 /**
  * An IKC server. Publish states, then let Perl (or TypeScript) kernels call them.
@@ -82,6 +88,8 @@ export class IkcServer extends KernelHost {
       names: [id, opts.name, ...opts.aliases],
       timeout: opts.timeout,
       maxInFlight: opts.maxInFlight,
+      authorize: opts.authorize,
+      debug: opts.debug,
       malformed: (e, ch) => ch.abort(e),
       // The listener keeps the process alive until close(): only then may an idle timer stay armed.
       holdTimer: () => !closing.signal.aborted,
@@ -256,6 +264,22 @@ export class IkcServer extends KernelHost {
     return this.#closed;
   }
 
+  /**
+   * What this server counted since it started (see {@link IkcStats}); `clients` are the
+   * negotiated clients, connected now and in all.
+   *
+   * @example
+   * ```ts
+   * import { IkcServer } from "@poe-ikc/ikc";
+   * const server = await IkcServer.listen({ port: 0 });
+   * console.log(server.stats().clients); // { now: 0, total: 0 }
+   * await server.close();
+   * ```
+   */
+  stats(): ServerStats {
+    return serverStats(this.#kernel);
+  }
+
   /** `await using` support. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
@@ -351,6 +375,7 @@ export class IkcServer extends KernelHost {
             : asError(e),
           "admission",
         );
+        publishDrop(this.id, conn.remote, e);
         drop(conn);
         continue;
       }
@@ -377,6 +402,7 @@ export class IkcServer extends KernelHost {
         maxLineLength: this.#opts.maxLineLength,
         peer: `client ${conn.remote}`,
         signal: this.#closing.signal,
+        observer: this.#kernel.observer,
       });
       negotiated = { conn, ...done };
       if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
@@ -390,6 +416,7 @@ export class IkcServer extends KernelHost {
             ? new LimitError(`dropped client ${conn.remote}: ${e.message}`)
             : new ConnectError(`dropped client ${conn.remote}: ${errText(e)}`, { cause: e }),
         );
+        publishDrop(this.id, conn.remote, e);
       }
       drop(conn, e);
       return;

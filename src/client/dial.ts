@@ -77,7 +77,12 @@ export async function dialChannel(
       pid: processId(),
       protocol: s.protocol,
     });
-    const done = await negotiate(conn, machine, { seconds, maxLineLength: s.maxLineLength, peer: where });
+    const done = await negotiate(conn, machine, {
+      seconds,
+      maxLineLength: s.maxLineLength,
+      peer: where,
+      observer: kernel.observer,
+    });
     const limits = { maxFrameSize: s.maxFrameSize, maxWriteBuffer: s.maxWriteBuffer };
     return attachChannel(kernel, { conn, ...done }, s.freezers, limits, "client", hooks);
   } catch (e) {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { SubscriptionError } from "../core/errors.ts";
+import { RemoteError, SubscriptionError } from "../core/errors.ts";
 import type { PerlInput, PerlValue } from "../core/perl.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { Line } from "../kernel/send.ts";
@@ -94,6 +94,9 @@ export async function subscribe(
   const answer = await kernel.request("subscribe", line, target, params, options, {
     kernel: kernel.id,
     session: "IKC",
+  }).catch((e) => {
+    // A remote_error to do_you_have (an `authorize` refusing it, say) is a refused subscription too.
+    throw e instanceof RemoteError ? Object.assign(new SubscriptionError(e.remoteMessage), { cause: e }) : e;
   });
   return remoteSession(answer, remote, want.session, via);
 }

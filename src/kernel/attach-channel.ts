@@ -69,7 +69,7 @@ export function attachChannel(
 ): Channel {
   const { conn, result, rest } = negotiated;
   const freezer = freezers.find((f) => f.name === result.freezer)!;
-  const channel = new Channel(conn, freezer, result, options, side);
+  const channel = new Channel(conn, freezer, result, { ...options, observer: kernel.observer }, side);
   kernel.attach(channel);
   channel.start(rest, {
     message: (value, ch) => kernel.receive(value, ch),

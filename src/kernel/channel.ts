@@ -16,6 +16,9 @@ import { now } from "../time/clock.ts";
 import type { Deadline, Deadlines } from "../time/deadlines.ts";
 import { within } from "../time/within.ts";
 import { nextTurn } from "../time/next-turn.ts";
+import type { DebugLog } from "./debug-log.ts";
+import type { Observer } from "./observer.ts";
+import { KernelCounters } from "./stats.ts";
 
 /** Milliseconds of reading and routing one channel does before it lets the event loop turn. */
 const TURN_MS = 4;
@@ -44,6 +47,8 @@ export interface ChannelOptions {
   frameTimeout?: number;
   /** The timer heap the frame deadline lives in. */
   deadlines?: Deadlines;
+  /** The kernel's counters and debug log (bytes, one line per message, drops). */
+  observer?: Observer;
 }
 
 /**
@@ -113,6 +118,9 @@ export class Channel {
   #ended = false;
   #readDone: Promise<void> = Promise.resolve();
   #roomWaiters: Array<() => void> = [];
+  readonly #observer: Observer | undefined;
+  readonly #counters: KernelCounters;
+  readonly #log: DebugLog | undefined;
 
   constructor(
     conn: Connection,
@@ -129,6 +137,9 @@ export class Channel {
     this.#maxWriteBuffer = options.maxWriteBuffer ?? Infinity;
     this.#frameTimeout = options.frameTimeout ?? Infinity;
     this.#deadlines = options.deadlines;
+    this.#observer = options.observer;
+    this.#counters = options.observer?.counters ?? new KernelCounters();
+    this.#log = options.observer?.log;
   }
 
   /** The remote kernel's id (its first announced name). */
@@ -165,6 +176,7 @@ export class Channel {
         `a frame of ${payload.byteLength} bytes for ${this.remoteKernel} is more than maxWriteBuffer ${this.#maxWriteBuffer}`,
       );
     }
+    if (this.#log !== undefined) this.#log.message(this.remoteKernel, ">", message, payload.byteLength);
     if (!this.alive) {
       done?.(this.reason ?? new DisconnectedError(`connection to ${this.conn.remote} is closed`));
       return;
@@ -217,6 +229,7 @@ export class Channel {
       let err: Error | undefined;
       try {
         await this.conn.write(data);
+        this.#counters.bytesOut += data.byteLength;
       } catch (e) {
         err = e instanceof Error ? e : new DisconnectedError(String(e));
       }
@@ -243,6 +256,7 @@ export class Channel {
     try {
       let turn = now();
       for (let chunk: Uint8Array | null = first; chunk !== null; chunk = await this.conn.read()) {
+        this.#counters.bytesIn += chunk.byteLength;
         if (!this.alive) continue; // closing: drain until the peer's EOF
         // A read of data already buffered resolves at once, without leaving this task: a peer
         // that keeps its socket full (or one chunk of megabytes) would hold the event loop every
@@ -280,7 +294,9 @@ export class Channel {
   #deliver(frames: Uint8Array[], from: number, turn: number): number {
     for (let i = from; i < frames.length; i++) {
       if (!this.alive) return frames.length;
-      this.#events!.message(this.freezer.thaw(frames[i]), this);
+      const value = this.freezer.thaw(frames[i]);
+      if (this.#log !== undefined) this.#log.message(this.remoteKernel, "<", value, frames[i].byteLength);
+      this.#events!.message(value, this);
       if (i + 1 < frames.length && now() - turn > TURN_MS) return i + 1;
     }
     return frames.length;
@@ -319,6 +335,7 @@ export class Channel {
 
   /** Drops the channel now: ends it with `reason` and closes the socket, unwritten bytes and all. */
   abort(reason: Error): void {
+    if (!this.#ended) this.#observer?.dropped(this, reason);
     this.#end(reason);
     if (this.conn.destroy) this.conn.destroy(reason);
     else void this.conn.close().catch(() => {});

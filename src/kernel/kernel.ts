@@ -20,10 +20,13 @@ import { Responder } from "./responder.ts";
 import { Router } from "./router.ts";
 import { RSVP_SESSION, Rsvps } from "./rsvp.ts";
 import { Loopback } from "./loopback.ts";
-import { ChannelLine, type Line, send } from "./send.ts";
+import { ChannelLine, type Line } from "./send.ts";
 import { StateRegistry } from "./state-registry.ts";
 import { Targets } from "./targets.ts";
 import type { SendOptions, Target } from "./types.ts";
+import { type Authorize, Authorizer } from "./authorize.ts";
+import { debugLog, type DebugOption } from "./debug-log.ts";
+import { Observer } from "./observer.ts";
 
 /**
  * Options of a {@link Kernel}.
@@ -54,6 +57,10 @@ export interface KernelOptions {
   holdTimer?: () => boolean;
   /** Requests of one peer our states may run at once (default: no limit). */
   maxInFlight?: number;
+  /** Asked before any published state runs for a peer (see {@link Authorize}). */
+  authorize?: Authorize;
+  /** Debug lines: a function, true for stderr (default: `IKC_DEBUG=1` in the environment). */
+  debug?: DebugOption;
 }
 
 const REQUEST_KEYS: ReadonlySet<string> = new Set(["timeout", "signal", "from"]);
@@ -83,6 +90,8 @@ export class Kernel {
   readonly states: StateRegistry;
   readonly peers: Peers;
   readonly responder: Responder;
+  /** Counters, traces and the debug log. */
+  readonly observer: Observer;
   readonly #router: Router;
   /** Our line to ourselves: requests naming one of our names run our own states. */
   readonly loopback: Loopback;
@@ -98,6 +107,7 @@ export class Kernel {
     this.rsvps = new Rsvps(this.id);
     this.states = new StateRegistry(this.id);
     this.peers = new Peers(report);
+    this.observer = new Observer(this.id, debugLog(this.id, options.debug));
     this.responder = new Responder(
       this.id,
       this.states,
@@ -109,12 +119,18 @@ export class Kernel {
       },
       report,
       options.maxInFlight,
+      this.observer,
     );
     this.#router = new Router({
       pending: this.pending,
       rsvps: this.rsvps,
       states: this.states,
-      responder: this.responder,
+      responder: options.authorize === undefined ? this.responder : new Authorizer(this.responder, options.authorize, {
+        deadlines: this.deadlines,
+        seconds: this.timeout,
+        maxWaiting: options.maxInFlight ?? Infinity,
+        report,
+      }),
       report,
       unsolicited: options.unsolicited,
       malformed: options.malformed,
@@ -139,6 +155,7 @@ export class Kernel {
 
   /** Registers a negotiated channel under the remote kernel's names and tells the monitors. */
   attach(channel: Channel): void {
+    this.observer.attached(channel);
     this.peers.add(channel);
   }
 
@@ -148,6 +165,7 @@ export class Kernel {
    */
   detach(channel: Channel, reason: Error): number {
     if (!this.peers.remove(channel, reason)) return 0;
+    this.observer.detached(channel, reason);
     const why = reason instanceof DisconnectedError || (reason instanceof IkcError && !(reason instanceof RemoteError))
       ? reason
       : new DisconnectedError(`connection to ${channel.conn.remote} lost: ${reason.message}`, { cause: reason });
@@ -200,8 +218,7 @@ export class Kernel {
     } catch (e) {
       return Promise.reject(e);
     }
-    send(request, line);
-    return request.promise;
+    return this.observer.request(request, line, this.targets);
   }
 }
 

@@ -13,6 +13,7 @@ import type { Connection } from "../transport/types.ts";
 import { withAbort as abortable } from "../time/with-abort.ts";
 import { withTimeout as deadline } from "../time/with-timeout.ts";
 import { sleepUnlessAborted } from "../time/sleep-unless-aborted.ts";
+import type { Observer } from "./observer.ts";
 
 /**
  * Lines handled in one turn of the event loop. A peer that sends thousands of lines in one
@@ -64,6 +65,8 @@ export interface NegotiateOptions {
   peer: string;
   /** Aborts the negotiation (a server closing, say). */
   signal?: AbortSignal;
+  /** Counts the bytes and logs the lines (with `debug`). */
+  observer?: Observer;
 }
 
 /**
@@ -88,8 +91,16 @@ export async function negotiate(
 ): Promise<{ result: NegotiationResult; rest: Uint8Array }> {
   const { seconds, peer } = options;
   const lines = new LineReader({ maxLineLength: options.maxLineLength });
-  const send = (ls: string[]) =>
-    ls.length > 0 ? conn.write(latin1Encode(ls.map((l) => `${l}\r\n`).join(""))) : undefined;
+  const watch = options.observer;
+  const send = (ls: string[]) => {
+    if (ls.length === 0) return undefined;
+    const bytes = latin1Encode(ls.map((l) => `${l}\r\n`).join(""));
+    if (watch !== undefined) {
+      watch.counters.bytesOut += bytes.byteLength;
+      for (const l of ls) watch.log?.negotiation(peer, ">", l);
+    }
+    return conn.write(bytes);
+  };
   const exchange = async () => {
     if (machine.start) await send(machine.start());
     let turn = 0;
@@ -104,9 +115,11 @@ export async function negotiate(
         if (chunk === null) {
           throw new ConnectError(`negotiation with ${peer} (${machine.phase}): the peer closed the connection`);
         }
+        if (watch !== undefined) watch.counters.bytesIn += chunk.byteLength;
         lines.push(chunk);
         line = lines.nextLine();
       }
+      watch?.log?.negotiation(peer, "<", line);
       await send(machine.receive(line));
       if (machine.failure) throw machine.failure;
     }

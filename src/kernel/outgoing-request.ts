@@ -16,6 +16,8 @@ import { remoteErrorFrom } from "./remote-error.ts";
 import { type Rsvp, rsvpKey } from "./rsvp.ts";
 import { targetLabel, type Targets } from "./targets.ts";
 import type { Target } from "./types.ts";
+import type { Observer } from "./observer.ts";
+import type { RequestTraceContext, Trace } from "./trace.ts";
 
 /**
  * What a request is, for its message and its error texts.
@@ -87,6 +89,10 @@ export class OutgoingRequest extends TimedPromise<PerlValue> {
   channel: Channel | undefined;
   /** True once it has been resent after a failed write (it is resent at most once). */
   resent = false;
+  /** Told how it settles (the kernel's counters and traces), once it is sent. */
+  observer: Observer | undefined;
+  /** Its `ikc:request` trace, while someone traces. */
+  trace: Trace<RequestTraceContext> | undefined;
   readonly #targets: Targets;
   readonly #pending: PendingRequests | undefined;
 
@@ -121,6 +127,18 @@ export class OutgoingRequest extends TimedPromise<PerlValue> {
       return requestMessage(event, [this.params, addressHash(this.rsvp)], this.from);
     }
     return requestMessage(event, this.params, this.from, this.rsvp, this.list);
+  }
+
+  /** Resolves with `value`, unless already settled. */
+  override resolve(value: PerlValue): void {
+    if (!this.settled) this.observer?.settled(this, undefined, value);
+    super.resolve(value);
+  }
+
+  /** Rejects with `error`, unless already settled. */
+  override reject(error: Error): void {
+    if (!this.settled) this.observer?.settled(this, error);
+    super.reject(error);
   }
 
   /** Its frame was handed to the OS: a post is done; a request waits on. */

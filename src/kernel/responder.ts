@@ -16,6 +16,7 @@ import {
 } from "../core/message.ts";
 import type { PerlInput, PerlValue } from "../core/perl.ts";
 import type { Channel } from "./channel.ts";
+import type { Observer } from "./observer.ts";
 import type { StateRegistry } from "./state-registry.ts";
 import type { SendOptions, StateContext, Target } from "./types.ts";
 
@@ -57,6 +58,7 @@ export class Responder {
   readonly #replies: Replies;
   readonly #report: (e: Error, kind?: string) => void;
   readonly #maxInFlight: number;
+  readonly #observer: Observer | undefined;
   #busy = 0;
   #idle: Array<() => void> = [];
 
@@ -70,8 +72,10 @@ export class Responder {
     replies: Replies,
     report: (e: Error, kind?: string) => void,
     maxInFlight = Infinity,
+    observer?: Observer,
   ) {
     this.#maxInFlight = maxInFlight;
+    this.#observer = observer;
     this.#id = id;
     this.#states = states;
     this.#replies = replies;
@@ -110,20 +114,24 @@ export class Responder {
     }
     this.#busy++;
     channel.running++;
+    const trace = this.#observer?.state(m, channel, session, state);
     // Settles once, whatever the state returns: a thenable may call back twice, or throw.
     let done = false;
     const answer = (r: unknown) => {
       if (done) return;
       done = true;
+      trace?.settle(undefined, r);
       this.#answer(m, channel, r);
     };
     const failed = (e: unknown) => {
       if (done) return;
       done = true;
+      trace?.settle(e ?? "rejected");
       this.#failed(m, channel, e);
     };
     try {
-      const result = handler(args.length > 0 ? args[0] : null, this.#context(m, channel, session, state, args));
+      const call = () => handler(args.length > 0 ? args[0] : null, this.#context(m, channel, session, state, args));
+      const result = trace ? trace.run(call) : call();
       const then = result !== null && typeof result === "object" ? (result as PromiseLike<unknown>).then : undefined;
       if (typeof then === "function") then.call(result, answer, failed);
       else answer(result);
@@ -135,6 +143,7 @@ export class Responder {
   /** Answers a request we cannot run with a remote_error (never an error with an error) and reports it. */
   refuse(m: Message, channel: Channel, why: string, phase: string): void {
     const text = `${why}.  Request ${targetName(m.target)}${m.from ? ` sent by ${addressName(m.from)}` : ""}`;
+    this.#observer?.refused(phase);
     this.#report(new RemoteError(text, this.#id, phase), "refused");
     if (m.isError || !channel.alive) return;
     try {

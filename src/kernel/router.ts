@@ -29,7 +29,8 @@ export interface RouterParts {
   pending: PendingRequests;
   rsvps: Rsvps;
   states: StateRegistry;
-  responder: Responder;
+  /** Runs and refuses requests to states (the responder, behind the authorizer when there is one). */
+  responder: Pick<Responder, "run" | "refuse">;
   report: (e: Error, kind?: string) => void;
   /**
    * Messages to states we did not publish and do not wait on: return true when taken (the

@@ -14,6 +14,8 @@ import { DEFAULT_BLOCK_SIZE } from "../transport/check-options.ts";
 import { processId } from "../runtime.ts";
 import { checkKnownKeys, checkSeconds } from "./checks.ts";
 import type { CommonOptions } from "./types.ts";
+import type { Authorize } from "./authorize.ts";
+import type { DebugOption } from "./debug-log.ts";
 
 /** IKC's customary port. */
 export const DEFAULT_PORT = 603;
@@ -45,6 +47,8 @@ const COMMON_KEYS: readonly string[] = [
   "maxLineLength",
   "maxWriteBuffer",
   "maxInFlight",
+  "authorize",
+  "debug",
 ];
 
 /**
@@ -72,6 +76,8 @@ export interface CommonSettings {
   maxLineLength: number;
   maxWriteBuffer: number;
   maxInFlight: number;
+  authorize: Authorize | undefined;
+  debug: DebugOption | undefined;
 }
 
 /**
@@ -130,7 +136,15 @@ export function resolveCommon(options: CommonOptions, d: EndDefaults): CommonSet
     maxLineLength: options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH,
     maxWriteBuffer: options.maxWriteBuffer ?? DEFAULT_MAX_WRITE_BUFFER,
     maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+    authorize: options.authorize,
+    debug: options.debug,
   };
+  if (s.authorize !== undefined && typeof s.authorize !== "function") {
+    throw new TypeError("authorize must be a function");
+  }
+  if (s.debug !== undefined && typeof s.debug !== "boolean" && typeof s.debug !== "function") {
+    throw new TypeError("debug must be a boolean or a function");
+  }
   checkSeconds(s.timeout);
   checkSeconds(s.connectTimeout, "connectTimeout");
   atLeastOne(s, ["blockSize", "maxFrameSize", "maxLineLength", "maxWriteBuffer", "maxInFlight"]);

@@ -4,9 +4,10 @@
  * @module
  */
 import { ProtocolError } from "../core/errors.ts";
-import { type Address, addressName, describeValue } from "../core/message.ts";
+import { addressName, describeValue } from "../core/message.ts";
 import type { PerlValue } from "../core/perl.ts";
 import type { StateHandler } from "./types.ts";
+import { sessionSpec } from "./session-spec.ts";
 
 /**
  * Published states: what remote kernels may post to and call. IKC's own session (`ping`,
@@ -89,25 +90,4 @@ export class StateRegistry {
     }
     return `Refused subscription ${addressName(want)}`;
   }
-}
-
-/** A session specifier whose state is optional (`poe://K/S`, `{kernel, session}`), as subscriptions name them. */
-function sessionSpec(v: PerlValue): Address | undefined {
-  if (typeof v === "string") {
-    const m = /^(?:poe:\/\/([^/]*)\/|poe:\/?)?([^/?]+)(?:\/([^?]*))?/.exec(v);
-    if (!m) return undefined;
-    const a: Address = { session: m[2] };
-    if (m[1]) a.kernel = m[1];
-    if (m[3]) a.state = m[3];
-    return a;
-  }
-  if (v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array)) {
-    const h = v as Record<string, PerlValue>;
-    if (typeof h.session !== "string" || h.session === "") return undefined;
-    const a: Address = { session: h.session };
-    if (typeof h.kernel === "string" && h.kernel !== "") a.kernel = h.kernel;
-    if (typeof h.state === "string" && h.state !== "") a.state = h.state;
-    return a;
-  }
-  return undefined;
 }

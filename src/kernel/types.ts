@@ -9,6 +9,8 @@ import type { Freezer } from "../core/freezer.ts";
 import type { Address } from "../core/message.ts";
 import type { PerlInput, PerlValue } from "../core/perl.ts";
 import type { Transport } from "../transport/types.ts";
+import type { Authorize } from "./authorize.ts";
+import type { DebugOption } from "./debug-log.ts";
 
 /**
  * Where a message goes: a specifier string (`poe://kernel/session/state`, `session/state`) or an
@@ -272,4 +274,15 @@ export interface CommonOptions {
    * with a remote_error saying so, and run nothing.
    */
   maxInFlight?: number;
+  /**
+   * Asked before any published state runs for a peer (`IKC/do_you_have` included, `IKC/ping`
+   * not): true runs it; false, a throw or a rejection answers with a remote_error
+   * `Not authorized: ...` and reports it. Requests of one peer keep their order while it answers.
+   */
+  authorize?: Authorize;
+  /**
+   * Logs each negotiation line and one bounded, escaped line per message: `true` to stderr, or a
+   * function taking each line (default: on, to stderr, when `IKC_DEBUG=1`).
+   */
+  debug?: DebugOption;
 }
