@@ -6,6 +6,7 @@
  * on Deno, Bun and Node:
  *
  * ```sh
+ * bash scripts/demo.sh --trace         # builds, then runs it on Node
  * node dist/examples/trace.js          # after `npm run build`
  * deno run -A examples/trace.ts
  * bun examples/trace.ts

@@ -175,6 +175,26 @@ describe("authorize", () => {
     assert.ok(errors.some((e) => /authorize failed .*rules gone/.test(e.message)));
   });
 
+  test("an answer that never comes refuses within timeout; the peer's queue is bounded by maxInFlight", async () => {
+    const { server, ran, errors } = await hub({ timeout: 0.3, maxInFlight: 2, authorize: () => new Promise(() => {}) });
+    const c = client(server, { name: "Waiter" });
+    try {
+      await c.open();
+      const calls = [1, 2, 3, 4].map((i) => c.call("calc/add", [i]).then(() => "answered", (e) => e.remoteMessage));
+      const outcomes = await Promise.all(calls);
+      // The first waits for its answer, two wait behind it, the fourth is refused at once.
+      assert.match(outcomes[3], /has 2 requests waiting for authorization, the most maxInFlight allows/);
+      for (const o of outcomes.slice(0, 3)) {
+        assert.match(o, /^Not authorized: kernel 'Waiter' may not call calc\/add\./);
+      }
+      assert.deepEqual(ran, []);
+    } finally {
+      await c.disconnect();
+      await server.close();
+    }
+    assert.ok(errors.some((e) => /authorize did not answer within 0.3 s/.test(e.message)));
+  });
+
   test("a client's authorize guards the states it publishes", async () => {
     const server = await IkcServer.listen({ port: 0, name: "Hub" });
     server.on("error", () => {});

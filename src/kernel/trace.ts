@@ -8,7 +8,7 @@
  *
  * @module
  */
-import dc from "node:diagnostics_channel";
+import * as diagnostics from "node:diagnostics_channel";
 
 /** The part of a diagnostics channel this module uses. */
 interface PlainChannel {
@@ -26,15 +26,30 @@ interface Tracing {
   readonly error: PlainChannel;
 }
 
+/** What this module uses of `node:diagnostics_channel`, where the runtime has it. */
+interface Diagnostics {
+  channel(name: string): PlainChannel;
+  tracingChannel?(name: string): Tracing;
+}
+
+/** A channel nobody can subscribe to: where there is no `node:diagnostics_channel` (a browser bundle). */
+const NO_CHANNEL: PlainChannel = { hasSubscribers: false, publish() {} };
+
+const dc = diagnostics as unknown as Partial<Diagnostics>;
+
+/** The plain channel `name`, or {@link NO_CHANNEL} without diagnostics_channel. */
+function plain(name: string): PlainChannel {
+  return typeof dc.channel === "function" ? dc.channel(name) : NO_CHANNEL;
+}
+
 /**
  * The channels of the tracing channel `name`: the runtime's `tracingChannel` where it has one
  * (Node 19.9+, Deno, Bun), else plain channels of the same names (`tracing:<name>:start`...),
  * which is what a tracing channel is made of, so subscribers see the same events either way.
  */
 function tracing(name: string): Tracing {
-  const make = (dc as { tracingChannel?: (name: string) => Tracing }).tracingChannel;
-  if (typeof make === "function") return make(name);
-  const ch = (event: string) => dc.channel(`tracing:${name}:${event}`) as unknown as PlainChannel;
+  if (typeof dc.tracingChannel === "function") return dc.tracingChannel(name);
+  const ch = (event: string) => plain(`tracing:${name}:${event}`);
   return {
     start: ch("start"),
     end: ch("end"),
@@ -217,9 +232,9 @@ export const connectionChannels: {
   readonly disconnect: PlainChannel;
   readonly drop: PlainChannel;
 } = {
-  connect: dc.channel("ikc:connect") as unknown as PlainChannel,
-  disconnect: dc.channel("ikc:disconnect") as unknown as PlainChannel,
-  drop: dc.channel("ikc:drop") as unknown as PlainChannel,
+  connect: plain("ikc:connect"),
+  disconnect: plain("ikc:disconnect"),
+  drop: plain("ikc:drop"),
 };
 
 /**
