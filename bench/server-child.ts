@@ -1,7 +1,7 @@
 /**
  * Our IKC server as a child process of bench/server.ts: `IkcServer.listen({port: 0})` with the
  * demo kernel (`test/echo` and the other states of tests/perl/ikc-server.pl), what `ikc serve`
- * runs. Prints `READY port=<n> pid=<pid>` once it listens; on SIGTERM or SIGINT it closes the
+ * runs (over TLS with BENCH_TLS_DIR). Prints `READY port=<n> pid=<pid>` once it listens; on SIGTERM or SIGINT it closes the
  * server and exits 0 (so `node --cpu-prof` gets to write its profile).
  *
  *   node_modules/.bin/deno run -A bench/server-child.ts | node_modules/.bin/bun bench/server-child.ts
@@ -10,11 +10,21 @@
  *
  * @module
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import process from "node:process";
 import { IkcServer } from "../src/server.ts";
 import { demoStates } from "../src/demo-kernel.ts";
 
-const server = await IkcServer.listen({ port: 0, name: "BenchServer", maxClients: 10000 });
+// BENCH_TLS_DIR=<folder with server.pem and server-key.pem> (bench/tls.ts): the same server over TLS.
+const tlsDir = process.env.BENCH_TLS_DIR;
+const tls = tlsDir
+  ? {
+    cert: readFileSync(join(tlsDir, "server.pem"), "utf8"),
+    key: readFileSync(join(tlsDir, "server-key.pem"), "utf8"),
+  }
+  : undefined;
+const server = await IkcServer.listen({ port: 0, name: "BenchServer", maxClients: 10000, tls });
 server.publish("test", demoStates());
 let errors = 0;
 server.on("error", (e) => {

@@ -3,7 +3,7 @@
 # prints every table, then a summary against the targets of issue 4 (codec, frame reader, client)
 # and issue 7 (server).
 #
-#   bash scripts/bench-all.sh [--quick] [--write] [serialization] [frame] [e2e] [server] [client] [fairness] [trace]
+#   bash scripts/bench-all.sh [--quick] [--write] [serialization] [frame] [e2e] [server] [client] [fairness] [trace] [tls]
 #   RUNTIMES="node bun" bash scripts/bench-all.sh frame
 #
 # --quick (or BENCH_QUICK=1) shortens every budget for a smoke run (minutes, not for the record).
@@ -21,6 +21,8 @@
 #   frames at the server's default limits, ours beside the genuine IKC::Server (BENCH_GENUINE).
 # trace: calls with and without a subscriber on the ikc:request and ikc:state tracing channels
 #   (sequential and pipelined, interleaved rounds), and what a request pays while nobody subscribes.
+# tls: calls/s, sequential latency and connects of IkcClient against our server over TLS beside
+#   plain TCP (issue 20), in interleaved rounds; certificates made by openssl at start.
 # The whole output is also saved to .tmp/bench/last-run.md.
 set -u
 cd "$(dirname "$0")/.."
@@ -34,11 +36,11 @@ for a in "$@"; do
   case $a in
     --quick) export BENCH_QUICK=1 ;;
     --write) write=1 ;;
-    serialization|frame|e2e|server|client|fairness|trace) sections+=("$a") ;;
-    *) echo "unknown argument: $a (expected --quick, --write, serialization, frame, e2e, server, client, fairness, trace)" >&2; exit 2 ;;
+    serialization|frame|e2e|server|client|fairness|trace|tls) sections+=("$a") ;;
+    *) echo "unknown argument: $a (expected --quick, --write, serialization, frame, e2e, server, client, fairness, trace, tls)" >&2; exit 2 ;;
   esac
 done
-[ ${#sections[@]} -gt 0 ] || sections=(serialization frame e2e server client fairness trace)
+[ ${#sections[@]} -gt 0 ] || sections=(serialization frame e2e server client fairness trace tls)
 runtimes=${RUNTIMES:-deno bun node}
 if [ -n "$write" ] && [ -n "${BENCH_QUICK:-}" ]; then
   echo "--write records a full run: drop --quick (and BENCH_QUICK)" >&2

@@ -16,6 +16,8 @@
  */
 import process from "node:process";
 import { IkcClient } from "./client.ts";
+import type { IkcClientOptions } from "./client/types.ts";
+import type { ListenTlsOptions } from "./transport/types.ts";
 import { demoStates } from "./demo-kernel.ts";
 import { IkcServer } from "./server.ts";
 import { VERSION } from "./version.ts";
@@ -87,7 +89,8 @@ export async function main(
 /** The client for `inv`, not yet connected: an option the library refuses is a usage error. */
 function newClient(inv: Invocation): IkcClient {
   try {
-    return new IkcClient(inv.connect);
+    // parseCommandLine gives a client's TLS options to every command but serve
+    return new IkcClient(inv.connect as IkcClientOptions);
   } catch (e) {
     if (e instanceof TypeError) throw new UsageError(e.message, inv.command);
     throw e;
@@ -161,24 +164,34 @@ function listen(
       warn(`ikc: the server ${peer.kernel} closed the connection${why ? `: ${why.message}` : ""}`);
       resolve(1);
     });
+    // gone before we watched (the server closed as the negotiation ended): no disconnect to come
+    if (!client.connected) {
+      warn(`ikc: the server ${client.remoteKernel ?? ""} closed the connection`);
+      resolve(1);
+    }
   });
 }
 
 /** `ikc serve`: the demo kernel on a TypeScript IKC server, until SIGINT or SIGTERM. Logs to stderr. */
 async function serve(inv: Invocation, log: (line: string) => void): Promise<number> {
   const { host, port, path, name, serializer } = inv.connect;
+  const tls = inv.connect.tls as ListenTlsOptions | undefined;
   let server: IkcServer;
   try {
-    server = await IkcServer.listen({ host, port, path, name: name ?? "DemoServer", serializer });
+    server = await IkcServer.listen({ host, port, path, name: name ?? "DemoServer", serializer, tls });
   } catch (e) {
     return failed(e, log);
   }
   server.publish("test", demoStates());
-  server.on("connect", (p) => log(`connect ${p.kernel} (${p.protocol}, ${p.freezer}) from ${p.address}`));
+  server.on("connect", (p) => {
+    // a subject only: Deno's node:tls says authorized for a client that sent no certificate
+    const cert = p.tls?.authorized && p.tls.subject !== undefined ? `, certificate ${p.tls.subject}` : "";
+    log(`connect ${p.kernel} (${p.protocol}, ${p.freezer}${p.tls ? ", TLS" : ""}${cert}) from ${p.address}`);
+  });
   server.on("disconnect", (p, why) => log(`disconnect ${p.kernel}: ${why?.message ?? "closed"}`));
   server.on("error", (e) => log(`ikc: ${e.message}`));
   log(
-    `ikc serve: ${server.name} (kernel ${server.id}) listening on ${server.address}; states: ${
+    `ikc serve: ${server.name} (kernel ${server.id}) listening on ${server.address}${tlsNote(tls)}; states: ${
       server.published().test.join(", ")
     }`,
   );
@@ -190,6 +203,12 @@ async function serve(inv: Invocation, log: (line: string) => void): Promise<numb
   await server.close({ timeout: 2 });
   log("ikc serve: closed");
   return 0;
+}
+
+/** How `serve` says it speaks TLS in its first line. */
+function tlsNote(tls: ListenTlsOptions | undefined): string {
+  if (tls === undefined) return "";
+  return tls.requestCert ? " (TLS, client certificates required)" : " (TLS)";
 }
 
 const self = import.meta.url;

@@ -3,13 +3,17 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { formatJson, main, parseJson, toJsonable } from "../src/cli.ts";
 import { bless, PerlRef } from "../mod.ts";
 import { perlMissing } from "./helpers/perl.ts";
 import { type PerlServer, startPerlServer } from "./helpers/server.ts";
+import { makeTlsCerts, opensslMissing } from "./helpers/tls-certs.ts";
 
 const skip = perlMissing("POE", "POE::Filter::Reference");
 
@@ -46,10 +50,12 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRu
   });
 }
 
-/** Runs `ikc serve --port 0` as a child process of this runtime; resolves once it listens. */
-function startIkcServe(): Promise<{ port: number; stop(): Promise<void>; out(): string; err(): string }> {
+/** Runs `ikc serve --port 0 <extra>` as a child process of this runtime; resolves once it listens. */
+function startIkcServe(
+  extra: string[] = [],
+): Promise<{ port: number; stop(): Promise<void>; out(): string; err(): string }> {
   const [exe, pre] = cliCommand();
-  const proc = spawn(exe, [...pre, "serve", "--port", "0", "--name", "CliServer"], {
+  const proc = spawn(exe, [...pre, "serve", "--port", "0", "--name", "CliServer", ...extra], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -88,6 +94,28 @@ function startIkcServe(): Promise<{ port: number; stop(): Promise<void>; out(): 
       });
     });
   });
+}
+
+/**
+ * Starts `ikc serve <serveArgs>` and `ikc listen tick <listenArgs>` against it; once the server
+ * logs `connected`, stops it: the listener must exit 1 saying the server closed the connection.
+ */
+async function listenUntilServerStops(serveArgs: string[], listenArgs: string[], connected: RegExp): Promise<void> {
+  const own = await startIkcServe(serveArgs);
+  let stopped = false;
+  try {
+    const listening = runCli(["listen", "tick", "--port", String(own.port), ...listenArgs]);
+    const t0 = Date.now();
+    while (!connected.test(own.err()) && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+    assert.match(own.err(), connected, "the listener connected");
+    await own.stop();
+    stopped = true;
+    const r = await listening;
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /closed the connection/);
+  } finally {
+    if (!stopped) await own.stop();
+  }
 }
 
 describe("a client process ends when it is done", () => {
@@ -145,7 +173,7 @@ async function run(args: string[]): Promise<{ code: number; out: string[]; err: 
 
 const servers: Array<[string, { skip: string | false }, () => Promise<{ port: number; stop(): Promise<void> }>]> = [
   ["the Perl test peer", { skip }, () => startPerlServer(["--name", "CliServer"]) as Promise<PerlServer>],
-  ["ikc serve", { skip: false }, startIkcServe],
+  ["ikc serve", { skip: false }, () => startIkcServe()],
 ];
 
 for (const [label, opts, start] of servers) {
@@ -252,6 +280,14 @@ async function trap(): Promise<{ port: number; connections(): number; close(): P
 describe("ikc checks the whole command line before it connects (a child process)", () => {
   test("every usage error exits 2 and nothing connects to the server it names", { timeout: 60_000 }, async () => {
     const t = await trap();
+    // Files for the --tls-* checks, which come before any PEM is parsed: a PEM-looking file, a text
+    // file that is no PEM, a folder and a path that is not there.
+    const dir = mkdtempSync(join(tmpdir(), "ikc-cli-tls-"));
+    const pem = join(dir, "cert.pem");
+    writeFileSync(pem, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    const text = join(dir, "notes.txt");
+    writeFileSync(text, "not a certificate\n");
+    const missing = join(dir, "missing.pem");
     try {
       const env = { IKC_HOST: "127.0.0.1", IKC_PORT: String(t.port) };
       const port = ["--port", String(t.port)];
@@ -267,6 +303,9 @@ describe("ikc checks the whole command line before it connects (a child process)
         [["ping", "--port", "abc"], /--port wants a whole number from 1 to 65535, not "abc"/, env],
         [["ping"], /IKC_PORT wants a whole number/, { IKC_PORT: "abc" }],
         [["ping", "--bogus"], /bogus/, env],
+        [["ping", "--tls-cert", pem, ...port], /--tls-cert and --tls-key go together/],
+        [["call", "test/add", "--tls-ca", missing, ...port], /--tls-ca "[^"]+missing.pem" cannot be read \(ENOENT\)/],
+        [["serve", "--tls-ca", pem, "--port", "0"], /serve with TLS needs --tls-cert and --tls-key/],
       ];
       const inProcess: Array<[string[], RegExp, Record<string, string>?]> = [
         [["call", "nospec", ...port], /"nospec" is not a <spec>/],
@@ -281,6 +320,19 @@ describe("ikc checks the whole command line before it connects (a child process)
         [["ping", "--unix", "/tmp/nothing.sock", ...port], /--unix cannot go with --host or --port/],
         [["help", "frobnicate"], /no help for unknown command "frobnicate"/, env],
         [[], /no command given/, env],
+        [["ping", "--tls-key", pem], /--tls-cert and --tls-key go together/, env],
+        [["listen", "tick", "--tls-ca", dir], /--tls-ca "[^"]+" is not a file/, env],
+        [["post", "test/x", "--tls-ca", text], /--tls-ca "[^"]+notes.txt" holds no PEM block/, env],
+        [["post-respond", "test/x", "--tls-cert", pem, "--tls-key", missing], /--tls-key "[^"]+" cannot be read/, env],
+        [
+          ["ping", "--tls", "--unix", join(dir, "s.sock")],
+          /--tls options go with TCP \(--host, --port\), not --unix/,
+          env,
+        ],
+        [["call", "test/x", "--tls-ca", pem, "--unix", join(dir, "s.sock")], /not --unix/, env],
+        [["serve", "--tls-cert", pem, "--tls-key", pem, "--unix", join(dir, "s.sock")], /not --unix/, env],
+        [["serve", "--tls-cert", pem, "--port", "0"], /--tls-cert and --tls-key go together/, env],
+        [["serve", "--tls", "--port", "0"], /serve takes no --tls/, env],
       ];
       const results = await Promise.all(cases.map(([args, , e]) => runCli(args, e ?? env)));
       for (const [args, , e] of inProcess) {
@@ -304,6 +356,7 @@ describe("ikc checks the whole command line before it connects (a child process)
       assert.equal(t.connections(), 1, "only the control ping connected");
     } finally {
       await t.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
@@ -364,26 +417,97 @@ describe("ikc against ikc serve as child processes: environment, --json, help, l
     assert.equal((await runCli(["call", "--help"])).stdout, call.stdout);
     const listen = await runCli(["help", "listen"]);
     assert.match(listen.stdout, /--count <n>/);
+    for (const o of ["--tls ", "--tls-ca <file>", "--tls-cert <file>", "--tls-key <file>"]) {
+      assert.ok(call.stdout.includes(o), `help call shows ${o}`);
+      assert.ok(all.stdout.includes(o), `--help shows ${o}`);
+    }
+    const serve = await runCli(["help", "serve"]);
+    assert.match(serve.stdout, /--tls-cert <file>[^]*--tls-key <file>/);
+    assert.doesNotMatch(serve.stdout, /--tls /, "serve takes no --tls");
   });
 
   test("listen exits 1 with a message when the server goes away", { timeout: 30_000 }, async () => {
-    const own = await startIkcServe();
-    let stopped = false;
-    try {
-      const listening = runCli(["listen", "tick", "--host", "127.0.0.1", "--port", String(own.port)]);
-      const t0 = Date.now();
-      while (!/connect CliTest|connect Client/.test(own.err()) && Date.now() - t0 < 20_000) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      assert.match(own.err(), /connect Client\d+/, "the listener connected");
-      await own.stop();
-      stopped = true;
-      const r = await listening;
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /closed the connection/);
-    } finally {
-      if (!stopped) await own.stop();
-    }
+    await listenUntilServerStops([], ["--host", "127.0.0.1"], /connect Client\d+ \(/);
+  });
+});
+
+describe("ikc over TLS: ikc serve and its clients as child processes", { skip: opensslMissing() }, () => {
+  let certs: ReturnType<typeof makeTlsCerts>;
+  let mutual: Awaited<ReturnType<typeof startIkcServe>>;
+  let tlsOnly: Awaited<ReturnType<typeof startIkcServe>>;
+  const file = (f: string) => join(certs.dir, f);
+  const client =
+    () => ["--tls-ca", file("ca.pem"), "--tls-cert", file("client.pem"), "--tls-key", file("client-key.pem")];
+  const at = (s: { port: number }) => ["--host", "localhost", "--port", String(s.port), "--timeout", "5"];
+  before(async () => {
+    certs = makeTlsCerts();
+    const cert = ["--tls-cert", file("server.pem"), "--tls-key", file("server-key.pem")];
+    [mutual, tlsOnly] = await Promise.all([startIkcServe([...cert, "--tls-ca", file("ca.pem")]), startIkcServe(cert)]);
+  });
+  after(async () => {
+    await Promise.all([mutual?.stop(), tlsOnly?.stop()]);
+    certs?.remove();
+  });
+
+  test("with --tls-ca, serve requires a client certificate; ping, call, post and listen present one", async () => {
+    assert.match(mutual.err(), /listening on 127\.0\.0\.1:\d+ \(TLS, client certificates required\)/);
+    const ping = await runCli(["ping", ...at(mutual), ...client()]);
+    assert.equal(ping.code, 0, ping.stderr);
+    assert.match(ping.stdout, /^PONG from CliServer-\S+ \(IKC0, Storable\)\n$/);
+    assert.match(mutual.err(), /connect Client\d+ \(IKC0, Storable, TLS, certificate [^)]*CN=ikc-worker[^)]*\)/);
+    const [call, post] = await Promise.all([
+      runCli(["call", "test/add", "[1,2,39]", ...at(mutual), ...client()]),
+      runCli(["post", "test/record", '"over TLS"', ...at(mutual), ...client()]),
+    ]);
+    assert.equal(call.code, 0, call.stderr);
+    assert.equal(call.stdout, "42\n");
+    assert.equal(post.code, 0, post.stderr);
+    const [seen, later] = await Promise.all([
+      runCli(["call", "test/seen", "--json", ...at(mutual), ...client()]),
+      runCli(["post-respond", "test/respond", '[5, "later"]', ...at(mutual), ...client()]),
+    ]);
+    assert.match(seen.stdout, /"over TLS"/);
+    assert.equal(later.code, 0, later.stderr);
+    assert.equal(later.stdout, '"later"\n');
+  });
+
+  test("listen over TLS stays connected until the server goes away (exit 1)", { timeout: 30_000 }, async () => {
+    const cert = ["--tls-cert", file("server.pem"), "--tls-key", file("server-key.pem")];
+    await listenUntilServerStops(
+      [...cert, "--tls-ca", file("ca.pem")],
+      ["--host", "localhost", ...client()],
+      /connect Client\d+ \(IKC0, Storable, TLS, certificate [^)]*CN=ikc-worker[^)]*\)/,
+    );
+  });
+
+  test("a client without a certificate, or in plain TCP, is refused (exit 1); the server serves on", async () => {
+    const [noCert, plain] = await Promise.all([
+      runCli(["ping", ...at(mutual), "--tls-ca", file("ca.pem")]),
+      runCli(["ping", ...at(mutual)]),
+    ]);
+    assert.equal(noCert.code, 1, noCert.stderr);
+    assert.match(noCert.stderr, /^ikc: ConnectError: /);
+    assert.equal(plain.code, 1, plain.stderr);
+    const again = await runCli(["ping", ...at(mutual), ...client()]);
+    assert.equal(again.code, 0, again.stderr);
+  });
+
+  test("without --tls-ca, serve asks for no certificate; the client verifies the server by --tls-ca", async () => {
+    assert.match(tlsOnly.err(), /listening on 127\.0\.0\.1:\d+ \(TLS\); /);
+    const [byCa, byIp, stranger, systemRoots] = await Promise.all([
+      runCli(["call", "test/echo", '"hello"', ...at(tlsOnly), "--tls-ca", file("ca.pem")]),
+      runCli(["ping", "--host", "127.0.0.1", "--port", String(tlsOnly.port), "--tls-ca", file("ca.pem")]),
+      runCli(["ping", ...at(tlsOnly), "--tls-ca", file("stranger-ca.pem")]),
+      runCli(["ping", ...at(tlsOnly), "--tls"]),
+    ]);
+    assert.equal(byCa.code, 0, byCa.stderr);
+    assert.equal(byCa.stdout, '"hello"\n');
+    assert.equal(byIp.code, 0, byIp.stderr);
+    // the test CA is in no system store: --tls alone, or another CA, refuses the server
+    assert.equal(stranger.code, 1, stranger.stderr);
+    assert.match(stranger.stderr, /^ikc: ConnectError: /);
+    assert.equal(systemRoots.code, 1, systemRoots.stderr);
+    assert.match(systemRoots.stderr, /^ikc: ConnectError: /);
   });
 });
 

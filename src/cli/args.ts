@@ -6,32 +6,16 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { IkcError } from "../core/errors.ts";
 import { builtinFreezers } from "../core/freezers.ts";
 import { isValidKernelName } from "../core/negotiation.ts";
 import type { PerlValue } from "../core/perl.ts";
+import type { ConnectTlsOptions, ListenTlsOptions } from "../transport/types.ts";
 import { parseSpecifier } from "../core/specifier.ts";
 import { parseJson } from "./json.ts";
+import { readTlsOptions } from "./tls-options.ts";
+import { UsageError } from "./usage-error.ts";
 
-/**
- * The command line is wrong: nothing was sent. `command` names the command whose usage applies.
- *
- * @example
- * ```ts
- * import { UsageError } from "./args.ts";
- * const e = new UsageError("call needs a <spec>", "call");
- * console.log(e.command); // call
- * ```
- */
-export class UsageError extends IkcError {
-  /** The command the mistake was made in, when known. */
-  readonly command: string | undefined;
-  /** A usage error in `command`. */
-  constructor(message: string, command?: string) {
-    super(message);
-    this.command = command;
-  }
-}
+export { UsageError } from "./usage-error.ts";
 
 /** The options each command takes, and what each says in the help. */
 const OPTION_HELP: Record<string, string> = {
@@ -45,8 +29,13 @@ const OPTION_HELP: Record<string, string> = {
   json: "--json                 print compact JSON on one line",
   list: "--list                 call in list context: the answer is the list of return values",
   count: "--count <n>            stop after n messages",
+  tls: "--tls                  speak TLS, verifying the server against the system's roots",
+  "tls-ca": "--tls-ca <file>        PEM CA: speak TLS, verify the server by it (serve: clients need a cert it signed)",
+  "tls-cert": "--tls-cert <file>      PEM certificate: ours to the server, if it asks (serve: the server's)",
+  "tls-key": "--tls-key <file>       PEM private key of --tls-cert (needed with it)",
 };
-const CONNECT = ["host", "port", "unix", "name", "protocol", "serializer", "timeout", "json"];
+const TLS = ["tls-ca", "tls-cert", "tls-key"];
+const CONNECT = ["host", "port", "unix", "name", "protocol", "serializer", "timeout", "json", "tls", ...TLS];
 
 interface Command {
   args: string;
@@ -99,9 +88,10 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     args: "",
     min: 0,
     max: 0,
-    options: ["host", "port", "unix", "name", "serializer"],
+    options: ["host", "port", "unix", "name", "serializer", ...TLS],
     summary: "run an IKC server with the demo kernel (the test/* states of the bundled Perl peer)",
-    more: "Logs to stderr; runs until SIGINT or SIGTERM, then closes and exits 0.",
+    more: "Logs to stderr; runs until SIGINT or SIGTERM, then closes and exits 0.\n" +
+      "TLS: --tls-cert and --tls-key; add --tls-ca to accept only clients with a certificate it signed.",
   },
   help: { args: "[command]", min: 0, max: 1, options: [], summary: "this text, or one command's" },
 };
@@ -164,6 +154,8 @@ export interface Invocation {
     protocol?: "IKC0" | "IKC";
     serializer?: string;
     timeout?: number;
+    /** A client's TLS options, or (serve) the listener's. */
+    tls?: true | ConnectTlsOptions | ListenTlsOptions;
   };
 }
 
@@ -230,6 +222,10 @@ function readArgs(argv: string[]): { values: Values; positionals: string[] } {
         json: { type: "boolean" },
         list: { type: "boolean" },
         count: { type: "string" },
+        tls: { type: "boolean" },
+        "tls-ca": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -301,6 +297,8 @@ function connectOptions(command: string, v: Values, env: Record<string, string |
     }
     out.timeout = t;
   }
+  const tls = readTlsOptions(command, v);
+  if (tls !== undefined) out.tls = tls;
   return out;
 }
 
