@@ -150,6 +150,19 @@ describe("TLS", { skip }, () => {
         }
       });
 
+      test("a server that asks for no certificate reports its client unverified", async () => {
+        const listener = await transport.listen({ port: 0, tls: { cert: certs.serverCert, key: certs.serverKey } });
+        const served = serve(listener);
+        try {
+          const conn = await transport.connect({ host: "127.0.0.1", port: listener.port, tls: { ca: certs.ca } });
+          assert.match(await exchange(conn, "who am I\n"), /^hello anonymous \(false\)\nwho am I\n$/);
+          await conn.close();
+        } finally {
+          await listener.close();
+          await served;
+        }
+      });
+
       test("TLS to a plain port fails within the signal's time, not in plain text", async () => {
         const server = net.createServer((s) => {
           s.on("error", () => {});

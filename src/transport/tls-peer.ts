@@ -31,14 +31,19 @@ interface TlsSocketLike {
  */
 export function tlsPeerOf(socket: TlsSocketLike): TlsPeer {
   let subject: string | undefined;
+  // A peer that showed no certificate has none verified, whatever the socket's flag says (Deno's
+  // node:tls server, not asking for one, reports such a client as authorized).
+  let showedNone = false;
   try {
-    subject = describeSubject(socket.getPeerCertificate?.()?.subject);
+    const cert = socket.getPeerCertificate?.();
+    showedNone = socket.getPeerCertificate !== undefined && (cert == null || Object.keys(cert).length === 0);
+    subject = describeSubject(cert?.subject);
   } catch {
     // no certificate, or a runtime that cannot tell
   }
   const error = socket.authorizationError;
   return {
-    authorized: socket.authorized === true,
+    authorized: socket.authorized === true && !showedNone,
     ...(error !== undefined && error !== null ? { authorizationError: bounded(String(error)) } : {}),
     ...(subject !== undefined ? { subject } : {}),
     ...(typeof socket.getProtocol?.() === "string" ? { protocol: bounded(socket.getProtocol!()!) } : {}),
