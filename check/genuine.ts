@@ -22,6 +22,7 @@ import {
   type Transport,
 } from "../mod.ts";
 import { detectTransport } from "../src/transport/detect.ts";
+import { processId } from "../src/runtime.ts";
 import { type PerlServer, startPerlServer, tempSocketPath, withClient, withServer } from "../tests/helpers/server.ts";
 
 const lib = process.env.IKC_GENUINE_LIB ?? "";
@@ -133,7 +134,9 @@ for (const serverProtocol of ["IKC0", "IKC"] as const) {
       if (serverProtocol === "IKC0") {
         // one round trip: SETUP out, SETUP back with id, name, aliases and ip:port
         assert.equal(c.protocol, "IKC0");
-        assert.match(rec.lines[0], /^C: SETUP KERNEL=TsGenuine\w+;FREEZER=Storable;PID=\d+$/);
+        // our unique kernel id first, then our name (as Perl's IKC::Client: id, then names)
+        assert.equal(rec.lines[0], `C: SETUP KERNEL=${c.id},${c.name};FREEZER=Storable;PID=${processId()}`);
+        assert.match(c.id, /^TsGenuine\w+-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/);
         assert.match(
           rec.lines[1],
           new RegExp(
@@ -151,6 +154,8 @@ for (const serverProtocol of ["IKC0", "IKC"] as const) {
         ]);
         assert.ok(rec.lines.includes("S: DONE"));
         assert.ok(rec.lines.includes("C: WORLD") && rec.lines.includes("S: UP"));
+        const iam = rec.lines.filter((l) => l.startsWith("C: IAM "));
+        assert.deepEqual(iam, [`C: IAM ${c.id}`, `C: IAM ${c.name}`]);
         assert.ok(c.remoteAliases.includes("RefServer") && c.remoteAliases.includes("Ref"));
         assert.equal(c.remoteAliases[0], c.remoteKernel);
       }
@@ -222,7 +227,7 @@ for (const serverProtocol of ["IKC0", "IKC"] as const) {
         assert.ok(e instanceof RemoteError, String(e));
         assert.match(
           e.remoteMessage,
-          /^Session 'nope' is not available for remote kernels\. {2}Request poe:\/\/\S+\/nope\/x sent by poe:\/\/TsGenuine\w+\/IKCLite$/,
+          /^Session 'nope' is not available for remote kernels\. {2}Request poe:\/\/\S+\/nope\/x sent by poe:\/\/TsGenuine\w+-[-0-9a-f]+\/IKCLite$/,
         );
         return true;
       });
