@@ -389,22 +389,7 @@ export class IkcServer extends KernelHost {
     let negotiated: Negotiated;
     try {
       await this.#admitted(ticket);
-      const machine = new ServerNegotiation({
-        id: this.id,
-        names: [this.name, ...this.#opts.aliases],
-        address: announcedAddress(listener),
-        freezers: this.#opts.freezers.map((f) => f.name),
-        pid: processId(),
-        ikc0: this.#opts.protocol === "IKC0",
-      });
-      const done = await negotiate(conn, machine, {
-        seconds: this.#opts.connectTimeout,
-        maxLineLength: this.#opts.maxLineLength,
-        peer: `client ${conn.remote}`,
-        signal: this.#closing.signal,
-        observer: this.#kernel.observer,
-      });
-      negotiated = { conn, ...done };
+      negotiated = await this.#negotiate(conn, listener);
       if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
       ticket.served();
     } catch (e) {
@@ -422,6 +407,31 @@ export class IkcServer extends KernelHost {
       return;
     }
     this.#unserved.delete(conn);
+    this.#attach(negotiated, ticket);
+  }
+
+  /** The server's side of either negotiation, on a socket that arrived on `listener`. */
+  async #negotiate(conn: Connection, listener: Listener): Promise<Negotiated> {
+    const machine = new ServerNegotiation({
+      id: this.id,
+      names: [this.name, ...this.#opts.aliases],
+      address: announcedAddress(listener),
+      freezers: this.#opts.freezers.map((f) => f.name),
+      pid: processId(),
+      ikc0: this.#opts.protocol === "IKC0",
+    });
+    const done = await negotiate(conn, machine, {
+      seconds: this.#opts.connectTimeout,
+      maxLineLength: this.#opts.maxLineLength,
+      peer: `client ${conn.remote}`,
+      signal: this.#closing.signal,
+      observer: this.#kernel.observer,
+    });
+    return { conn, ...done };
+  }
+
+  /** A negotiated client joins the kernel, under the connection limits; its end frees its ticket. */
+  #attach(negotiated: Negotiated, ticket: Ticket): void {
     const o = this.#opts;
     const channel = attachChannel(
       this.#kernel,
