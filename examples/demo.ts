@@ -89,7 +89,7 @@ async function demo(port: number, say: (line: string) => void, server?: IkcServe
     // Messages the server sends on its own go to handlers.
     const ticks: unknown[] = [];
     const done = new Promise<void>((resolve) => {
-      ikc.on("tick", (params) => {
+      ikc.onMessage("tick", (params) => {
         ticks.push(params);
         if (ticks.length === 3) resolve();
       });

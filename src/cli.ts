@@ -153,7 +153,7 @@ function listen(
   let n = 0;
   return new Promise<number>((resolve) => {
     for (const state of inv.positionals) {
-      client.on(state, (params) => {
+      client.onMessage(state, (params) => {
         if (n >= limit) return;
         write(formatJson({ state, params: toJsonable(params) }));
         if (++n >= limit) resolve(0);

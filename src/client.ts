@@ -317,12 +317,27 @@ export class IkcClient extends KernelHost {
    * ```ts
    * import { IkcClient } from "@poe-ikc/ikc";
    * const ikc = await IkcClient.connect({ port: 6030 });
-   * const off = ikc.on("tick", (params) => console.log("tick", params));
+   * const off = ikc.onMessage("tick", (params) => console.log("tick", params));
    * off();
    * ```
    */
-  on(state: string, handler: MessageHandler): () => void {
+  onMessage(state: string, handler: MessageHandler): () => void {
     return this.#mailbox.on(state, handler);
+  }
+
+  /**
+   * The old name of {@link IkcClient.onMessage}, kept so existing code works.
+   *
+   * @deprecated Use onMessage
+   * @example
+   * ```ts
+   * import { IkcClient } from "@poe-ikc/ikc";
+   * const ikc = await IkcClient.connect({ port: 6030 });
+   * ikc.on("tick", (params) => console.log("tick", params)); // same as ikc.onMessage
+   * ```
+   */
+  on(state: string, handler: MessageHandler): () => void {
+    return this.onMessage(state, handler);
   }
 
   /**

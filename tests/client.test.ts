@@ -152,7 +152,7 @@ describe("client against the Perl IKC test server", { skip }, () => {
 
   test("server-initiated messages reach handlers and responded()", async () => {
     const got: unknown[] = [];
-    const off = client.on("tick", (params) => got.push(params));
+    const off = client.onMessage("tick", (params) => got.push(params));
     try {
       assert.equal(await client.call("test/push", { state: "tick", count: 3, value: "v" }), "pushed");
       for (let i = 0; i < 50 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
@@ -165,6 +165,18 @@ describe("client against the Perl IKC test server", { skip }, () => {
     assert.deepEqual(await client.responded("tock"), [9, 0]);
     assert.deepEqual(await client.responded("tock"), [9, 1]);
     await assert.rejects(client.responded("tock", { timeout: 0.2 }), TimeoutError);
+  });
+
+  test("the deprecated on() still registers a message handler, as onMessage does", async () => {
+    const got: unknown[] = [];
+    const off = client.on("tack", (params) => got.push(params));
+    try {
+      await client.call("test/push", { state: "tack", count: 2, value: "w" });
+      for (let i = 0; i < 50 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(got, [["w", 0], ["w", 1]]);
+    } finally {
+      off();
+    }
   });
 
   test("a message taken by a waiting responded() is not also kept for a later one", async () => {
@@ -217,7 +229,7 @@ describe("client against the Perl IKC test server", { skip }, () => {
 
   test("postRespond answer preceded by an unrelated server message", async () => {
     const noise: unknown[] = [];
-    const off = client.on("noise", (p) => noise.push(p));
+    const off = client.onMessage("noise", (p) => noise.push(p));
     try {
       assert.equal(await client.postRespond("test/respond", [5, "answer", "noise"]), "answer");
       assert.deepEqual(noise, [["answer", 0]]);

@@ -216,7 +216,7 @@ describe("kernel over the memory transport", () => {
       );
       await assert.rejects(server.post("poe://Nobody/work/square", 1), RoutingError);
       const got: unknown[] = [];
-      client.on("note", (p) => got.push(p));
+      client.onMessage("note", (p) => got.push(p));
       await server.post("poe://Cli/IKCLite/note", "hello");
       for (let i = 0; i < 50 && got.length === 0; i++) await sleep(5);
       assert.deepEqual(got, ["hello"]);

@@ -1,5 +1,5 @@
 // Hostile input for the Storable reader: whatever the bytes, thaw returns a value or throws a
-// CodecError (LimitError for limits), quickly, without big allocations and without touching
+// typed decode error (CodecError for malformed bytes, LimitError for limits), quickly, without big allocations and without touching
 // Object.prototype.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,6 +9,7 @@ import { perlMissing, repoPath } from "./helpers/perl.ts";
 import { nfreeze, thaw, type ThawOptions } from "../src/core/storable/mod.ts";
 import { bless, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableHook } from "../src/core/perl.ts";
 import { CodecError, LimitError } from "../src/core/errors.ts";
+import { type DecodeError, isDecodeError } from "./helpers/decode-error.ts";
 
 const NET = [0x05, 0x0b];
 const NATIVE = [0x04, 0x0b, 0x08, ...new TextEncoder().encode("12345678"), 0x04, 0x08, 0x08, 0x08];
@@ -23,28 +24,33 @@ const bytesOf = (...parts: Array<number | string | number[] | Uint8Array>): Uint
 };
 const be32 = (n: number): number[] => [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
 
-/** Thaws and demands a CodecError (or the given subclass); returns it for further checks. */
-function thawError(bytes: Uint8Array, options?: ThawOptions, kind: typeof CodecError = CodecError): CodecError {
+/** Thaws and demands a decode error (of class `kind`, when given); returns it for further checks. */
+function thawError(
+  bytes: Uint8Array,
+  options?: ThawOptions,
+  kind?: typeof CodecError | typeof LimitError,
+): DecodeError {
+  const expected = kind?.name ?? "a decode error";
   let result: PerlValue;
   try {
     result = thaw(bytes, options);
   } catch (e) {
-    if (!(e instanceof kind)) {
-      assert.fail(`expected ${kind.name}, got ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
+    if (!isDecodeError(e) || (kind && !(e instanceof kind))) {
+      assert.fail(`expected ${expected}, got ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
     }
     assert.equal(typeof e.offset, "number");
     assert.ok(e.offset >= 0 && e.offset <= bytes.length, `offset ${e.offset} outside the input (0..${bytes.length})`);
     return e;
   }
-  return assert.fail(`expected ${kind.name}, thaw returned ${String(result)}`);
+  return assert.fail(`expected ${expected}, thaw returned ${String(result)}`);
 }
 
-/** Value or CodecError; anything else (TypeError, RangeError, plain Error) fails. */
-function valueOrCodecError(bytes: Uint8Array, options?: ThawOptions): void {
+/** Value or decode error; anything else (TypeError, RangeError, plain Error) fails. */
+function valueOrDecodeError(bytes: Uint8Array, options?: ThawOptions): void {
   try {
     thaw(bytes, options);
   } catch (e) {
-    if (!(e instanceof CodecError)) {
+    if (!isDecodeError(e)) {
       assert.fail(`input ${hex(bytes)}: ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
     }
     if (!(e.offset >= 0 && e.offset <= bytes.length)) {
@@ -164,7 +170,7 @@ describe("Storable hostile input: truncation", () => {
 });
 
 describe("Storable hostile input: random and mutated bytes", () => {
-  test("5,000 seeded random inputs give a value or a CodecError", () => {
+  test("5,000 seeded random inputs give a value or a decode error", () => {
     const rnd = prng(0x5eed);
     const before = process.cpuUsage();
     // Bias towards plausible bytes: real opcodes, small lengths, and valid headers.
@@ -179,14 +185,14 @@ describe("Storable hostile input: random and mutated bytes", () => {
       const len = Math.floor(rnd() * 48);
       const head = i % 3 === 0 ? [] : i % 3 === 1 ? NET : NATIVE;
       const body = Array.from({ length: len }, byte);
-      valueOrCodecError(bytesOf(head, body));
+      valueOrDecodeError(bytesOf(head, body));
     }
     // CPU time (waiting for a core does not count): some tens of ms alone.
     const used = process.cpuUsage(before);
     assert.ok((used.user + used.system) / 1000 < 5000, "random inputs took too long");
   });
 
-  test("2,000 mutations of real images give a value or a CodecError", () => {
+  test("2,000 mutations of real images give a value or a decode error", () => {
     const rnd = prng(42);
     const images = jsImages().map(([, b]) => b);
     for (let i = 0; i < 2000; i++) {
@@ -196,18 +202,18 @@ describe("Storable hostile input: random and mutated bytes", () => {
         const at = 2 + Math.floor(rnd() * (img.length - 2));
         img[at] = rnd() < 0.5 ? Math.floor(rnd() * 256) : img[at] ^ (1 << Math.floor(rnd() * 8));
       }
-      valueOrCodecError(img);
+      valueOrDecodeError(img);
     }
   });
 
-  test("mutations of Perl images (both byte orders) give a value or a CodecError", { skip: perlSkip }, () => {
+  test("mutations of Perl images (both byte orders) give a value or a decode error", { skip: perlSkip }, () => {
     const rnd = prng(7);
     const images = perlImages().map(([, b]) => b);
     for (let i = 0; i < 3000; i++) {
       const img = images[i % images.length].slice();
       const at = 2 + Math.floor(rnd() * Math.max(1, img.length - 2));
       if (at < img.length) img[at] = Math.floor(rnd() * 256);
-      valueOrCodecError(img);
+      valueOrDecodeError(img);
     }
   });
 });
@@ -253,7 +259,7 @@ describe("Storable hostile input: nesting", () => {
     });
   }
 
-  test("1e6 nested arrays with maxDepth raised to 1e7 still give a CodecError, not a stack overflow", () => {
+  test("1e6 nested arrays with maxDepth raised to 1e7 still give a decode error, not a stack overflow", () => {
     thawError(arrays(), { maxDepth: 10_000_000 });
     thawError(refs(), { maxDepth: 10_000_000 });
   });
@@ -297,7 +303,7 @@ describe("Storable hostile input: huge declared sizes fail fast without allocati
   };
 
   for (const [name, bytes] of cases) {
-    test(`${name} -> CodecError`, () => {
+    test(`${name} -> a decode error`, () => {
       const heap = process.memoryUsage().heapUsed;
       const before = process.cpuUsage();
       thawError(bytes);

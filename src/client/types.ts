@@ -106,7 +106,7 @@ export interface IkcMessage {
 }
 
 /**
- * A handler for server-initiated messages (see {@link IkcClient.on}).
+ * A handler for server-initiated messages (see {@link IkcClient.onMessage}).
  *
  * @example
  * ```ts

@@ -22,6 +22,11 @@ export class IkcError extends Error {
   }
 }
 
+/** `message` with the byte offset a decoder stopped at, when there is one. */
+function atByte(message: string, offset: number): string {
+  return offset >= 0 ? `${message} (at byte ${offset})` : message;
+}
+
 /**
  * Bytes that cannot be decoded (or a value that cannot be encoded) by a freezer.
  * `offset` is the byte position in the input where decoding failed (-1 when encoding).
@@ -38,22 +43,33 @@ export class CodecError extends IkcError {
   readonly offset: number;
   /** A codec error; `offset` is added to the message when it is known. */
   constructor(message: string, offset = -1, options?: { cause?: unknown }) {
-    super(offset >= 0 ? `${message} (at byte ${offset})` : message, options);
+    super(atByte(message, offset), options);
     this.offset = offset;
   }
 }
 
 /**
- * A configured limit (depth, element count, string length, frame size...) was exceeded.
+ * A configured limit was exceeded: a decoder's (depth, value count, string length, input size),
+ * frame size, write buffer, frame deadline, or a server's admission limits (`maxClients`...).
+ * Not a {@link CodecError}: the bytes may be well formed, they only cost more than allowed.
+ * `offset` is the byte position where a decoder stopped (-1 when not tied to one).
  *
  * @example
  * ```ts
- * import { LimitError, CodecError } from "@poe-ikc/ikc";
+ * import { CodecError, LimitError } from "@poe-ikc/ikc";
  * const e = new LimitError("depth 513 exceeds maxDepth 512", 40);
- * console.log(e instanceof CodecError); // true
+ * console.log(e.offset, e instanceof CodecError); // 40 false
  * ```
  */
-export class LimitError extends CodecError {}
+export class LimitError extends IkcError {
+  /** Byte offset in the input where a decoder stopped, or -1 when not tied to one. */
+  readonly offset: number;
+  /** A limit error; `offset` is added to the message when it is known. */
+  constructor(message: string, offset = -1, options?: { cause?: unknown }) {
+    super(atByte(message, offset), options);
+    this.offset = offset;
+  }
+}
 
 /**
  * The peer broke the IKC protocol: bad negotiation line, bad frame header, unexpected message.

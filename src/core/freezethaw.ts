@@ -523,7 +523,7 @@ export class FreezeThawDecoder {
       return this.parse(b);
     } catch (e) {
       // A character frame (a UTF-8 flagged string was in Perl's message): counts are code points.
-      if (!(e instanceof CodecError) || e instanceof LimitError || isAsciiUnits(b)) throw e;
+      if (!(e instanceof CodecError) || isAsciiUnits(b)) throw e; // a LimitError is no CodecError
       const units = utf8CodePoints(b);
       if (units === undefined) throw e;
       try {
