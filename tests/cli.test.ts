@@ -427,7 +427,7 @@ describe("ikc against ikc serve as child processes: environment, --json, help, l
   });
 
   test("listen exits 1 with a message when the server goes away", { timeout: 30_000 }, async () => {
-    await listenUntilServerStops([], ["--host", "127.0.0.1"], /connect Client\d+ \(/);
+    await listenUntilServerStops([], ["--host", "127.0.0.1"], /connect Client\d+-[0-9a-f-]+ \(/);
   });
 });
 
@@ -454,7 +454,10 @@ describe("ikc over TLS: ikc serve and its clients as child processes", { skip: o
     const ping = await runCli(["ping", ...at(mutual), ...client()]);
     assert.equal(ping.code, 0, ping.stderr);
     assert.match(ping.stdout, /^PONG from CliServer-\S+ \(IKC0, Storable\)\n$/);
-    assert.match(mutual.err(), /connect Client\d+ \(IKC0, Storable, TLS, certificate [^)]*CN=ikc-worker[^)]*\)/);
+    assert.match(
+      mutual.err(),
+      /connect Client\d+-[0-9a-f-]+ \(IKC0, Storable, TLS, certificate [^)]*CN=ikc-worker[^)]*\)/,
+    );
     const [call, post] = await Promise.all([
       runCli(["call", "test/add", "[1,2,39]", ...at(mutual), ...client()]),
       runCli(["post", "test/record", '"over TLS"', ...at(mutual), ...client()]),
@@ -476,7 +479,7 @@ describe("ikc over TLS: ikc serve and its clients as child processes", { skip: o
     await listenUntilServerStops(
       [...cert, "--tls-ca", file("ca.pem")],
       ["--host", "localhost", ...client()],
-      /connect Client\d+ \(IKC0, Storable, TLS, certificate [^)]*CN=ikc-worker[^)]*\)/,
+      /connect Client\d+-[0-9a-f-]+ \(IKC0, Storable, TLS, certificate [^)]*CN=ikc-worker[^)]*\)/,
     );
   });
 
