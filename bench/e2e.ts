@@ -10,28 +10,15 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
 import { IkcClient } from "../src/client.ts";
 import type { PerlValue } from "../src/core/perl.ts";
 import { type PerlServer, startPerlServer } from "../tests/helpers/server.ts";
 import { rowsPayload } from "./payloads.ts";
 import { cpuMicros, env, fmtInt, fmtRatio, mdTable, quick, record, runtimeLabel } from "./common.ts";
+import { procCpuMicros } from "./servers.ts";
 
 const CALLS = Number(env("BENCH_CALLS") ?? (quick ? 500 : 2000));
 const REPEAT = quick ? 2 : 3;
-
-/** CPU time (user + system) of another process in microseconds, from /proc; NaN elsewhere. */
-function procCpuMicros(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // fields 14 and 15 (utime, stime) are at 11 and 12 after the command name; clock ticks (100 Hz).
-    return (Number(f[11]) + Number(f[12])) * 1e4;
-  } catch {
-    return NaN;
-  }
-}
 
 interface Run {
   wallMs: number;
@@ -67,11 +54,15 @@ async function runCalls(
 
 async function timed(server: PerlServer, fn: () => Promise<void>): Promise<Run> {
   const c0 = cpuMicros();
-  const s0 = procCpuMicros(server.proc.pid);
+  const s0 = server.proc.pid === undefined ? NaN : procCpuMicros(server.proc.pid);
   const t0 = performance.now();
   await fn();
   const wallMs = performance.now() - t0;
-  return { wallMs, clientCpuUs: cpuMicros() - c0, serverCpuUs: procCpuMicros(server.proc.pid) - s0 };
+  return {
+    wallMs,
+    clientCpuUs: cpuMicros() - c0,
+    serverCpuUs: (server.proc.pid === undefined ? NaN : procCpuMicros(server.proc.pid)) - s0,
+  };
 }
 
 function median(runs: Run[]): Run {

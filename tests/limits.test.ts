@@ -418,7 +418,7 @@ describe("limits: large text inputs at a bounded cost", () => {
     }
   });
 
-  test("FreezeThaw and Data::Dumper: telling 250,000 non-UTF-8 strings and keys costs under 2 µs of CPU each", () => {
+  test("FreezeThaw and Data::Dumper: telling 250,000 non-UTF-8 strings and keys costs under 2 µs of CPU each (or 4 plain decodes, on a slow machine)", () => {
     // Each decoded as UTF-8-or-bytes and, in the same process and interleaved, with that test
     // switched off (byteStrings "bytes" / "latin1"): the difference is what telling costs. An
     // exception per string (a fatal TextDecoder in a try) costs 5-12 µs on V8.
@@ -447,9 +447,14 @@ describe("limits: large text inputs at a bounded cost", () => {
     for (const [what, telling, plain] of cases) {
       const cost = interleavedCost(telling, plain);
       const each = ((cost.a - cost.b) * 1000) / n;
+      // 2 µs on this machine quiet; a machine at half speed doubles both figures, so the bound
+      // follows what the plain decode of one string costs in the same rounds.
+      const bound = Math.max(2, (4 * cost.b * 1000) / n);
       assert.ok(
-        each < 2,
-        `${what}: ${each.toFixed(2)} µs of CPU each (${cost.a.toFixed(0)} ms against ${cost.b.toFixed(0)} ms)`,
+        each < bound,
+        `${what}: ${each.toFixed(2)} µs of CPU each, bound ${bound.toFixed(2)} (${cost.a.toFixed(0)} ms against ${
+          cost.b.toFixed(0)
+        } ms)`,
       );
     }
   });
