@@ -32,6 +32,7 @@ import {
 } from "../mod.ts";
 import { repoPath } from "../tests/helpers/perl.ts";
 import {
+  CommandProc,
   frameFormat,
   FREEZERS,
   type J,
@@ -224,20 +225,7 @@ class Lite extends PerlProc {
 }
 
 /** check/genuine-ikc-client.pl: a full POE kernel with IKC::Client, commands by id. */
-class Full extends PerlProc {
-  #id = 0;
-  async cmd(c: J, ms = 15000): Promise<J> {
-    const id = ++this.#id;
-    this.send({ id, ...c });
-    return await this.until(`the answer to ${show(c)}`, (l) => l.id === id, ms);
-  }
-  event(what: string, pred: (l: J) => boolean, ms = 10000): Promise<J> {
-    return this.until(what, (l) => l.event !== undefined && pred(l), ms);
-  }
-  events(pred: (l: J) => boolean): J[] {
-    return this.all((l) => l.event !== undefined && pred(l));
-  }
-}
+class Full extends CommandProc {}
 
 after(async () => {
   await Promise.all([...running].map((p) => p.stop()));

@@ -23,12 +23,12 @@ import { join } from "node:path";
 import { IkcClient, IkcServer, type PerlInput, RemoteError, type StateContext, type StateHandler } from "../mod.ts";
 import { repoPath } from "../tests/helpers/perl.ts";
 import {
+  CommandProc,
   type FreezerName,
   FREEZERS,
   type J,
   messages,
   parseStream,
-  PerlProc,
   recordingTransport,
   running,
   show,
@@ -46,8 +46,7 @@ const PROTOCOLS = ["IKC0", "IKC"] as const;
 type Protocol = (typeof PROTOCOLS)[number];
 
 /** check/genuine-kernel.pl: one genuine POE kernel, commands by id, events as JSON lines. */
-class Perl extends PerlProc {
-  #id = 0;
+class Perl extends CommandProc {
   ready: J;
   static async start(label: string, args: string[]): Promise<Perl> {
     const p = new Perl(label, KERNEL, args, { IKC_PROTOCOL: "1" });
@@ -56,17 +55,6 @@ class Perl extends PerlProc {
   }
   get id(): string {
     return this.ready.kernel;
-  }
-  async cmd(c: J, ms = 15000): Promise<J> {
-    const id = ++this.#id;
-    this.send({ id, ...c });
-    return await this.until(`the answer to ${show(c)}`, (l) => l.id === id, ms);
-  }
-  event(what: string, pred: (l: J) => boolean, ms = 10000): Promise<J> {
-    return this.until(what, (l) => l.event !== undefined && pred(l), ms);
-  }
-  events(pred: (l: J) => boolean): J[] {
-    return this.all((l) => l.event !== undefined && pred(l));
   }
   /** The monitor lines of one kind (`register`...), tagged `tag` (`all` is the '*' monitor). */
   monitors(what: string, tag = "all"): J[] {

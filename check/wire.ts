@@ -11,6 +11,7 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import type { Connection, Listener, Transport } from "../mod.ts";
 import { builtinFreezers } from "../src/core/freezers.ts";
 import { detectTransport } from "../src/transport/detect.ts";
+import { concat } from "../tests/helpers/bytes.ts";
 
 // deno-lint-ignore no-explicit-any
 export type J = any;
@@ -231,18 +232,6 @@ export function messages(w: Wire | undefined, dir: "up" | "down"): J[] {
   return w ? parseStream(w[dir]).frames.map(thawFrame) : [];
 }
 
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 /** One direction of a connection: the negotiation lines, then the frames (`<len>\0<bytes>`). */
 export function parseStream(chunks: Uint8Array[]): { lines: string[]; frames: Uint8Array[] } {
   const b = concat(chunks);
@@ -426,5 +415,21 @@ export class PerlProc {
       clearTimeout(timer);
       if (this.#exit) return;
     }
+  }
+}
+
+/** A Perl program that takes JSON commands by id and answers each on a line with that id. */
+export class CommandProc extends PerlProc {
+  #id = 0;
+  async cmd(c: J, ms = 15000): Promise<J> {
+    const id = ++this.#id;
+    this.send({ id, ...c });
+    return await this.until(`the answer to ${show(c)}`, (l) => l.id === id, ms);
+  }
+  event(what: string, pred: (l: J) => boolean, ms = 10000): Promise<J> {
+    return this.until(what, (l) => l.event !== undefined && pred(l), ms);
+  }
+  events(pred: (l: J) => boolean): J[] {
+    return this.all((l) => l.event !== undefined && pred(l));
   }
 }

@@ -4,21 +4,12 @@ import { Buffer } from "node:buffer";
 import { encodeFrame, FrameReader, LineReader } from "../src/core/frame.ts";
 import { FrameBatch } from "../src/core/frame-batch.ts";
 import { LimitError, ProtocolError } from "../src/core/errors.ts";
+import { concat } from "./helpers/bytes.ts";
 import { ConcatReader } from "./helpers/concat-reader.ts";
 import { perlMissing, runPerl } from "./helpers/perl.ts";
 
 const enc = new TextEncoder();
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.byteLength;
-  }
-  return out;
-}
 
 function pattern(n: number, seed = 0): Uint8Array {
   const out = new Uint8Array(n);
