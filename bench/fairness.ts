@@ -138,7 +138,7 @@ async function main(): Promise<void> {
         calls: all.length,
         p50Ms: quantile(all, 0.5),
         p99Ms: quantile(all, 0.99),
-        maxMs: Math.max(...all),
+        maxMs: all.reduce((a, b) => Math.max(a, b), -Infinity), // no spread: 100,000s of calls
         floodFrames: samples.reduce((a, x) => a + x.floodFrames, 0),
         worstStallMs: Math.max(...samples.map((x) => x.stallMs)),
         dropped,

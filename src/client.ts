@@ -10,15 +10,16 @@
  *
  * @module
  */
+import { describeValue } from "./core/describe-value.ts";
 import { DisconnectedError, ProtocolError } from "./core/errors.ts";
 import type { PerlInput, PerlValue } from "./core/perl.ts";
 import type { Channel } from "./kernel/channel.ts";
-import { checkKnownKeys, checkSeconds } from "./kernel/checks.ts";
 import { Kernel } from "./kernel/kernel.ts";
 import { KernelHost } from "./kernel/kernel-host.ts";
 import { kernelId } from "./kernel/kernel-id.ts";
+import { kernelOptions } from "./kernel/settings.ts";
 import type { RequestKind } from "./kernel/outgoing-request.ts";
-import type { KernelMonitor, MonitorEvent, MonitorHandler, Target } from "./kernel/types.ts";
+import type { Target } from "./kernel/types.ts";
 import { dialChannel } from "./client/dial.ts";
 import { Dialer } from "./client/dialer.ts";
 import { Mailbox } from "./client/mailbox.ts";
@@ -38,14 +39,8 @@ import type {
 } from "./client/types.ts";
 
 export type * from "./client/types.ts";
-export type { KernelHost } from "./kernel/kernel-host.ts";
-export type { CommonOptions } from "./kernel/types.ts";
 export type { ClientStats } from "./kernel/kernel-stats.ts";
-export type { IkcStats } from "./kernel/stats.ts";
-export type { Authorize, AuthorizeRequest } from "./kernel/authorize.ts";
-export type { DebugOption } from "./kernel/debug-log.ts";
-
-const WAIT_KEYS: ReadonlySet<string> = new Set(["timeout", "signal"]);
+export type * from "./kernel/host-types.ts";
 
 /**
  * An IKC client connection to a POE kernel running POE::Component::IKC::Server (or an {@link IkcServer}).
@@ -90,12 +85,7 @@ export class IkcClient extends KernelHost {
     const o = resolveClientOptions(options);
     const id = kernelId(o.name);
     const kernel = new Kernel({
-      id,
-      names: [o.name, ...o.aliases],
-      timeout: o.timeout,
-      maxInFlight: o.maxInFlight,
-      authorize: o.authorize,
-      debug: o.debug,
+      ...kernelOptions(o, id),
       unsolicited: (m) => this.#mailbox.accept(m),
       onReport: (e) => this.#note(e),
       // An open connection keeps the process alive anyway: only then may an idle timer stay armed.
@@ -107,7 +97,7 @@ export class IkcClient extends KernelHost {
     this.name = o.name;
     this.id = id;
     const report = (e: Error, kind?: string) => this.#kernel.reporter.report(e, kind);
-    this.#mailbox = new Mailbox(o.inboxLimit, this.#kernel.deadlines, report);
+    this.#mailbox = new Mailbox(o.inboxLimit, o.timeout, this.#kernel.deadlines, report);
     this.#dialer = new Dialer({
       dial: () => dialChannel(o, id, this.#kernel, { ended: (ch, reason, failed) => this.#ended(ch, reason, failed) }),
       keepAlive: () => o.keepAlive ?? this.#kernel.states.hasPublished(),
@@ -263,15 +253,7 @@ export class IkcClient extends KernelHost {
    * ```
    */
   nextMessage(state: string, options: RequestOptions = {}): Promise<IkcMessage> {
-    const kept = this.#mailbox.take(state);
-    if (kept) return Promise.resolve(kept);
-    return this.#noted((async () => {
-      checkKnownKeys(options, WAIT_KEYS, "responded");
-      const seconds = options.timeout ?? this.#opts.timeout;
-      checkSeconds(seconds);
-      await this.#dialer.open();
-      return await this.#mailbox.next(state, seconds, options.signal);
-    })());
+    return this.#noted(this.#mailbox.next(state, options, () => this.#dialer.open()));
   }
 
   /**
@@ -286,10 +268,8 @@ export class IkcClient extends KernelHost {
    */
   async ping(options?: RequestOptions): Promise<boolean> {
     const answer = await this.#request("ping", "IKC/ping", "PING", options);
-    if (answer !== "PONG") {
-      throw this.#note(new ProtocolError(`ping answered ${JSON.stringify(answer)} instead of PONG`));
-    }
-    return true;
+    if (answer === "PONG") return true;
+    throw this.#note(new ProtocolError(`ping answered ${describeValue(answer)} instead of PONG`));
   }
 
   /**
@@ -338,29 +318,6 @@ export class IkcClient extends KernelHost {
    */
   on(state: string, handler: MessageHandler): () => void {
     return this.onMessage(state, handler);
-  }
-
-  /**
-   * Monitors: `connect`/`disconnect` handlers are called when the remote kernel registers
-   * (negotiation done) or unregisters (the connection is gone; `reason` says why). A kernel name
-   * (or `*`) with `{ register, unregister }` monitors that kernel as Perl's `IKC/monitor` does
-   * (see {@link KernelEvent}). Returns a function that removes it.
-   *
-   * @example
-   * ```ts
-   * import { IkcClient } from "@poe-ikc/ikc";
-   * const ikc = new IkcClient({ port: 6030 });
-   * ikc.monitor("connect", (peer) => console.log("up:", peer.kernel, peer.aliases));
-   * ikc.monitor("disconnect", (peer, why) => console.log("down:", peer.kernel, why?.message));
-   * ikc.monitor("Hub", { register: (e) => console.log("Hub is", e.peer.kernel) });
-   * ```
-   */
-  monitor(event: "connect" | "disconnect", handler: MonitorHandler): () => void;
-  /** Monitors the kernel `name` (an id or alias, or `*` for every kernel); returns its remover. */
-  monitor(name: string, handlers: KernelMonitor): () => void;
-  monitor(name: string, handler: MonitorHandler | KernelMonitor): () => void {
-    if (typeof handler === "function") return this.#kernel.peers.monitor(name as MonitorEvent, handler);
-    return this.#kernel.peers.monitorName(name, handler);
   }
 
   /**
@@ -432,9 +389,7 @@ export class IkcClient extends KernelHost {
   }
 
   #noted<T>(p: Promise<T>): Promise<T> {
-    return p.catch((e) => {
-      throw this.#note(e);
-    });
+    return p.catch((e) => Promise.reject(this.#note(e)));
   }
 
   /** Our channel ended (the kernel has failed the requests on it). */

@@ -5,28 +5,23 @@
  *
  * @module
  */
-import { ConnectError, DisconnectedError, IkcError, LimitError } from "./core/errors.ts";
+import { DisconnectedError } from "./core/errors.ts";
 import type { PerlInput, PerlValue } from "./core/perl.ts";
-import { ServerNegotiation } from "./core/server-negotiation.ts";
-import { attachChannel, type Negotiated } from "./kernel/attach-channel.ts";
-import type { Channel } from "./kernel/channel.ts";
 import { Kernel } from "./kernel/kernel.ts";
-import { negotiate } from "./kernel/negotiate.ts";
-import type { ErrorHandler } from "./kernel/report.ts";
 import { KernelHost } from "./kernel/kernel-host.ts";
 import { kernelId } from "./kernel/kernel-id.ts";
+import { kernelOptions } from "./kernel/settings.ts";
 import type { Line } from "./kernel/send.ts";
-import { serverLine } from "./server/route.ts";
 import { checkKnownKeys } from "./kernel/checks.ts";
-import type { KernelMonitor, MonitorEvent, MonitorHandler, PeerInfo, SendOptions, Target } from "./kernel/types.ts";
+import type { MonitorEvent, MonitorHandler, PeerInfo, SendOptions, Target } from "./kernel/types.ts";
+import type { ErrorHandler } from "./kernel/report.ts";
 import { peerInfo } from "./kernel/peers.ts";
 import { type ServerStats, serverStats } from "./kernel/kernel-stats.ts";
-import { publishDrop } from "./kernel/trace.ts";
+import { Acceptor } from "./server/acceptor.ts";
 import { type IkcServerOptions, resolveServerOptions, type ServerSettings } from "./server/options.ts";
+import { serverLine } from "./server/route.ts";
 import { within } from "./time/within.ts";
-import { Admission, type Ticket } from "./server/admission.ts";
-import type { Connection, Listener } from "./transport/types.ts";
-import { processId } from "./runtime.ts";
+import type { Listener } from "./transport/types.ts";
 
 export type { IkcServerOptions } from "./server/options.ts";
 
@@ -45,12 +40,8 @@ export interface ClientInfo extends PeerInfo {
   /** Drops this client now (nothing queued for it is sent); resolves once its socket is let go. */
   close(reason?: string): Promise<void>;
 }
-export type { KernelHost } from "./kernel/kernel-host.ts";
-export type { CommonOptions } from "./kernel/types.ts";
 export type { ServerStats } from "./kernel/kernel-stats.ts";
-export type { IkcStats } from "./kernel/stats.ts";
-export type { Authorize, AuthorizeRequest } from "./kernel/authorize.ts";
-export type { DebugOption } from "./kernel/debug-log.ts";
+export type * from "./kernel/host-types.ts";
 
 /**
  * An IKC server. Publish states, then let Perl (or TypeScript) kernels call them.
@@ -72,37 +63,25 @@ export class IkcServer extends KernelHost {
   readonly #kernel: Kernel;
   /** The first listener (its port and path are the server's); {@link IkcServer.addListener} adds more. */
   readonly #listener: Listener;
-  readonly #listeners: Listener[] = [];
   readonly #opts: ServerSettings;
-  /** Sockets accepted and not yet served: waiting for a slot, or negotiating. */
-  #unserved = new Set<Connection>();
-  readonly #admission: Admission;
-  readonly #closing: AbortController;
+  readonly #acceptor: Acceptor;
   #closed: Promise<void> | undefined;
-  readonly #accepting: Promise<void>[] = [];
 
   private constructor(listener: Listener, id: string, opts: ServerSettings) {
-    const closing = new AbortController();
     const kernel = new Kernel({
-      id,
-      names: [id, opts.name, ...opts.aliases],
-      timeout: opts.timeout,
-      maxInFlight: opts.maxInFlight,
-      authorize: opts.authorize,
-      debug: opts.debug,
+      ...kernelOptions(opts, id),
       malformed: (e, ch) => ch.abort(e),
       // The listener keeps the process alive until close(): only then may an idle timer stay armed.
-      holdTimer: () => !closing.signal.aborted,
+      holdTimer: () => !this.#acceptor.closing,
     });
     super(kernel);
     this.#kernel = kernel;
-    this.#closing = closing;
     this.#listener = listener;
     this.name = opts.name;
     this.id = id;
     this.#opts = opts;
-    this.#admission = new Admission(opts);
-    this.#serveListener(listener);
+    this.#acceptor = new Acceptor(kernel, opts);
+    this.#acceptor.serve(listener);
   }
 
   /**
@@ -227,28 +206,6 @@ export class IkcServer extends KernelHost {
   }
 
   /**
-   * Monitors the kernel `name` (an id or alias), or every kernel (`*`), as Perl's `IKC/monitor`:
-   * `register` once it has negotiated, `unregister` once it is gone, each given a
-   * {@link KernelEvent}. `connect`/`disconnect` with a function are {@link IkcServer.on}'s.
-   * Returns a function that removes it.
-   *
-   * @example
-   * ```ts
-   * import { IkcServer } from "@poe-ikc/ikc";
-   * const server = await IkcServer.listen({ port: 0 });
-   * server.monitor("*", { register: (e) => console.log(e.kernel, e.real ? "(id)" : "(alias)") });
-   * await server.close();
-   * ```
-   */
-  monitor(name: string, handlers: KernelMonitor): () => void;
-  /** `connect`/`disconnect` monitors, as {@link IkcServer.on}. */
-  monitor(event: MonitorEvent, handler: MonitorHandler): () => void;
-  monitor(name: string, handler: KernelMonitor | MonitorHandler): () => void {
-    if (typeof handler === "function") return this.#kernel.peers.monitor(name as MonitorEvent, handler);
-    return this.#kernel.peers.monitorName(name, handler);
-  }
-
-  /**
    * Stops accepting, lets calls in flight finish (up to `timeout` seconds, default the
    * `closeTimeout` option), then closes every connection. Idempotent.
    *
@@ -301,7 +258,7 @@ export class IkcServer extends KernelHost {
    */
   async addListener(options: { host?: string; port?: number; path?: string }): Promise<string> {
     checkKnownKeys(options, LISTENER_KEYS, "addListener");
-    if (this.#closing.signal.aborted) throw new DisconnectedError("the server is closing");
+    if (this.#acceptor.closing) throw new DisconnectedError("the server is closing");
     const o = this.#opts;
     const listener = await o.transport.listen({
       host: options.host ?? o.host,
@@ -309,19 +266,16 @@ export class IkcServer extends KernelHost {
       path: options.path,
       blockSize: o.blockSize,
     });
-    if (this.#closing.signal.aborted) {
+    if (this.#acceptor.closing) {
       await listener.close();
       throw new DisconnectedError("the server is closing");
     }
-    this.#serveListener(listener);
+    this.#acceptor.serve(listener);
     return listener.address;
   }
 
   async #close(seconds: number): Promise<void> {
-    this.#closing.abort(new DisconnectedError("the server is closing"));
-    await Promise.all(this.#listeners.map((l) => l.close()));
-    await Promise.all(this.#accepting);
-    for (const conn of this.#unserved) drop(conn);
+    await this.#acceptor.close(new DisconnectedError("the server is closing"));
     await within(this.#kernel.responder.idle(), seconds * 1000);
     this.#kernel.loopback.close(); // after our own calls in flight had their chance, as the others'
     const reason = new DisconnectedError(`the server ${this.name} closed`);
@@ -341,178 +295,4 @@ export class IkcServer extends KernelHost {
     const from = { kernel: this.id, session: "IKC" };
     return this.#kernel.request(kind, line, target, (params ?? null) as PerlValue, options, from);
   }
-
-  #serveListener(listener: Listener): void {
-    this.#listeners.push(listener);
-    this.#accepting.push(this.#acceptLoop(listener));
-  }
-
-  async #acceptLoop(listener: Listener): Promise<void> {
-    for (;;) {
-      let conn: Connection | null;
-      try {
-        conn = await listener.accept();
-      } catch (e) {
-        if (this.#closing.signal.aborted) return;
-        this.#kernel.reporter.report(
-          new ConnectError(`accept on ${listener.address} failed: ${errText(e)}`, { cause: e }),
-          "accept",
-        );
-        continue;
-      }
-      if (conn === null) return;
-      if (this.#closing.signal.aborted) {
-        drop(conn);
-        continue;
-      }
-      let ticket: Ticket;
-      try {
-        ticket = this.#admission.arrive(conn.remote);
-      } catch (e) {
-        this.#kernel.reporter.report(
-          e instanceof LimitError
-            ? new LimitError(`refused a connection from ${conn.remote}: ${e.message}`)
-            : asError(e),
-          "admission",
-        );
-        publishDrop(this.id, conn.remote, e);
-        drop(conn);
-        continue;
-      }
-      void this.#serve(conn, ticket, listener);
-    }
-  }
-
-  /** Waits for a slot, negotiates, then hands the connection to the kernel as a channel. */
-  async #serve(conn: Connection, ticket: Ticket, listener: Listener): Promise<void> {
-    this.#unserved.add(conn);
-    let negotiated: Negotiated;
-    try {
-      await this.#admitted(ticket);
-      negotiated = await this.#negotiate(conn, listener);
-      if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
-      ticket.served();
-    } catch (e) {
-      this.#unserved.delete(conn);
-      ticket.leave();
-      if (!this.#closing.signal.aborted) {
-        this.#kernel.reporter.report(
-          e instanceof LimitError
-            ? new LimitError(`dropped client ${conn.remote}: ${e.message}`)
-            : new ConnectError(`dropped client ${conn.remote}: ${errText(e)}`, { cause: e }),
-        );
-        publishDrop(this.id, conn.remote, e);
-      }
-      drop(conn, e);
-      return;
-    }
-    this.#unserved.delete(conn);
-    this.#attach(negotiated, ticket);
-  }
-
-  /** The server's side of either negotiation, on a socket that arrived on `listener`. */
-  async #negotiate(conn: Connection, listener: Listener): Promise<Negotiated> {
-    const machine = new ServerNegotiation({
-      id: this.id,
-      names: [this.name, ...this.#opts.aliases],
-      address: announcedAddress(listener),
-      freezers: this.#opts.freezers.map((f) => f.name),
-      pid: processId(),
-      ikc0: this.#opts.protocol === "IKC0",
-    });
-    const done = await negotiate(conn, machine, {
-      seconds: this.#opts.connectTimeout,
-      maxLineLength: this.#opts.maxLineLength,
-      peer: `client ${conn.remote}`,
-      signal: this.#closing.signal,
-      observer: this.#kernel.observer,
-    });
-    return { conn, ...done };
-  }
-
-  /** A negotiated client joins the kernel, under the connection limits; its end frees its ticket. */
-  #attach(negotiated: Negotiated, ticket: Ticket): void {
-    const o = this.#opts;
-    const channel = attachChannel(
-      this.#kernel,
-      negotiated,
-      o.freezers,
-      {
-        maxFrameSize: o.maxFrameSize,
-        maxWriteBuffer: o.maxWriteBuffer,
-        frameTimeout: o.frameTimeout * 1000,
-        deadlines: this.#kernel.deadlines,
-      },
-      "server",
-      {
-        ended: (c, reason) => {
-          ticket.leave();
-          this.#gone(c, reason);
-        },
-        overflow: (c) =>
-          c.abort(
-            new LimitError(
-              `client ${c.remoteKernel} (${c.conn.remote}) reads too slowly: ${c.bufferedBytes} bytes wait for it, more than maxWriteBuffer ${o.maxWriteBuffer}`,
-            ),
-          ),
-      },
-    );
-    if (!channel.alive) ticket.leave(); // ended before attach returned (its first frames were bad)
-  }
-
-  /** Resolves once `ticket` may negotiate; rejects when it waited `connectTimeout`, or the server closes. */
-  #admitted(ticket: Ticket): Promise<void> {
-    const seconds = this.#opts.connectTimeout;
-    return new Promise<void>((resolve, reject) => {
-      const closing = this.#closing.signal;
-      const stop = () => reject(closing.reason);
-      const deadline = this.#kernel.deadlines.add(
-        seconds * 1000,
-        () => reject(new LimitError(`no concurrency slot (${this.#opts.concurrency}) freed within ${seconds} s`)),
-      );
-      closing.addEventListener("abort", stop, { once: true });
-      ticket.admitted.then(() => {
-        deadline.cancel();
-        closing.removeEventListener("abort", stop);
-        resolve();
-      });
-    });
-  }
-
-  #gone(ch: Channel, reason: Error): void {
-    // An ordinary goodbye is only a monitor event; anything else is why we dropped the client.
-    if (ch.cleanEnd) {
-      void ch.conn.close().catch(() => {});
-      return;
-    }
-    if (!this.#closing.signal.aborted) {
-      this.#kernel.reporter.report(
-        reason instanceof IkcError && reason.message.startsWith("dropped")
-          ? reason
-          : new IkcError(`dropped client ${ch.remoteKernel} (${ch.conn.remote}): ${reason.message}`, { cause: reason }),
-      );
-    }
-    // A client that is dropped is gone at once: nothing more is flushed to it.
-    if (!this.#closing.signal.aborted) drop(ch.conn, reason);
-  }
-}
-
-/** Destroys a connection now (its fd is released; nothing queued is flushed). */
-function drop(conn: Connection, reason?: unknown): void {
-  if (conn.destroy) conn.destroy(reason);
-  else void conn.close().catch(() => {});
-}
-
-function asError(e: unknown): Error {
-  return e instanceof Error ? e : new IkcError(String(e));
-}
-
-/** How Perl announces a listener: `ip:port`, or `unix:<path with odd characters as _>`. */
-function announcedAddress(l: Listener): string | undefined {
-  if (l.path !== undefined) return `unix:${l.path.replace(/[^-:.\w]+/g, "_")}`;
-  return l.address;
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

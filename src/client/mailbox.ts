@@ -11,7 +11,10 @@ import type { Message } from "../core/message.ts";
 import { RSVP_SESSION } from "../kernel/rsvp.ts";
 import type { Deadlines } from "../time/deadlines.ts";
 import { TimedPromise } from "../time/timed-promise.ts";
-import type { IkcMessage, MessageHandler } from "./types.ts";
+import { checkKnownKeys, checkSeconds } from "../kernel/checks.ts";
+import type { IkcMessage, MessageHandler, RequestOptions } from "./types.ts";
+
+const WAIT_KEYS: ReadonlySet<string> = new Set(["timeout", "signal"]);
 
 /** A `responded(state)` waiting for its message. */
 class MailboxWait extends TimedPromise<IkcMessage> {
@@ -46,13 +49,14 @@ class MailboxWait extends TimedPromise<IkcMessage> {
  * ```ts
  * import { Mailbox } from "./mailbox.ts";
  * import { Deadlines } from "../time/deadlines.ts";
- * const box = new Mailbox(1000, new Deadlines(), (e) => console.warn(e.message));
+ * const box = new Mailbox(1000, 30, new Deadlines(), (e) => console.warn(e.message));
  * box.deliver({ state: "tick", session: "IKCLite", params: 1, raw: {} });
- * console.log((await box.next("tick", 1)).params); // 1
+ * console.log((await box.next("tick", { timeout: 1 }, async () => {})).params); // 1
  * ```
  */
 export class Mailbox {
   readonly #limit: number;
+  readonly #timeout: number;
   readonly #deadlines: Deadlines;
   readonly #report: (e: Error, kind?: string) => void;
   readonly #handlers = new Map<string, Set<MessageHandler>>();
@@ -60,9 +64,13 @@ export class Mailbox {
   readonly #inbox = new Map<string, IkcMessage[]>();
   #size = 0;
 
-  /** Keeps at most `limit` messages nobody took; `report` takes drops and handlers that threw. */
-  constructor(limit: number, deadlines: Deadlines, report: (e: Error, kind?: string) => void) {
+  /**
+   * Keeps at most `limit` messages nobody took; waits `timeout` seconds unless told otherwise;
+   * `report` takes drops and handlers that threw.
+   */
+  constructor(limit: number, timeout: number, deadlines: Deadlines, report: (e: Error, kind?: string) => void) {
     this.#limit = limit;
+    this.#timeout = timeout;
     this.#deadlines = deadlines;
     this.#report = report;
   }
@@ -99,16 +107,23 @@ export class Mailbox {
     return m;
   }
 
-  /** The next message for `state`: one kept, or the next to arrive within `seconds`. */
-  next(state: string, seconds: number, signal?: AbortSignal): Promise<IkcMessage> {
+  /**
+   * The next message for `state`: one kept, at once; else, once `connect()` resolves, the next to
+   * arrive within the options' `timeout`. A TypeError on a bad option, before connecting.
+   */
+  async next(state: string, options: RequestOptions, connect: () => Promise<unknown>): Promise<IkcMessage> {
     const kept = this.take(state);
-    if (kept) return Promise.resolve(kept);
+    if (kept) return kept;
+    checkKnownKeys(options, WAIT_KEYS, "responded");
+    const seconds = options.timeout ?? this.#timeout;
+    checkSeconds(seconds);
+    await connect();
     const wait = new MailboxWait(state, seconds, (w) => this.#leave(w));
     let list = this.#waiters.get(state);
     if (!list) this.#waiters.set(state, list = []);
     list.push(wait);
-    wait.start(this.#deadlines, seconds * 1000, signal);
-    return wait.promise;
+    wait.start(this.#deadlines, seconds * 1000, options.signal);
+    return await wait.promise;
   }
 
   /**

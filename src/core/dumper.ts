@@ -1048,9 +1048,7 @@ const codec = textCodec("POE::Component::IKC::Freezer", "Data::Dumper", DumperDe
  * // $POE::Component::IKC::Freezer::VAR1 = {'x' => [1,"\N{U+E9}"]};
  * ```
  */
-export function dumperFreeze(value: PerlInput, options?: DumperEncodeOptions): Uint8Array {
-  return codec.freeze(value, options);
-}
+export const dumperFreeze: (value: PerlInput, options?: DumperEncodeOptions) => Uint8Array = codec.freeze;
 
 /**
  * Parses what `POE::Component::IKC::Freezer::freeze` wrote (bytes, or a string holding their UTF-8
@@ -1063,9 +1061,7 @@ export function dumperFreeze(value: PerlInput, options?: DumperEncodeOptions): U
  * console.log(v); // { n: 5, f: "1.5" }
  * ```
  */
-export function dumperThaw(input: Uint8Array | string, options?: DumperDecodeOptions): PerlValue {
-  return codec.thaw(input, options);
-}
+export const dumperThaw: (input: Uint8Array | string, options?: DumperDecodeOptions) => PerlValue = codec.thaw;
 
 /**
  * The IKC freezer `POE::Component::IKC::Freezer` (Data::Dumper text) with default options.
@@ -1090,6 +1086,7 @@ export const dumperFreezer: Freezer = codec.freezer;
  * console.log(f.thaw(f.freeze({ n: 2.5 }))); // { n: 2.5 }
  * ```
  */
-export function createDumperFreezer(decodeOptions?: DumperDecodeOptions, encodeOptions?: DumperEncodeOptions): Freezer {
-  return codec.create(decodeOptions, encodeOptions);
-}
+export const createDumperFreezer: (
+  decodeOptions?: DumperDecodeOptions,
+  encodeOptions?: DumperEncodeOptions,
+) => Freezer = codec.create;

@@ -881,9 +881,7 @@ const codec = textCodec("FreezeThaw", "FreezeThaw", FreezeThawDecoder, FreezeTha
  * console.log(new TextDecoder().decode(bytes)); // FrT;@1|%2|$1|x@2|$1|1$1|2
  * ```
  */
-export function freezeThawFreeze(value: PerlInput, options?: FreezeThawEncodeOptions): Uint8Array {
-  return codec.freeze(value, options);
-}
+export const freezeThawFreeze: (value: PerlInput, options?: FreezeThawEncodeOptions) => Uint8Array = codec.freeze;
 
 /**
  * Thaws FreezeThaw text (bytes, or a string holding their UTF-8 decoding) and returns the first
@@ -896,9 +894,8 @@ export function freezeThawFreeze(value: PerlInput, options?: FreezeThawEncodeOpt
  * console.log(v); // { x: ["1", null] }
  * ```
  */
-export function freezeThawThaw(input: Uint8Array | string, options?: FreezeThawDecodeOptions): PerlValue {
-  return codec.thaw(input, options);
-}
+export const freezeThawThaw: (input: Uint8Array | string, options?: FreezeThawDecodeOptions) => PerlValue =
+  codec.thaw;
 
 /**
  * The IKC freezer `FreezeThaw` with default options.
@@ -922,9 +919,7 @@ export const freezeThawFreezer: Freezer = codec.freezer;
  * console.log(f.thaw(f.freeze({ n: 2.5 }))); // { n: 2.5 }
  * ```
  */
-export function createFreezeThawFreezer(
+export const createFreezeThawFreezer: (
   decodeOptions?: FreezeThawDecodeOptions,
   encodeOptions?: FreezeThawEncodeOptions,
-): Freezer {
-  return codec.create(decodeOptions, encodeOptions);
-}
+) => Freezer = codec.create;

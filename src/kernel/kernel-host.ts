@@ -6,7 +6,7 @@
  */
 import type { Kernel } from "./kernel.ts";
 import type { ErrorHandler } from "./report.ts";
-import type { StateHandler } from "./types.ts";
+import type { KernelMonitor, MonitorEvent, MonitorHandler, StateHandler } from "./types.ts";
 
 /**
  * The base of both ends: a kernel whose states remote kernels may post to and call.
@@ -95,5 +95,30 @@ export abstract class KernelHost {
    */
   onError(handler: ErrorHandler): () => void {
     return this.#kernel.reporter.add(handler);
+  }
+
+  /**
+   * Monitors. `connect`/`disconnect` with a function: called when a remote kernel registers
+   * (negotiation done) or unregisters (its connection is gone; `reason` says why). A kernel name
+   * (an id or alias, or `*` for every kernel) with `{ register, unregister }` monitors that kernel
+   * as Perl's `IKC/monitor` does, each call given a {@link KernelEvent}. Returns a function that
+   * removes it.
+   *
+   * @example
+   * ```ts
+   * import { IkcServer } from "@poe-ikc/ikc";
+   * const server = await IkcServer.listen({ port: 0 });
+   * server.monitor("connect", (peer) => console.log("up:", peer.kernel, peer.aliases));
+   * server.monitor("disconnect", (peer, why) => console.log("down:", peer.kernel, why?.message));
+   * server.monitor("*", { register: (e) => console.log(e.kernel, e.real ? "(id)" : "(alias)") });
+   * await server.close();
+   * ```
+   */
+  monitor(event: MonitorEvent, handler: MonitorHandler): () => void;
+  /** Monitors the kernel `name` (an id or alias, or `*` for every kernel); returns its remover. */
+  monitor(name: string, handlers: KernelMonitor): () => void;
+  monitor(name: string, handler: MonitorHandler | KernelMonitor): () => void {
+    if (typeof handler === "function") return this.#kernel.peers.monitor(name as MonitorEvent, handler);
+    return this.#kernel.peers.monitorName(name, handler);
   }
 }

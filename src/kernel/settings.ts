@@ -16,6 +16,7 @@ import { checkKnownKeys, checkSeconds } from "./checks.ts";
 import type { CommonOptions } from "./types.ts";
 import type { Authorize } from "./authorize.ts";
 import type { DebugOption } from "./debug-log.ts";
+import type { KernelOptions } from "./kernel.ts";
 
 /** IKC's customary port. */
 export const DEFAULT_PORT = 603;
@@ -175,4 +176,29 @@ export function atLeastOne<T extends object>(s: T, keys: ReadonlyArray<keyof T &
   for (const k of keys) {
     if (!((s[k] as unknown as number) >= 1)) throw new TypeError(`${k} must be at least 1`);
   }
+}
+
+/**
+ * The kernel options either end takes from its settings as they are; each adds its own hooks.
+ *
+ * @example
+ * ```ts
+ * import { kernelOptions, resolveCommon } from "./settings.ts";
+ * import { Kernel } from "./kernel.ts";
+ * const s = resolveCommon({ name: "Hub" }, { what: "server", host: "127.0.0.1", namePrefix: "Server", connectTimeout: 10, serializer: "Storable", keys: [] });
+ * const kernel = new Kernel({ ...kernelOptions(s, "Hub-1"), holdTimer: () => false });
+ * ```
+ */
+export function kernelOptions(
+  s: CommonSettings,
+  id: string,
+): Pick<KernelOptions, "id" | "names" | "timeout" | "maxInFlight" | "authorize" | "debug"> {
+  return {
+    id,
+    names: [s.name, ...s.aliases],
+    timeout: s.timeout,
+    maxInFlight: s.maxInFlight,
+    authorize: s.authorize,
+    debug: s.debug,
+  };
 }

@@ -337,18 +337,7 @@ class MemoryListener implements Listener {
  */
 export function memoryTransport(options: MemoryTransportOptions = {}): Transport {
   const window = checkWindow(options.window);
-  const listeners = new Map<string, MemoryListener>();
-  let nextPort = FIRST_DYNAMIC_PORT;
-
-  const freePort = (): number | undefined => {
-    for (let i = 0; i < 65535; i++) {
-      const port = nextPort;
-      nextPort = nextPort >= 65535 ? 1024 : nextPort + 1;
-      if (!listeners.has(`port:${port}`)) return port;
-    }
-    return undefined;
-  };
-
+  const addresses = new AddressBook();
   return {
     name: "memory",
     async connect(options: ConnectOptions & { blockSize?: number }): Promise<Connection> {
@@ -358,47 +347,53 @@ export function memoryTransport(options: MemoryTransportOptions = {}): Transport
       if (signal?.aborted) throw connectAborted(remote, signal);
       await Promise.resolve(); // a connect always completes later, as on a socket
       if (signal?.aborted) throw connectAborted(remote, signal);
-      const unix = options.path !== undefined;
-      const listener = listeners.get(unix ? `path:${options.path}` : `port:${options.port}`);
-      if (!listener) {
-        const code = unix ? "ENOENT" : "ECONNREFUSED";
-        throw connectFailed(
-          remote,
-          Object.assign(new Error(unix ? "no listener at that path" : "nothing listens"), { code }),
-        );
-      }
-      return listener.open(remote, blockSize);
+      return addresses.find(options, remote).open(remote, blockSize);
     },
     // async though nothing waits: a bind error must reject, not throw.
     // deno-lint-ignore require-await
     async listen(options: ListenOptions): Promise<Listener> {
       if (options.tls !== undefined) throw new TypeError(NO_TLS);
-      const { address, host, port, path, blockSize } = checkListenOptions(options);
-      const inUse = () => listenFailed(address, Object.assign(new Error("address in use"), { code: "EADDRINUSE" }));
-      let key: string;
-      let listener: MemoryListener;
-      if (path !== undefined) {
-        key = `path:${path}`;
-        if (listeners.has(key)) throw inUse();
-        listener = new MemoryListener(path, undefined, path, blockSize, window, () => listeners.delete(key));
-      } else {
-        const bound = port === 0 ? freePort() : port;
-        if (bound === undefined) {
-          throw listenFailed(address, Object.assign(new Error("no free port"), { code: "EADDRNOTAVAIL" }));
-        }
-        key = `port:${bound}`;
-        if (listeners.has(key)) throw inUse();
-        listener = new MemoryListener(
-          `${host}:${bound}`,
-          bound,
-          undefined,
-          blockSize,
-          window,
-          () => listeners.delete(key),
-        );
-      }
-      listeners.set(key, listener);
-      return listener;
+      return addresses.bind(checkListenOptions(options), window);
     },
   };
+}
+
+/** One memory transport's listeners, by port or path, and the ports it hands out for port 0. */
+class AddressBook {
+  readonly #listeners = new Map<string, MemoryListener>();
+  #nextPort = FIRST_DYNAMIC_PORT;
+
+  /** The listener a connect reaches, or the error a socket would give. */
+  find(options: ConnectOptions, remote: string): MemoryListener {
+    const unix = options.path !== undefined;
+    const listener = this.#listeners.get(unix ? `path:${options.path}` : `port:${options.port}`);
+    if (listener) return listener;
+    const code = unix ? "ENOENT" : "ECONNREFUSED";
+    throw connectFailed(
+      remote,
+      Object.assign(new Error(unix ? "no listener at that path" : "nothing listens"), { code }),
+    );
+  }
+
+  /** A new listener on the path or port (a free one for port 0), or the error a bind would give. */
+  bind(o: ReturnType<typeof checkListenOptions>, window: number): MemoryListener {
+    const failed = (message: string, code: string) => listenFailed(o.address, Object.assign(new Error(message), { code }));
+    const bound = o.path !== undefined ? undefined : o.port === 0 ? this.#freePort() : o.port;
+    if (o.path === undefined && bound === undefined) throw failed("no free port", "EADDRNOTAVAIL");
+    const key = o.path !== undefined ? `path:${o.path}` : `port:${bound}`;
+    if (this.#listeners.has(key)) throw failed("address in use", "EADDRINUSE");
+    const address = o.path ?? `${o.host}:${bound}`;
+    const listener = new MemoryListener(address, bound, o.path, o.blockSize, window, () => this.#listeners.delete(key));
+    this.#listeners.set(key, listener);
+    return listener;
+  }
+
+  #freePort(): number | undefined {
+    for (let i = 0; i < 65535; i++) {
+      const port = this.#nextPort;
+      this.#nextPort = port >= 65535 ? 1024 : port + 1;
+      if (!this.#listeners.has(`port:${port}`)) return port;
+    }
+    return undefined;
+  }
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { nextTurn } from "../time/next-turn.ts";
 
 /**
  * Counts a connection's writes not yet taken by the OS, so a graceful close (`closeWrite()`,
@@ -68,7 +69,7 @@ export class PendingWrites {
     for (;;) {
       if (this.#count > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
       // One macrotask: the continuations of the writes that just settled run first, and may write.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
       if (this.#count === 0) return;
     }
   }
