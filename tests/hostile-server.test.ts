@@ -365,6 +365,35 @@ describe("IkcClient against a hostile fake server", () => {
     );
   });
 
+  test("a ping answered with a 2 MB string or a shared-reference DAG: a short, escaped ProtocolError", async () => {
+    // [x, x] nested 22 deep: four million paths through 23 arrays (what made issue 17's 2.6 s stall).
+    let dag: PerlValue = "leaf";
+    for (let i = 0; i < 22; i++) dag = [dag, dag];
+    const answers: PerlValue[] = [`line one\n[ikc] forged line${"x".repeat(2_000_000)}`, dag];
+    await withServer(
+      async (peer) => {
+        if (!(await peer.negotiate())) return;
+        for (let m; (m = await peer.next()) !== null;) {
+          const event = String(m.event);
+          if (event.endsWith("/IKC/ping")) await peer.send({ event: m.rsvp!, params: answers.shift() ?? "PONG" });
+          else await peer.answer(m);
+        }
+      },
+      {},
+      async (_s, c) => {
+        await c.open();
+        for (const what of ["a 2 MB string with a newline", "a shared-reference DAG"]) {
+          const started = now();
+          const e = await rejectsWith(c.ping(), ProtocolError, `ping answered with ${what}`, /^ping answered .* instead of PONG$/);
+          assert.ok(e.message.length < 300, `${what}: the error text is bounded (${e.message.length} characters)`);
+          assert.ok(!/[\n\r]/.test(e.message), `${what}: control characters are escaped`);
+          assert.ok(now() - started < 5_000, `${what}: answered in ${(now() - started).toFixed(0)} ms`);
+        }
+        assert.equal(await c.ping(), true);
+      },
+    );
+  });
+
   // ---------------------------------------------------------------- negotiation
 
   test("silent negotiation: ConnectError within connectTimeout; a call made meanwhile says it was not sent", async () => {
