@@ -14,6 +14,7 @@ import { CodecError, LimitError } from "../errors.ts";
 import { BYTE_STRING_WEIGHT, checkInput, checkInputSize, type DecodeLimits, resolveLimits } from "../limits.ts";
 import { PERL_CLASS, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableHook } from "../perl.ts";
 import { HAS_NATIVE_LATIN1, latin1Decode, utf8DecodeLax } from "../text.ts";
+import { SeenTable } from "./seen-table.ts";
 
 /**
  * Options for {@link thaw} and {@link StorableDecoder}: the {@link DecodeLimits} (`maxDepth`,
@@ -48,7 +49,10 @@ const MODE_BYTES = 2;
 const EMPTY = new Uint8Array(0);
 /** Tag flag: a reference whose referent is a container (so a ref to it is a PerlRef). */
 const RV_CONTAINER = 1;
-/** Tag flag: seen[tag] is the PerlRef referent() made for the scalar at tag + 1. */
+/** Arrays longer than this are allocated at their length rather than grown. */
+const PREALLOCATE_ABOVE = 8192;
+
+/** Tag flag: seen.get(tag) is the PerlRef referent() made for the scalar at tag + 1. */
 const OWN_REF = 2;
 /** What a Uint8Array string counts beyond the 1 its slot was counted. */
 const BYTES_EXTRA = BYTE_STRING_WEIGHT - 1;
@@ -79,7 +83,7 @@ export class StorableDecoder {
   private buf: Uint8Array = EMPTY;
   private pos = 0;
   private end = 0;
-  private seen: PerlValue[] = [];
+  private seen: SeenTable = new SeenTable();
   /**
    * Per tag: RV_CONTAINER, OWN_REF. A byte per tag instead of a Map of tags: an image of
    * millions of small refs would otherwise spend most of its time and memory in that Map.
@@ -131,7 +135,7 @@ export class StorableDecoder {
     this.pos = 0;
     this.end = bytes.length;
     nativeTrusted = true;
-    this.seen = [];
+    this.seen = new SeenTable();
     this.rootRef = null;
     this.refCache = null;
     this.classes = [];
@@ -168,7 +172,7 @@ export class StorableDecoder {
         else flags.fill(0, 0, Math.min(flags.length, this.seen.length));
       }
       this.buf = EMPTY;
-      this.seen = [];
+      this.seen = new SeenTable();
       this.rootRef = null;
       this.refCache = null;
       this.classes = [];
@@ -522,7 +526,7 @@ export class StorableDecoder {
     const r = new PerlRef(null, weak);
     if (cls !== undefined) setClass(r, cls);
     if (rvTag >= 0) {
-      this.seen[rvTag] = r;
+      this.seen.set(rvTag, r);
       this.flag(rvTag, OWN_REF);
     } else {
       this.rootRef = r;
@@ -553,7 +557,7 @@ export class StorableDecoder {
       v = this.refTo(tag, weak);
     }
     if (rvTag >= 0) {
-      this.seen[rvTag] = v;
+      this.seen.set(rvTag, v);
       if (!(v instanceof PerlRef)) this.flag(rvTag, RV_CONTAINER);
     }
     return v;
@@ -563,12 +567,12 @@ export class StorableDecoder {
   private ownRef(tag: number): PerlRef | undefined {
     if (tag === 0) return this.rootRef ?? undefined;
     const t = tag - 1;
-    return t < this.tagFlags.length && (this.tagFlags[t] & OWN_REF) !== 0 ? (this.seen[t] as PerlRef) : undefined;
+    return t < this.tagFlags.length && (this.tagFlags[t] & OWN_REF) !== 0 ? (this.seen.get(t) as PerlRef) : undefined;
   }
 
   /** What a Perl reference to seen item `tag` is in JS: the container, or a cached PerlRef. */
   private refTo(tag: number, weak: boolean): PerlValue {
-    const v = this.seen[tag];
+    const v = this.seen.get(tag);
     if (isContainer(v) && !(tag < this.tagFlags.length && (this.tagFlags[tag] & RV_CONTAINER) !== 0)) return v;
     const own = this.ownRef(tag);
     if (own !== undefined) return own;
@@ -584,7 +588,7 @@ export class StorableDecoder {
   /** SX_OBJECT in value position: the seen value itself. */
   private backref(tag: number, at: number): PerlValue {
     if (tag >= this.seen.length) throw new CodecError(`back reference to unknown object #${tag}`, at);
-    return this.seen[tag];
+    return this.seen.get(tag);
   }
 
   /** Reads the class of SX_BLESS / SX_IX_BLESS (marker already consumed). */
@@ -639,13 +643,16 @@ export class StorableDecoder {
   private array(n: number, rvTag: number, cls: string | undefined, at: number): PerlValue[] {
     this.countElements(n, at);
     if (n > this.end - this.pos) this.truncated(at, `an array of ${n} elements`);
-    const a: PerlValue[] = [];
+    // A long array is allocated once, at its length (already checked against the bytes left):
+    // grown by push, it would be allocated afresh outside V8's young generation each time it
+    // doubled past 16,384 slots, which costs more than the items.
+    const a: PerlValue[] = n > PREALLOCATE_ABOVE ? new Array(n) : [];
     if (cls !== undefined) setClass(a, cls);
     const seen = this.seen;
     seen.push(a);
-    if (rvTag >= 0) seen[rvTag] = a;
+    if (rvTag >= 0) seen.set(rvTag, a);
     this.enter(at);
-    for (let i = 0; i < n; i++) a.push(this.item());
+    for (let i = 0; i < n; i++) a[i] = this.item();
     this.depth--;
     return a;
   }
@@ -658,7 +665,7 @@ export class StorableDecoder {
     if (cls !== undefined) setClass(h, cls);
     const seen = this.seen;
     seen.push(h);
-    if (rvTag >= 0) seen[rvTag] = h;
+    if (rvTag >= 0) seen.set(rvTag, h);
     this.enter(at);
     const b = this.buf;
     for (let i = 0; i < n; i++) {
@@ -688,7 +695,7 @@ export class StorableDecoder {
     if (cls !== undefined) setClass(h, cls);
     const seen = this.seen;
     seen.push(h);
-    if (rvTag >= 0) seen[rvTag] = h;
+    if (rvTag >= 0) seen.set(rvTag, h);
     this.enter(at);
     const b = this.buf;
     for (let i = 0; i < n; i++) {
@@ -728,7 +735,7 @@ export class StorableDecoder {
     const h = new StorableHook("", type === 0 ? "scalar" : type === 1 ? "array" : "hash", EMPTY, []);
     const seen = this.seen;
     seen.push(h);
-    if (rvTag >= 0) seen[rvTag] = h;
+    if (rvTag >= 0) seen.set(rvTag, h);
     this.enter(at);
     while (flags & 0x40) {
       // SHF_NEED_RECURSE: sub-objects first stored here, referred to by tag below.
@@ -793,7 +800,7 @@ export class StorableDecoder {
     const re = new PerlRegexp(pattern, latin1Decode(b, fs, fs + fl));
     if (cls !== undefined && cls !== "Regexp") setClass(re, cls);
     this.seen.push(re);
-    if (rvTag >= 0) this.seen[rvTag] = re;
+    if (rvTag >= 0) this.seen.set(rvTag, re);
     return re;
   }
 
@@ -808,7 +815,7 @@ export class StorableDecoder {
     this.enter(this.pos);
     const v = new PerlVString(vs, this.item());
     this.depth--;
-    this.seen[tag] = v;
+    this.seen.set(tag, v);
     return v;
   }
 
