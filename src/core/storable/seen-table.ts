@@ -9,6 +9,8 @@ const CHUNK_BITS = 13;
 /** 8,192 slots: a chunk's backing store (64 KiB) stays a young, regular heap object in V8. */
 const CHUNK = 1 << CHUNK_BITS;
 const MASK = CHUNK - 1;
+/** Never written: the first push starts a chunk. */
+const EMPTY: PerlValue[] = [];
 
 /**
  * Every item thawed so far, by tag, for `SX_OBJECT` back references. Storable tags every item,
@@ -29,7 +31,7 @@ const MASK = CHUNK - 1;
  */
 export class SeenTable {
   #chunks: PerlValue[][] = [];
-  #last: PerlValue[] = [];
+  #last: PerlValue[] = EMPTY;
   /** Tags handed out: the next item's tag. */
   length = 0;
 
@@ -46,6 +48,14 @@ export class SeenTable {
   /** The item of `tag` (which must be below `length`). */
   get(tag: number): PerlValue {
     return this.#chunks[tag >>> CHUNK_BITS][tag & MASK];
+  }
+
+  /** Empties the table (nothing thawed stays reachable from it). */
+  clear(): void {
+    if (this.length === 0) return;
+    this.#chunks = [];
+    this.#last = EMPTY;
+    this.length = 0;
   }
 
   /** Replaces the item of `tag` (which must be below `length`). */

@@ -83,7 +83,7 @@ export class StorableDecoder {
   private buf: Uint8Array = EMPTY;
   private pos = 0;
   private end = 0;
-  private seen: SeenTable = new SeenTable();
+  private readonly seen: SeenTable = new SeenTable();
   /**
    * Per tag: RV_CONTAINER, OWN_REF. A byte per tag instead of a Map of tags: an image of
    * millions of small refs would otherwise spend most of its time and memory in that Map.
@@ -135,7 +135,7 @@ export class StorableDecoder {
     this.pos = 0;
     this.end = bytes.length;
     nativeTrusted = true;
-    this.seen = new SeenTable();
+    this.seen.clear();
     this.rootRef = null;
     this.refCache = null;
     this.classes = [];
@@ -172,7 +172,7 @@ export class StorableDecoder {
         else flags.fill(0, 0, Math.min(flags.length, this.seen.length));
       }
       this.buf = EMPTY;
-      this.seen = new SeenTable();
+      this.seen.clear();
       this.rootRef = null;
       this.refCache = null;
       this.classes = [];
