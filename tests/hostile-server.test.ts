@@ -384,7 +384,12 @@ describe("IkcClient against a hostile fake server", () => {
         await c.open();
         for (const what of ["a 2 MB string with a newline", "a shared-reference DAG"]) {
           const started = now();
-          const e = await rejectsWith(c.ping(), ProtocolError, `ping answered with ${what}`, /^ping answered .* instead of PONG$/);
+          const e = await rejectsWith(
+            c.ping(),
+            ProtocolError,
+            `ping answered with ${what}`,
+            /^ping answered .* instead of PONG$/,
+          );
           assert.ok(e.message.length < 300, `${what}: the error text is bounded (${e.message.length} characters)`);
           assert.ok(!/[\n\r]/.test(e.message), `${what}: control characters are escaped`);
           assert.ok(now() - started < 5_000, `${what}: answered in ${(now() - started).toFixed(0)} ms`);

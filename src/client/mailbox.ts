@@ -118,6 +118,9 @@ export class Mailbox {
     const seconds = options.timeout ?? this.#timeout;
     checkSeconds(seconds);
     await connect();
+    // What arrived while connecting was kept for us.
+    const arrived = this.take(state);
+    if (arrived) return arrived;
     const wait = new MailboxWait(state, seconds, (w) => this.#leave(w));
     let list = this.#waiters.get(state);
     if (!list) this.#waiters.set(state, list = []);

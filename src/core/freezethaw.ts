@@ -894,8 +894,7 @@ export const freezeThawFreeze: (value: PerlInput, options?: FreezeThawEncodeOpti
  * console.log(v); // { x: ["1", null] }
  * ```
  */
-export const freezeThawThaw: (input: Uint8Array | string, options?: FreezeThawDecodeOptions) => PerlValue =
-  codec.thaw;
+export const freezeThawThaw: (input: Uint8Array | string, options?: FreezeThawDecodeOptions) => PerlValue = codec.thaw;
 
 /**
  * The IKC freezer `FreezeThaw` with default options.

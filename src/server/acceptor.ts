@@ -243,4 +243,3 @@ function announcedAddress(l: Listener): string | undefined {
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-

@@ -377,7 +377,8 @@ class AddressBook {
 
   /** A new listener on the path or port (a free one for port 0), or the error a bind would give. */
   bind(o: ReturnType<typeof checkListenOptions>, window: number): MemoryListener {
-    const failed = (message: string, code: string) => listenFailed(o.address, Object.assign(new Error(message), { code }));
+    const failed = (message: string, code: string) =>
+      listenFailed(o.address, Object.assign(new Error(message), { code }));
     const bound = o.path !== undefined ? undefined : o.port === 0 ? this.#freePort() : o.port;
     if (o.path === undefined && bound === undefined) throw failed("no free port", "EADDRNOTAVAIL");
     const key = o.path !== undefined ? `path:${o.path}` : `port:${bound}`;
