@@ -259,22 +259,26 @@ export class Channel {
 
   async #readLoop(first: Uint8Array): Promise<void> {
     try {
-      let turn = now();
+      // Milliseconds of work since the loop last let the event loop turn. Only work counts: time
+      // spent waiting for a read is not, or an idle connection would yield on every call.
+      let worked = 0;
       for (let chunk: Uint8Array | null = first; chunk !== null; chunk = await this.conn.read()) {
         this.#counters.bytesIn += chunk.byteLength;
         if (!this.alive) continue; // closing: drain until the peer's EOF
         // A read of data already buffered resolves at once, without leaving this task: a peer
         // that keeps its socket full (or one chunk of megabytes) would hold the event loop every
-        // client shares. Past a few milliseconds of work, the others get their turn.
+        // client shares. Past TURN_MS of work, the others get their turn.
+        let turn = now() - worked;
         const frames = this.#reader.push(chunk);
         for (let i = this.#deliver(frames, 0, turn); i < frames.length; i = this.#deliver(frames, i, turn)) {
           await nextTurn();
           turn = now();
         }
         if (this.#frameTimeout !== Infinity) this.#watchFrame();
-        if (now() - turn > TURN_MS) {
+        worked = now() - turn;
+        if (worked > TURN_MS) {
           await nextTurn();
-          turn = now();
+          worked = 0;
         }
       }
       const partial = this.#reader.buffered > 0;
