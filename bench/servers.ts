@@ -66,10 +66,13 @@ export function stopChild(proc: ChildProcess): Promise<void> {
   });
 }
 
-/** Our server: bench/server-child.ts on this very runtime, in a child process. */
-export function startOurs(extraEnv: Record<string, string> = {}): Promise<ServerProc> {
+/**
+ * Our server: bench/server-child.ts on this very runtime, in a child process (`childPath`: another
+ * checkout's, for bench/baseline.ts).
+ */
+export function startOurs(extraEnv: Record<string, string> = {}, childPath?: string): Promise<ServerProc> {
   const here = fileURLToPath(import.meta.url);
-  const child = join(dirname(here), `server-child${extname(here)}`);
+  const child = childPath ?? join(dirname(here), `server-child${extname(here)}`);
   const flags = (env("BENCH_SERVER_FLAGS") ?? "").split(/\s+/).filter(Boolean);
   const args = runtime === "deno" ? ["run", "-A", ...flags, child] : [...flags, child];
   const proc = spawn(process.execPath, args, {

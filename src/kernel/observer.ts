@@ -78,6 +78,7 @@ export class Observer {
   /** A state runs for `m` from `channel`: counted; traced when someone listens. */
   state(m: Message, channel: Channel, session: string, state: string): Trace<StateTraceContext> | undefined {
     this.counters.statesRun++;
+    if (!stateTracing.active) return undefined; // nothing built for nobody
     return stateTracing.begin({
       kind: m.rsvp !== undefined ? "call" : "post",
       session,
