@@ -9,8 +9,6 @@ const CHUNK_BITS = 13;
 /** 8,192 slots: a chunk's backing store (64 KiB) stays a young, regular heap object in V8. */
 const CHUNK = 1 << CHUNK_BITS;
 const MASK = CHUNK - 1;
-/** Never written: the first push starts a chunk. */
-const EMPTY: PerlValue[] = [];
 
 /**
  * Every item thawed so far, by tag, for `SX_OBJECT` back references. Storable tags every item,
@@ -30,36 +28,42 @@ const EMPTY: PerlValue[] = [];
  * ```
  */
 export class SeenTable {
-  #chunks: PerlValue[][] = [];
-  #last: PerlValue[] = EMPTY;
+  /** Tags 0 to 8,191: a fresh array per image, as a plain table would be (most images stop here). */
+  #first: PerlValue[] = [];
+  /** The chunks after the first, once an image has that many items. */
+  #more: PerlValue[][] | undefined;
   /** Tags handed out: the next item's tag. */
   length = 0;
 
   /** Appends the next tag's item. */
   push(v: PerlValue): void {
-    if ((this.length & MASK) === 0) {
-      this.#last = [];
-      this.#chunks.push(this.#last);
-    }
-    this.#last.push(v);
-    this.length++;
+    const n = this.length++;
+    if (n < CHUNK) this.#first.push(v);
+    else this.#pushMore(v, n);
   }
 
   /** The item of `tag` (which must be below `length`). */
   get(tag: number): PerlValue {
-    return this.#chunks[tag >>> CHUNK_BITS][tag & MASK];
+    return tag < CHUNK ? this.#first[tag] : this.#more![(tag >>> CHUNK_BITS) - 1][tag & MASK];
+  }
+
+  /** Replaces the item of `tag` (which must be below `length`). */
+  set(tag: number, v: PerlValue): void {
+    if (tag < CHUNK) this.#first[tag] = v;
+    else this.#more![(tag >>> CHUNK_BITS) - 1][tag & MASK] = v;
   }
 
   /** Empties the table (nothing thawed stays reachable from it). */
   clear(): void {
     if (this.length === 0) return;
-    this.#chunks = [];
-    this.#last = EMPTY;
+    this.#first = [];
+    this.#more = undefined;
     this.length = 0;
   }
 
-  /** Replaces the item of `tag` (which must be below `length`). */
-  set(tag: number, v: PerlValue): void {
-    this.#chunks[tag >>> CHUNK_BITS][tag & MASK] = v;
+  #pushMore(v: PerlValue, n: number): void {
+    const more = (this.#more ??= []);
+    if ((n & MASK) === 0) more.push([]);
+    more[more.length - 1].push(v);
   }
 }

@@ -652,7 +652,11 @@ export class StorableDecoder {
     seen.push(a);
     if (rvTag >= 0) seen.set(rvTag, a);
     this.enter(at);
-    for (let i = 0; i < n; i++) a[i] = this.item();
+    if (n > PREALLOCATE_ABOVE) {
+      for (let i = 0; i < n; i++) a[i] = this.item();
+    } else {
+      for (let i = 0; i < n; i++) a.push(this.item()); // push grows a small array faster than a store
+    }
     this.depth--;
     return a;
   }
