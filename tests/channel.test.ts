@@ -9,6 +9,7 @@ import { Channel } from "../src/kernel/channel.ts";
 import { Kernel } from "../src/kernel/kernel.ts";
 import { attachChannel } from "../src/kernel/attach-channel.ts";
 import { ChannelLine } from "../src/kernel/send.ts";
+import { encodeFrame } from "../src/core/frame.ts";
 import type { PerlValue } from "../src/core/perl.ts";
 
 const info = (remote: string) => ({
@@ -50,6 +51,25 @@ describe("Channel", () => {
     while (ends.length === 0) await new Promise((r) => setTimeout(r, 1));
     assert.equal(chB.cleanEnd, true);
     assert.ok(ends[0] instanceof DisconnectedError);
+  });
+
+  test("frames that are all buffered do not hold the event loop: the read loop lets it turn between slices", async () => {
+    // The memory pair moves bytes without the event loop, so nothing but the read loop's own
+    // yielding lets a timer run before the last frame is delivered.
+    const { a, chB } = channels();
+    const FRAMES = 40;
+    const ints = Array.from({ length: 49_000 }, (_, i) => i & 63); // about a millisecond each to thaw
+    const writes = [];
+    for (let i = 0; i < FRAMES; i++) writes.push(a.write(encodeFrame(storableFreezer.freeze(ints))));
+    let delivered = 0;
+    let atFirstTurn = -1;
+    const timer = setTimeout(() => (atFirstTurn = delivered), 0);
+    chB.start(new Uint8Array(0), { message: () => void delivered++, end: () => {} });
+    while (delivered < FRAMES) await new Promise((r) => setTimeout(r, 1));
+    clearTimeout(timer);
+    await Promise.all(writes);
+    assert.ok(atFirstTurn >= 0 && atFirstTurn < FRAMES, `the first timer ran after ${atFirstTurn} of ${FRAMES} frames`);
+    chB.abort(new DisconnectedError("done"));
   });
 
   test("a peer that does not read: full past maxWriteBuffer, room() waits, abort ends once and frees the waiters", async () => {

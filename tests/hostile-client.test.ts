@@ -275,12 +275,14 @@ describe("IkcServer fairness", () => {
     await withServer({}, async (server) => {
       const flooder = await RawClient.connect(server.port!, "Flooder");
       const legit = await client(server, "Legit");
-      const ints = Array.from({ length: 49_000 }, (_, i) => i & 63);
-      // Written in one go: the server has all of it to work through (each frame costs it
-      // milliseconds) by the time the legit call arrives behind it on another connection.
+      // The costliest frame the defaults let through (a hash of 24,900 keys, 10-16 ms to decode):
+      // when the last one has been written, the frames still in the socket buffers cost the
+      // server far more than the legit call's round trip, even on a fast machine.
+      const hash: Record<string, number> = {};
+      for (let i = 0; i < 24_900; i++) hash[`key${i}`] = i & 63;
       const frames = [];
       for (let i = 0; i < FRAMES; i++) {
-        frames.push(flooder.send({ event: `poe://${flooder.server}/test/flood`, params: ints }));
+        frames.push(flooder.send({ event: `poe://${flooder.server}/test/flood`, params: hash }));
       }
       await Promise.all(frames);
       const seen = await legit.call<number>("test/probe");
