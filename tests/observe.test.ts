@@ -133,6 +133,23 @@ describe("authorize", () => {
     }
   });
 
+  test("an authorized IKC:proxy request reaches its state with its own args", async () => {
+    const asked: AuthorizeRequest[] = [];
+    const { server } = await hub({ authorize: (r) => (asked.push(r), true) });
+    const seen: unknown[][] = [];
+    server.publish("proxy", { look: (_p, ctx) => (seen.push([...ctx.args]), ctx.args.length) });
+    const c = client(server, { name: "Proxied" });
+    try {
+      // [state, [ARG0, ARG1, ...]]: the state gets ARG0 = "x", as without an authorizer.
+      assert.equal(await c.call("proxy/IKC:proxy", ["look", ["x", "y", "z"]]), 3);
+      assert.deepEqual(seen, [["x", "y", "z"]]);
+      assert.equal(asked.at(-1)!.state, "look");
+    } finally {
+      await c.disconnect();
+      await server.close();
+    }
+  });
+
   test("an async answer keeps the order of one peer's requests", async () => {
     const { server, ran } = await hub({
       authorize: (r) => r.state === "slow" ? sleep(80).then(() => true) : true,

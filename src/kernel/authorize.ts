@@ -7,6 +7,7 @@
  */
 import { IkcError } from "../core/errors.ts";
 import type { Message } from "../core/message.ts";
+import type { PerlValue } from "../core/perl.ts";
 import { escapeText } from "../core/text.ts";
 import type { Deadlines } from "../time/deadlines.ts";
 import type { Channel } from "./channel.ts";
@@ -57,8 +58,8 @@ export type Authorize = (request: AuthorizeRequest) => boolean | PromiseLike<boo
  * ```
  */
 export interface RequestRunner {
-  /** Runs the state `m` is for and answers it. */
-  run(m: Message, channel: Channel): void;
+  /** Runs the state `m` is for and answers it; `proxied` are an IKC:proxy request's args. */
+  run(m: Message, channel: Channel, proxied?: PerlValue[]): void;
   /** Answers `m` with a remote_error saying `why`, and reports it. */
   refuse(m: Message, channel: Channel, why: string, phase: string): void;
 }
@@ -96,9 +97,9 @@ export class Authorizer implements RequestRunner {
     this.#o = options;
   }
 
-  /** Runs the state once authorized. */
-  run(m: Message, channel: Channel): void {
-    this.#admit(m, channel, () => this.#runner.run(m, channel));
+  /** Runs the state once authorized (with a proxied request's own args). */
+  run(m: Message, channel: Channel, proxied?: PerlValue[]): void {
+    this.#admit(m, channel, () => this.#runner.run(m, channel, proxied));
   }
 
   /**
