@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { RemoteError, RoutingError } from "../core/errors.ts";
+import { RemoteError } from "../core/errors.ts";
 import {
   type Address,
   addressHash,
@@ -14,31 +14,11 @@ import {
   responseMessage,
   targetName,
 } from "../core/message.ts";
-import type { PerlInput, PerlValue } from "../core/perl.ts";
+import type { PerlValue } from "../core/perl.ts";
 import type { Channel } from "./channel.ts";
 import type { Observer } from "./observer.ts";
 import type { StateRegistry } from "./state-registry.ts";
-import type { SendOptions, StateContext, Target } from "./types.ts";
-
-/**
- * What a running state may send back on the connection its request came on.
- *
- * @example
- * ```ts
- * import type { Replies } from "./responder.ts";
- * const none: Replies = { post: () => Promise.resolve(), call: () => Promise.reject(new Error("no")) };
- * ```
- */
-export interface Replies {
-  post(channel: Channel, target: Target, params: PerlValue, from: Address): Promise<void>;
-  call<T>(
-    channel: Channel,
-    target: Target,
-    params: PerlValue,
-    options: SendOptions | undefined,
-    from: Address,
-  ): Promise<T>;
-}
+import { type Replies, type RunEnd, StateRun } from "./state-run.ts";
 
 /**
  * Runs states and answers; counts those running, so a server can let them finish on close.
@@ -61,6 +41,11 @@ export class Responder {
   readonly #observer: Observer | undefined;
   #busy = 0;
   #idle: Array<() => void> = [];
+  /** How every run ends, made once: runs are many. */
+  readonly #end: RunEnd = {
+    answer: (m, channel, result) => this.#answer(m, channel, result),
+    fail: (m, channel, e) => this.#fail(m, channel, e),
+  };
 
   /**
    * Runs the states in `states` for kernel `id`; `report` takes what it refuses. At most
@@ -115,29 +100,7 @@ export class Responder {
     this.#busy++;
     channel.running++;
     const trace = this.#observer?.state(m, channel, session, state);
-    // Settles once, whatever the state returns: a thenable may call back twice, or throw.
-    let done = false;
-    const answer = (r: unknown) => {
-      if (done) return;
-      done = true;
-      trace?.settle(undefined, r);
-      this.#answer(m, channel, r);
-    };
-    const failed = (e: unknown) => {
-      if (done) return;
-      done = true;
-      trace?.settle(e ?? "rejected");
-      this.#failed(m, channel, e);
-    };
-    try {
-      const call = () => handler(args.length > 0 ? args[0] : null, this.#context(m, channel, session, state, args));
-      const result = trace ? trace.run(call) : call();
-      const then = result !== null && typeof result === "object" ? (result as PromiseLike<unknown>).then : undefined;
-      if (typeof then === "function") then.call(result, answer, failed);
-      else answer(result);
-    } catch (e) {
-      failed(e);
-    }
+    StateRun.start(handler, m, channel, args, this.#replies, this.#end, this.#id, trace);
   }
 
   /** Answers a request we cannot run with a remote_error (never an error with an error) and reports it. */
@@ -151,39 +114,6 @@ export class Responder {
     } catch {
       // a remote_error always freezes; a dead channel already reported itself
     }
-  }
-
-  #context(m: Message, channel: Channel, session: string, state: string, args: PerlValue[]): StateContext {
-    const from: Address = { kernel: this.#id, session, state: "IKC:proxy" };
-    const rsvp = m.rsvp;
-    return {
-      from: m.from,
-      kernel: channel.remoteKernel,
-      kernelAliases: channel.info.remoteAliases,
-      session,
-      state,
-      context: m.wantarray ? "list" : "scalar",
-      wantsAnswer: rsvp !== undefined,
-      // An rsvp without a state cannot be posted to; the answer (if any) fails on its own.
-      rsvp: rsvp?.state !== undefined ? (rsvp as Address & { state: string }) : undefined,
-      args,
-      post: (target: Target, params?: PerlInput) =>
-        this.#replies.post(channel, target, (params ?? null) as PerlValue, from),
-      call: <T>(target: Target, params?: PerlInput, options?: SendOptions) =>
-        this.#replies.call<T>(channel, target, (params ?? null) as PerlValue, options, from),
-      sender: {
-        post: (reply: string, ...args: PerlInput[]) => {
-          const to = toSender(m.from, reply, args);
-          return to instanceof Error ? Promise.reject(to) : this.#replies.post(channel, to[0], to[1], from);
-        },
-        call: <T>(reply: string, ...args: PerlInput[]) => {
-          const to = toSender(m.from, reply, args);
-          return to instanceof Error
-            ? Promise.reject(to)
-            : this.#replies.call<T>(channel, to[0], to[1], undefined, from);
-        },
-      },
-    };
   }
 
   #answer(m: Message, channel: Channel, result: unknown): void {
@@ -210,7 +140,7 @@ export class Responder {
     }
   }
 
-  #failed(m: Message, channel: Channel, e: unknown): void {
+  #fail(m: Message, channel: Channel, e: unknown): void {
     this.#finished(channel);
     this.refuse(m, channel, `State '${stateName(m)}' failed: ${errText(e)}`, "invocation");
   }
@@ -220,23 +150,6 @@ export class Responder {
     // Checked first: a server whose states answer at once comes back to 0 after every request.
     if (--this.#busy === 0 && this.#idle.length > 0) { for (const f of this.#idle.splice(0)) f(); }
   }
-}
-
-/**
- * Where a reply to the sender goes, as Perl's thunk sends it: an IKC:proxy request to a sender
- * whose `from` has a state, else a plain message to `{kernel, session, state}` with the args as
- * one array. A request that named no sender has a kernel (the peer) but no session to reply to.
- */
-function toSender(from: Address | undefined, state: string, args: PerlInput[]): [Target, PerlValue] | RoutingError {
-  if (from === undefined) return new RoutingError(`cannot reply ${state} to the sender: its request named no from`);
-  if (typeof state !== "string" || state === "") {
-    return new RoutingError(`a reply to the sender names a state, not ${String(state)}`);
-  }
-  const kernel = from.kernel;
-  if (from.state !== undefined) {
-    return [{ kernel, session: from.session, state: "IKC:proxy" }, [state, args] as PerlValue];
-  }
-  return [{ kernel, session: from.session, state }, args as PerlValue];
 }
 
 /** `session/state` of the state that ran. */

@@ -139,6 +139,10 @@ class BunConnection implements Connection {
     return this.#queue.read();
   }
 
+  get queuedBytes(): number {
+    return this.#queue.bufferedBytes;
+  }
+
   closeWrite(): Promise<void> {
     return this.#pending.end(() => {
       const socket = this.#socket;

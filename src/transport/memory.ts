@@ -146,6 +146,10 @@ export class MemoryConnection implements Connection {
     return this.#incoming.read();
   }
 
+  get queuedBytes(): number {
+    return this.#incoming.bufferedBytes;
+  }
+
   closeWrite(): Promise<void> {
     // FIN once the writes, those issued while they drain included, are delivered.
     return this.#pending.end(() => {

@@ -82,6 +82,10 @@ class NodeConnection implements Connection {
     return this.#queue.read();
   }
 
+  get queuedBytes(): number {
+    return this.#queue.bufferedBytes;
+  }
+
   closeWrite(): Promise<void> {
     const socket = this.#socket;
     // end() sends FIN (after TLS's close_notify); reading goes on until the peer's.

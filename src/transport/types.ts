@@ -135,6 +135,12 @@ export interface Connection {
    * Rejects with DisconnectedError on a socket error (reset, broken pipe).
    */
   read(): Promise<Uint8Array | null>;
+  /**
+   * Bytes received and queued that the next `read()` returns without waiting on the OS; 0 means
+   * it waits, so the event loop turns first. Undefined where the transport cannot tell (a reader
+   * then assumes the next read may resolve at once).
+   */
+  readonly queuedBytes?: number;
   /** TLS connections: what is known of the peer. Undefined on a plain connection. */
   readonly tls?: TlsPeer;
   /**

@@ -14,7 +14,7 @@ import { CodecError, LimitError } from "../errors.ts";
 import { BYTE_STRING_WEIGHT, checkInput, checkInputSize, type DecodeLimits, resolveLimits } from "../limits.ts";
 import { PERL_CLASS, PerlRef, PerlRegexp, type PerlValue, PerlVString, StorableHook } from "../perl.ts";
 import { HAS_NATIVE_LATIN1, latin1Decode, utf8DecodeLax } from "../text.ts";
-import { SeenTable } from "./seen-table.ts";
+import { SEEN_CHUNK, SeenTable } from "./seen-table.ts";
 
 /**
  * Options for {@link thaw} and {@link StorableDecoder}: the {@link DecodeLimits} (`maxDepth`,
@@ -342,6 +342,7 @@ export class StorableDecoder {
     const op = this.buf[at];
     this.pos = at + 1;
     const seen = this.seen;
+    const t = seen.tail; // appended to as in the class note of SeenTable
     switch (op) {
       case 10: // SX_SCALAR
         return this.str(this.byte(), false);
@@ -351,7 +352,7 @@ export class StorableDecoder {
         return this.ref(false);
       case 8: { // SX_BYTE
         const v = this.byte() - 128;
-        seen.push(v);
+        (t.length < SEEN_CHUNK ? t : seen.next()).push(v);
         return v;
       }
       case 2: // SX_ARRAY
@@ -360,13 +361,13 @@ export class StorableDecoder {
         return this.str(this.byte(), true);
       case 9: { // SX_NETINT
         const v = this.netU32() | 0;
-        seen.push(v);
+        (t.length < SEEN_CHUNK ? t : seen.next()).push(v);
         return v;
       }
       case 5: // SX_UNDEF
       case 14: // SX_SV_UNDEF (in arrays: nonexistent element)
       case 31: // SX_SVUNDEF_ELEM
-        seen.push(null);
+        (t.length < SEEN_CHUNK ? t : seen.next()).push(null);
         return null;
       case 1: // SX_LSCALAR
         return this.str(this.u32(), false);
@@ -376,11 +377,11 @@ export class StorableDecoder {
         return this.backref(this.netU32(), at);
       case 15: // SX_SV_YES
       case 34: // SX_BOOLEAN_TRUE
-        seen.push(true);
+        (t.length < SEEN_CHUNK ? t : seen.next()).push(true);
         return true;
       case 16: // SX_SV_NO
       case 35: // SX_BOOLEAN_FALSE
-        seen.push(false);
+        (t.length < SEEN_CHUNK ? t : seen.next()).push(false);
         return false;
       case 25: // SX_FLAG_HASH
         return this.flagHash(-1, undefined, at);
@@ -450,14 +451,18 @@ export class StorableDecoder {
         v = b.slice(s, e);
       }
     }
-    this.seen.push(v);
+    const seen = this.seen;
+    const t = seen.tail;
+    (t.length < SEEN_CHUNK ? t : seen.next()).push(v);
     return v;
   }
 
   /** SX_REF and friends in value position: the reference gets a tag, then its referent. */
   private ref(weak: boolean): PerlValue {
-    const tag = this.seen.length;
-    this.seen.push(null);
+    const seen = this.seen;
+    const tag = seen.length;
+    const t = seen.tail;
+    (t.length < SEEN_CHUNK ? t : seen.next()).push(null);
     return this.referent(tag, weak);
   }
 
@@ -649,7 +654,8 @@ export class StorableDecoder {
     const a: PerlValue[] = n > PREALLOCATE_ABOVE ? new Array(n) : [];
     if (cls !== undefined) setClass(a, cls);
     const seen = this.seen;
-    seen.push(a);
+    const t = seen.tail;
+    (t.length < SEEN_CHUNK ? t : seen.next()).push(a);
     if (rvTag >= 0) seen.set(rvTag, a);
     this.enter(at);
     if (n > PREALLOCATE_ABOVE) {
@@ -668,7 +674,8 @@ export class StorableDecoder {
     const h: { [key: string]: PerlValue } = {};
     if (cls !== undefined) setClass(h, cls);
     const seen = this.seen;
-    seen.push(h);
+    const t = seen.tail;
+    (t.length < SEEN_CHUNK ? t : seen.next()).push(h);
     if (rvTag >= 0) seen.set(rvTag, h);
     this.enter(at);
     const b = this.buf;
@@ -698,7 +705,8 @@ export class StorableDecoder {
     const h: { [key: string]: PerlValue } = {};
     if (cls !== undefined) setClass(h, cls);
     const seen = this.seen;
-    seen.push(h);
+    const t = seen.tail;
+    (t.length < SEEN_CHUNK ? t : seen.next()).push(h);
     if (rvTag >= 0) seen.set(rvTag, h);
     this.enter(at);
     const b = this.buf;
@@ -738,7 +746,8 @@ export class StorableDecoder {
     this.countElements(BYTE_STRING_WEIGHT + 1, at);
     const h = new StorableHook("", type === 0 ? "scalar" : type === 1 ? "array" : "hash", EMPTY, []);
     const seen = this.seen;
-    seen.push(h);
+    const t = seen.tail;
+    (t.length < SEEN_CHUNK ? t : seen.next()).push(h);
     if (rvTag >= 0) seen.set(rvTag, h);
     this.enter(at);
     while (flags & 0x40) {
