@@ -6,7 +6,6 @@
  */
 import { RemoteError } from "../core/errors.ts";
 import {
-  type Address,
   addressHash,
   addressName,
   type Message,

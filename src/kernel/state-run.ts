@@ -9,7 +9,7 @@ import type { Address, Message } from "../core/message.ts";
 import type { PerlInput, PerlValue } from "../core/perl.ts";
 import type { Channel } from "./channel.ts";
 import type { StateTraceContext, Trace } from "./trace.ts";
-import type { SendOptions, Sender, StateContext, StateHandler, Target } from "./types.ts";
+import type { Sender, SendOptions, StateContext, StateHandler, Target } from "./types.ts";
 
 /**
  * What a running state may send back on the connection its request came on.
@@ -159,9 +159,7 @@ export class StateRun implements StateContext {
     return {
       post: (reply: string, ...args: PerlInput[]) => {
         const to = toSender(this.from, reply, args);
-        return to instanceof Error
-          ? Promise.reject(to)
-          : this.#replies.post(this.#channel, to[0], to[1], this.#self());
+        return to instanceof Error ? Promise.reject(to) : this.#replies.post(this.#channel, to[0], to[1], this.#self());
       },
       call: <T>(reply: string, ...args: PerlInput[]) => {
         const to = toSender(this.from, reply, args);
