@@ -17,7 +17,7 @@ import type { PerlValue } from "../core/perl.ts";
 import type { Channel } from "./channel.ts";
 import type { Observer } from "./observer.ts";
 import type { StateRegistry } from "./state-registry.ts";
-import { type Replies, type RunEnd, StateRun } from "./state-run.ts";
+import { type Replies, type RunOwner, StateRun } from "./state-run.ts";
 
 /**
  * Runs states and answers; counts those running, so a server can let them finish on close.
@@ -34,17 +34,13 @@ import { type Replies, type RunEnd, StateRun } from "./state-run.ts";
 export class Responder {
   readonly #id: string;
   readonly #states: StateRegistry;
-  readonly #replies: Replies;
   readonly #report: (e: Error, kind?: string) => void;
   readonly #maxInFlight: number;
   readonly #observer: Observer | undefined;
   #busy = 0;
   #idle: Array<() => void> = [];
-  /** How every run ends, made once: runs are many. */
-  readonly #end: RunEnd = {
-    answer: (m, channel, result) => this.#answer(m, channel, result),
-    fail: (m, channel, e) => this.#fail(m, channel, e),
-  };
+  /** What every run gets, made once: runs are many. */
+  readonly #owner: RunOwner;
 
   /**
    * Runs the states in `states` for kernel `id`; `report` takes what it refuses. At most
@@ -62,8 +58,13 @@ export class Responder {
     this.#observer = observer;
     this.#id = id;
     this.#states = states;
-    this.#replies = replies;
     this.#report = report;
+    this.#owner = {
+      kernel: id,
+      replies,
+      answer: (m, channel, result) => this.#answer(m, channel, result),
+      fail: (m, channel, e) => this.#fail(m, channel, e),
+    };
   }
 
   /** Requests our states are running right now. */
@@ -99,7 +100,7 @@ export class Responder {
     this.#busy++;
     channel.running++;
     const trace = this.#observer?.state(m, channel, session, state);
-    StateRun.start(handler, m, channel, args, this.#replies, this.#end, this.#id, trace);
+    StateRun.start(handler, m, channel, args, this.#owner, trace);
   }
 
   /** Answers a request we cannot run with a remote_error (never an error with an error) and reports it. */

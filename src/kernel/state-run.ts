@@ -32,15 +32,23 @@ export interface Replies {
 }
 
 /**
- * Where a run ends: the state's value (which may be undefined: no answer), or what it threw.
+ * The one a run belongs to (the responder): our kernel's id, the replies a state may send, and where
+ * a run ends: the state's value (which may be undefined: no answer), or what it threw.
  *
  * @example
  * ```ts
- * import type { RunEnd } from "./state-run.ts";
- * const log: RunEnd = { answer: (m, _c, r) => console.log(m.target.state, r), fail: (_m, _c, e) => console.error(e) };
+ * import type { RunOwner } from "./state-run.ts";
+ * const owner: RunOwner = {
+ *   kernel: "Hub",
+ *   replies: { post: () => Promise.resolve(), call: () => Promise.reject(new Error("no")) },
+ *   answer: (m, _c, r) => console.log(m.target.state, r),
+ *   fail: (_m, _c, e) => console.error(e),
+ * };
  * ```
  */
-export interface RunEnd {
+export interface RunOwner {
+  readonly kernel: string;
+  readonly replies: Replies;
   answer(m: Message, channel: Channel, result: unknown): void;
   fail(m: Message, channel: Channel, error: unknown): void;
 }
@@ -55,10 +63,13 @@ export interface RunEnd {
  * import { StateRun } from "./state-run.ts";
  * import type { Channel } from "./channel.ts";
  * import type { Message } from "../core/message.ts";
- * const end = { answer: (_m: Message, _c: Channel, r: unknown) => console.log(r), fail: () => {} };
- * const replies = { post: () => Promise.resolve(), call: () => Promise.reject(new Error("none")) };
- * const start = (m: Message, ch: Channel) =>
- *   StateRun.start((p) => p, m, ch, [m.params], replies, end, "Hub", undefined);
+ * const owner = {
+ *   kernel: "Hub",
+ *   replies: { post: () => Promise.resolve(), call: () => Promise.reject(new Error("none")) },
+ *   answer: (_m: Message, _c: Channel, r: unknown) => console.log(r),
+ *   fail: () => {},
+ * };
+ * const start = (m: Message, ch: Channel) => StateRun.start((p) => p, m, ch, [m.params], owner, undefined);
  * ```
  */
 export class StateRun implements StateContext {
@@ -68,19 +79,15 @@ export class StateRun implements StateContext {
   readonly args: readonly PerlValue[];
   readonly #m: Message;
   readonly #channel: Channel;
-  readonly #replies: Replies;
-  readonly #end: RunEnd;
+  readonly #owner: RunOwner;
   readonly #trace: Trace<StateTraceContext> | undefined;
-  readonly #kernel: string;
   #settled = false;
 
   private constructor(
     m: Message,
     channel: Channel,
     args: PerlValue[],
-    replies: Replies,
-    end: RunEnd,
-    kernel: string,
+    owner: RunOwner,
     trace: Trace<StateTraceContext> | undefined,
   ) {
     this.#m = m;
@@ -89,27 +96,23 @@ export class StateRun implements StateContext {
     this.session = m.target.session;
     this.state = m.target.state;
     this.args = args;
-    this.#replies = replies;
-    this.#end = end;
+    this.#owner = owner;
     this.#trace = trace;
-    this.#kernel = kernel;
   }
 
   /**
    * Runs `handler` for `m` (its target the real state) with `args` (ARG0, ARG1, ...); the value it
-   * returns, or resolves to, goes to `end.answer`, a throw or rejection to `end.fail`, once.
+   * returns, or resolves to, goes to `owner.answer`, a throw or rejection to `owner.fail`, once.
    */
   static start(
     handler: StateHandler,
     m: Message,
     channel: Channel,
     args: PerlValue[],
-    replies: Replies,
-    end: RunEnd,
-    kernel: string,
+    owner: RunOwner,
     trace: Trace<StateTraceContext> | undefined,
   ): void {
-    const run = new StateRun(m, channel, args, replies, end, kernel, trace);
+    const run = new StateRun(m, channel, args, owner, trace);
     try {
       const arg0 = args.length > 0 ? args[0] : null;
       const result = trace ? trace.run(() => handler(arg0, run)) : handler(arg0, run);
@@ -147,46 +150,48 @@ export class StateRun implements StateContext {
   // Getters that return bound functions: a state may take them apart (`const { post } = ctx`).
   get post(): StateContext["post"] {
     return (target: Target, params?: PerlInput) =>
-      this.#replies.post(this.#channel, target, (params ?? null) as PerlValue, this.#self());
+      this.#owner.replies.post(this.#channel, target, (params ?? null) as PerlValue, this.#self());
   }
 
   get call(): StateContext["call"] {
     return <T>(target: Target, params?: PerlInput, options?: SendOptions) =>
-      this.#replies.call<T>(this.#channel, target, (params ?? null) as PerlValue, options, this.#self());
+      this.#owner.replies.call<T>(this.#channel, target, (params ?? null) as PerlValue, options, this.#self());
   }
 
   get sender(): Sender {
     return {
       post: (reply: string, ...args: PerlInput[]) => {
         const to = toSender(this.from, reply, args);
-        return to instanceof Error ? Promise.reject(to) : this.#replies.post(this.#channel, to[0], to[1], this.#self());
+        return to instanceof Error
+          ? Promise.reject(to)
+          : this.#owner.replies.post(this.#channel, to[0], to[1], this.#self());
       },
       call: <T>(reply: string, ...args: PerlInput[]) => {
         const to = toSender(this.from, reply, args);
         return to instanceof Error
           ? Promise.reject(to)
-          : this.#replies.call<T>(this.#channel, to[0], to[1], undefined, this.#self());
+          : this.#owner.replies.call<T>(this.#channel, to[0], to[1], undefined, this.#self());
       },
     };
   }
 
   /** Where replies come from: our session, through the IKC:proxy state Perl's thunks use. */
   #self(): Address {
-    return { kernel: this.#kernel, session: this.session, state: "IKC:proxy" };
+    return { kernel: this.#owner.kernel, session: this.session, state: "IKC:proxy" };
   }
 
   #answer(result: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
     this.#trace?.settle(undefined, result);
-    this.#end.answer(this.#m, this.#channel, result);
+    this.#owner.answer(this.#m, this.#channel, result);
   }
 
   #fail(error: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
     this.#trace?.settle(error ?? "rejected");
-    this.#end.fail(this.#m, this.#channel, error);
+    this.#owner.fail(this.#m, this.#channel, error);
   }
 }
 
