@@ -9,9 +9,6 @@
 
 import { encodeFrameInto, frameSize } from "./frame.ts";
 
-/** The most a fresh buffer is sized up front after a large batch (a burst need not recur). */
-const MAX_HINT = 256 * 1024;
-
 /**
  * Options of a {@link FrameBatch}.
  *
@@ -52,8 +49,6 @@ export class FrameBatch {
   #length = 0;
   #spare: Uint8Array | undefined;
   #taken: Uint8Array | undefined;
-  /** Bytes of the last range taken (at most MAX_HINT): what the next batch likely needs. */
-  #hint = 0;
 
   /** Makes an empty batch; buffers are allocated on the first push. */
   constructor(options: FrameBatchOptions = {}) {
@@ -83,7 +78,6 @@ export class FrameBatch {
     if (this.#length === 0 || this.#fill === undefined) return undefined;
     if (this.#taken !== undefined) throw new Error("FrameBatch.take: the previous range was not released");
     const out = this.#fill.subarray(0, this.#length);
-    this.#hint = Math.min(this.#length, MAX_HINT);
     this.#taken = this.#fill;
     this.#fill = this.#spare;
     this.#spare = undefined;
@@ -116,10 +110,8 @@ export class FrameBatch {
   /** A fill buffer holding at least `min` bytes, with what is queued so far copied in. */
   #grow(min: number): Uint8Array {
     const old = this.#fill;
-    // A fresh buffer is sized for a batch like the last: a server answering 100-odd calls per
-    // read otherwise grew 4, 8, 16 and 32 KiB buffers, copying each into the next, every batch.
     const size = old === undefined || this.#length === 0
-      ? Math.max(this.#initialSize, min, this.#hint)
+      ? Math.max(this.#initialSize, min)
       : Math.max(min, old.length * 2);
     const buf = new Uint8Array(size);
     if (old !== undefined && this.#length > 0) buf.set(old.subarray(0, this.#length));
