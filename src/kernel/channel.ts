@@ -15,7 +15,7 @@ import type { Connection } from "../transport/types.ts";
 import { now } from "../time/clock.ts";
 import type { Deadline, Deadlines } from "../time/deadlines.ts";
 import { within } from "../time/within.ts";
-import { nextTurn } from "../time/next-turn.ts";
+import { nextTurn, parkTurn } from "../time/next-turn.ts";
 import type { DebugLog } from "./debug-log.ts";
 import type { Observer } from "./observer.ts";
 import { KernelCounters } from "./stats.ts";
@@ -27,6 +27,13 @@ import { KernelCounters } from "./stats.ts";
  * fairness.ts), at 1 ms 1.5-2.4 ms, with no loss for one connection of 256 calls in flight.
  */
 const TURN_MS = 1;
+
+/**
+ * Milliseconds of work with data always queued (no read of ours had to wait on the OS) after which
+ * the read loop waits for the runtime to poll the OS ({@link parkTurn}: a timer on Deno, where the
+ * other sockets are not seen otherwise).
+ */
+const PARK_MS = 5;
 
 /**
  * Between two readings of the clock, the frames delivered add up to at most this many bytes (each
@@ -267,29 +274,46 @@ export class Channel {
 
   async #readLoop(first: Uint8Array): Promise<void> {
     try {
-      // Milliseconds of work since the loop last let the event loop turn. Only work counts: time
-      // spent waiting for a read is not, or an idle connection would yield on every call.
+      // Milliseconds of work since the loop last turned, and since our next read last had to wait
+      // on the OS. Only work counts: time spent waiting for a read is not, or an idle connection
+      // would yield on every call.
       let worked = 0;
+      let unwaited = 0;
       for (let chunk: Uint8Array | null = first; chunk !== null; chunk = await this.conn.read()) {
+        let turn = now();
         this.#counters.bytesIn += chunk.byteLength;
         if (!this.alive) continue; // closing: drain until the peer's EOF
         // A read of data already buffered resolves at once, without leaving this task: a peer
         // that keeps its socket full (or one chunk of megabytes) would hold the event loop every
         // client shares. The frames of one read are split only when they alone take more than
         // TURN_MS (split, their answers leave in two writes, not one); between reads, the loop
-        // turns once TURN_MS of work has added up.
-        let turn = now();
+        // turns once TURN_MS of work has added up, and waits for the runtime to poll the OS once
+        // PARK_MS has (see parkTurn).
         const frames = this.#reader.push(chunk);
         for (let i = this.#deliver(frames, 0, turn); i < frames.length; i = this.#deliver(frames, i, turn)) {
-          await nextTurn();
+          unwaited += now() - turn;
+          if (unwaited > PARK_MS) {
+            await parkTurn();
+            unwaited = 0;
+          } else {
+            await nextTurn();
+          }
           worked = 0;
           turn = now();
         }
         if (this.#frameTimeout !== Infinity) this.#watchFrame();
-        worked += now() - turn;
+        const spent = now() - turn;
+        worked += spent;
+        unwaited += spent;
         // A read that waits on the OS lets the loop turn anyway: yielding before it only costs.
-        if (this.conn.queuedBytes === 0) worked = 0;
-        else if (worked > TURN_MS) {
+        if (this.conn.queuedBytes === 0) {
+          worked = 0;
+          unwaited = 0;
+        } else if (unwaited > PARK_MS) {
+          await parkTurn();
+          worked = 0;
+          unwaited = 0;
+        } else if (worked > TURN_MS) {
           await nextTurn();
           worked = 0;
         }

@@ -38,4 +38,24 @@ export function nextTurn(): Promise<void> {
   });
 }
 
+/**
+ * Resolves once the runtime has polled the OS for I/O, so sockets whose data is waiting are seen:
+ * a zero timeout on Deno, {@link nextTurn} elsewhere. Deno can complete a read op from data
+ * already there without polling the OS, and an async op's completion does not poll it either: a
+ * server working through one peer's flood, yielding only through {@link nextTurn}, left another
+ * peer's read pending for over a second (bench/fairness.ts, 6 calls in 3 s). A timer waits for the
+ * runtime to park, which polls every socket; it costs a millisecond or two, so a read loop takes it
+ * only after several milliseconds in which none of its reads had to wait.
+ *
+ * @example
+ * ```ts
+ * import { parkTurn } from "./next-turn.ts";
+ * await parkTurn();
+ * ```
+ */
+export function parkTurn(): Promise<void> {
+  if (!isDeno) return nextTurn();
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 function done(): void {}

@@ -64,6 +64,7 @@ class DenoConnection implements Connection {
   #reading: Promise<unknown> = Promise.resolve();
   #writing: Promise<unknown> = Promise.resolve();
   #eof = false;
+  #lastFull = false;
   #closing = false;
   #isClosed = false;
   #readError: Error | undefined;
@@ -98,6 +99,16 @@ class DenoConnection implements Connection {
     }
   }
 
+  /**
+   * Nothing is queued here (reads go straight to the socket), so this tells what the last read
+   * implies: when it filled the whole buffer the socket likely holds more, which the next read
+   * returns without waiting (the buffer's size stands for "some"); when it did not, the socket was
+   * drained and the next read waits on the OS.
+   */
+  get queuedBytes(): number {
+    return this.#lastFull ? this.#buf.byteLength : 0;
+  }
+
   read(): Promise<Uint8Array | null> {
     const p = this.#reading.then(() => this.#readOnce());
     this.#reading = p.catch(() => {});
@@ -122,6 +133,7 @@ class DenoConnection implements Connection {
       void this.close();
       return null;
     }
+    this.#lastFull = n === this.#buf.byteLength;
     return this.#buf.slice(0, n);
   }
 
