@@ -34,11 +34,13 @@ const TURN_MS = 1;
  * other sockets are not seen otherwise).
  */
 const PARK_MS = 5;
+const PARK_ALONE_MS = 50;
 
 /**
  * Reads of any channel in this process being awaited. The runtime is made to poll the OS (a
- * timer on Deno) only while some are: with none, nobody else could be waiting for a turn, and a
- * lone busy connection (1 x 256 calls in flight) would idle a millisecond every PARK_MS.
+ * timer on Deno) every PARK_MS only while some are; with none, only every PARK_ALONE_MS, for the
+ * timers (deadlines) Deno would otherwise leave waiting too: a lone busy connection (1 x 256 calls
+ * in flight) idled a millisecond every PARK_MS, 0.63x its rate in one run.
  */
 let readsWaiting = 0;
 
@@ -311,7 +313,7 @@ export class Channel {
         const frames = this.#reader.push(chunk);
         for (let i = this.#deliver(frames, 0, turn); i < frames.length; i = this.#deliver(frames, i, turn)) {
           unwaited += now() - turn;
-          if (unwaited > PARK_MS && readsWaiting > 0) {
+          if (unwaited > (readsWaiting > 0 ? PARK_MS : PARK_ALONE_MS)) {
             await parkTurn();
             unwaited = 0;
           } else {
@@ -328,7 +330,7 @@ export class Channel {
         if (this.conn.queuedBytes === 0) {
           worked = 0;
           unwaited = 0;
-        } else if (unwaited > PARK_MS && readsWaiting > 0) {
+        } else if (unwaited > (readsWaiting > 0 ? PARK_MS : PARK_ALONE_MS)) {
           await parkTurn();
           worked = 0;
           unwaited = 0;
